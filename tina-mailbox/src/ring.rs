@@ -1,0 +1,425 @@
+//! A lock-free single-producer/single-consumer ring for moving values between two threads.
+//!
+//! # Protocol
+//!
+//! The ring is an array of `capacity` slots (a power of two) and two monotonically increasing
+//! cursors, each alone on its own cache line:
+//!
+//! * `tail` — the number of items ever **published**. Only the [`Producer`] stores it.
+//! * `head` — the number of items ever **consumed**. Only the [`Consumer`] stores it.
+//!
+//! Slot `i % capacity` holds item `i`. Items `head..tail` are initialised and belong to the
+//! consumer; slots for `tail..head + capacity` are empty and belong to the producer.
+//!
+//! Orderings, pair by pair:
+//!
+//! 1. The producer writes items into its slots, then publishes them all with **one
+//!    `Release` store** of `tail` ([`Producer::publish`]). The consumer's **`Acquire` load**
+//!    of `tail` synchronises with it, so every slot write before the store is visible before
+//!    the consumer reads those slots. Writing many items and publishing once is the batch
+//!    path the runtime uses: one release store per ring per tick.
+//! 2. The consumer reads items out of its slots, then hands the slots back with a
+//!    **`Release` store** of `head` (once per [`Consumer::try_pop`], once per
+//!    [`Consumer::drain`] batch). The producer's **`Acquire` load** of `head` synchronises
+//!    with it, so the consumer's reads of a slot happen before the producer overwrites it.
+//!
+//! Each side keeps a private copy of the other side's cursor (`head_cache` in the producer,
+//! `tail_cache` in the consumer) and reloads the shared cursor only when the copy says
+//! "full" or "empty", so in steady state a side touches the other side's cache line once per
+//! batch, not once per item.
+//!
+//! A full ring refuses the item and hands it back ([`Producer::try_push`] returns
+//! `Err(item)`): it never overwrites, never blocks, never allocates. Cursors wrap with
+//! `wrapping_add`; with a power-of-two capacity the arithmetic stays exact across the wrap.
+//!
+//! # Dropping
+//!
+//! Dropping the producer publishes whatever it had written, so no item is stranded. When both
+//! halves are gone the shared part drops every item still in `head..tail`, exactly once.
+//!
+//! The protocol is model-checked with loom (`tests/loom_ring.rs`, run with
+//! `RUSTFLAGS="--cfg loom"`).
+
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::ops::Deref;
+
+use crate::loom::{Arc, AtomicUsize, Ordering, UnsafeCell};
+
+/// Aligns its content to 128 bytes: two 64-byte lines, because x86 prefetches lines in pairs.
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+impl<T> Deref for CachePadded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+struct Shared<T> {
+    /// Items consumed so far; stored only by the consumer (Release), loaded by the producer
+    /// (Acquire).
+    head: CachePadded<AtomicUsize>,
+    /// Items published so far; stored only by the producer (Release), loaded by the consumer
+    /// (Acquire).
+    tail: CachePadded<AtomicUsize>,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    mask: usize,
+}
+
+// SAFETY: `Shared` is reached from exactly two threads, the producer's and the consumer's. A
+// slot is accessed by one side at a time, as the protocol in the module docs guarantees: the
+// producer writes only slots in `tail..head + capacity`, the consumer reads only slots in
+// `head..tail`, and the Release/Acquire pairs on the cursors order each hand-over. Values
+// move between threads, so `T: Send` is required and sufficient; no `&T` is ever shared.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Acquire);
+        let mut cursor = head;
+        while cursor != tail {
+            self.slots[cursor & self.mask].with_mut(|slot| {
+                // SAFETY: both halves are gone (this is the last `Arc`), the producer published
+                // everything it wrote when it dropped, and items `head..tail` are initialised
+                // and were never read out; each is dropped here exactly once.
+                unsafe { (*slot).assume_init_drop() }
+            });
+            cursor = cursor.wrapping_add(1);
+        }
+    }
+}
+
+/// A bounded single-producer/single-consumer ring, before it is split into its two halves.
+///
+/// ```
+/// use tina_mailbox::Ring;
+///
+/// let (mut producer, mut consumer) = Ring::new(4).split();
+/// producer.try_push(1).unwrap();
+/// producer.try_push(2).unwrap();
+/// assert_eq!(consumer.try_pop(), None); // written, not yet published
+/// producer.publish(); // one release store for both items
+/// let mut seen = Vec::new();
+/// consumer.drain(usize::MAX, |item| seen.push(item));
+/// assert_eq!(seen, [1, 2]);
+/// ```
+pub struct Ring<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send> Ring<T> {
+    /// The largest capacity accepted.
+    pub const CAPACITY_MAX: usize = 1 << 30;
+
+    /// Builds an empty ring of `capacity` slots. This is the only allocation the ring makes.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is not a power of two or exceeds [`Ring::CAPACITY_MAX`].
+    pub fn new(capacity: usize) -> Self {
+        assert!(
+            capacity.is_power_of_two() && capacity <= Self::CAPACITY_MAX,
+            "ring capacity must be a power of two between 1 and {}, got {capacity}",
+            Self::CAPACITY_MAX
+        );
+        let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+        Self {
+            shared: Arc::new(Shared {
+                head: CachePadded(AtomicUsize::new(0)),
+                tail: CachePadded(AtomicUsize::new(0)),
+                slots,
+                mask: capacity - 1,
+            }),
+        }
+    }
+
+    /// Splits the ring into its producing and consuming halves; each is `Send`, so each can
+    /// live on its own thread.
+    pub fn split(self) -> (Producer<T>, Consumer<T>) {
+        let producer = Producer {
+            shared: self.shared.clone(),
+            tail: 0,
+            published: 0,
+            head_cache: 0,
+        };
+        let consumer = Consumer { shared: self.shared, head: 0, tail_cache: 0 };
+        (producer, consumer)
+    }
+}
+
+/// The writing half of a [`Ring`].
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Items written so far (published or not).
+    tail: usize,
+    /// Items published so far (the last value stored to `shared.tail`).
+    published: usize,
+    /// The consumer's `head` as last loaded.
+    head_cache: usize,
+}
+
+impl<T> Producer<T> {
+    /// Writes `item` into the next slot without publishing it, or hands it back if the ring
+    /// is full. The consumer sees it after the next [`Producer::publish`].
+    #[inline]
+    pub fn try_push(&mut self, item: T) -> Result<(), T> {
+        let capacity = self.shared.capacity();
+        if self.tail.wrapping_sub(self.head_cache) == capacity {
+            // Pairs with the consumer's Release store of `head`: its reads of the slot we are
+            // about to reuse happen before our write.
+            self.head_cache = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head_cache) == capacity {
+                return Err(item);
+            }
+        }
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
+            // SAFETY: `tail - head_cache < capacity`, so slot `tail % capacity` lies in the
+            // producer's region `tail..head + capacity`: the consumer has released it (the
+            // Acquire load above, or an earlier one, ordered its read before this write) and
+            // will not read it until a later Release store of `tail` publishes it. It holds
+            // no initialised value (it was read out or never written), so nothing leaks.
+            unsafe { (*slot).write(item) };
+        });
+        self.tail = self.tail.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Makes every item written since the last publish visible to the consumer with one
+    /// `Release` store. Costs nothing when nothing is pending.
+    #[inline]
+    pub fn publish(&mut self) {
+        if self.published != self.tail {
+            self.shared.tail.store(self.tail, Ordering::Release);
+            self.published = self.tail;
+        }
+    }
+
+    /// [`Producer::try_push`] followed by [`Producer::publish`]: the item-at-a-time path.
+    #[inline]
+    pub fn push(&mut self, item: T) -> Result<(), T> {
+        self.try_push(item)?;
+        self.publish();
+        Ok(())
+    }
+
+    /// Items written but not yet published.
+    #[inline]
+    pub fn pending(&self) -> usize {
+        self.tail.wrapping_sub(self.published)
+    }
+
+    /// Slots the producer can fill right now (reloads the consumer's cursor).
+    #[inline]
+    pub fn free_slots(&mut self) -> usize {
+        self.head_cache = self.shared.head.load(Ordering::Acquire);
+        self.shared.capacity() - self.tail.wrapping_sub(self.head_cache)
+    }
+
+    /// The number of slots in the ring.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // Hand over anything written but unpublished so the consumer, or the final drop, sees it.
+        self.publish();
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Producer")
+            .field("capacity", &self.capacity())
+            .field("written", &self.tail)
+            .field("published", &self.published)
+            .finish()
+    }
+}
+
+/// The reading half of a [`Ring`].
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Items consumed so far; equals `shared.head` between calls.
+    head: usize,
+    /// The producer's published `tail` as last loaded.
+    tail_cache: usize,
+}
+
+impl<T> Consumer<T> {
+    /// Takes the oldest published item, if any, and releases its slot at once.
+    #[inline]
+    pub fn try_pop(&mut self) -> Option<T> {
+        if self.head == self.tail_cache {
+            // Pairs with the producer's Release store of `tail`.
+            self.tail_cache = self.shared.tail.load(Ordering::Acquire);
+            if self.head == self.tail_cache {
+                return None;
+            }
+        }
+        let item = self.read_slot();
+        self.shared.head.store(self.head, Ordering::Release);
+        Some(item)
+    }
+
+    /// Hands up to `max` published items to `consume`, oldest first, with one `Acquire` load
+    /// of the producer's cursor and one `Release` store of its own; returns how many.
+    ///
+    /// If `consume` panics, the items already handed over stay consumed and the rest stay in
+    /// the ring; nothing is dropped twice.
+    #[inline]
+    pub fn drain(&mut self, max: usize, mut consume: impl FnMut(T)) -> usize {
+        self.tail_cache = self.shared.tail.load(Ordering::Acquire);
+        let count = self.tail_cache.wrapping_sub(self.head).min(max);
+        if count == 0 {
+            return 0;
+        }
+        let release = ReleaseOnDrop { consumer: self };
+        for _ in 0..count {
+            let item = release.consumer.read_slot();
+            consume(item);
+        }
+        drop(release);
+        count
+    }
+
+    /// Reads the item at `head` and advances the local cursor (not the shared one).
+    #[inline(always)]
+    fn read_slot(&mut self) -> T {
+        let item = self.shared.slots[self.head & self.shared.mask].with_mut(|slot| {
+            // SAFETY: callers checked `head != tail_cache`, where `tail_cache` came from an
+            // Acquire load of `tail` that synchronised with the producer's Release store, so
+            // slot `head % capacity` holds an initialised, published item that the producer
+            // will not touch until our Release store of a `head` past it. Advancing `head`
+            // right after the read means the value is moved out exactly once.
+            unsafe { (*slot).assume_init_read() }
+        });
+        self.head = self.head.wrapping_add(1);
+        item
+    }
+
+    /// Published items waiting (reloads the producer's cursor).
+    #[inline]
+    pub fn available(&mut self) -> usize {
+        self.tail_cache = self.shared.tail.load(Ordering::Acquire);
+        self.tail_cache.wrapping_sub(self.head)
+    }
+
+    /// Whether no published item is waiting.
+    #[inline]
+    pub fn is_empty(&mut self) -> bool {
+        self.available() == 0
+    }
+
+    /// The number of slots in the ring.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .field("consumed", &self.head)
+            .finish()
+    }
+}
+
+/// Stores the consumer's cursor when a drain ends, normally or by a panic in its callback.
+struct ReleaseOnDrop<'a, T> {
+    consumer: &'a mut Consumer<T>,
+}
+
+impl<T> Drop for ReleaseOnDrop<'_, T> {
+    fn drop(&mut self) {
+        // Pairs with the producer's Acquire load of `head`.
+        self.consumer.shared.head.store(self.consumer.head, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_halves_compile() {
+        fn assert_send<X: Send>() {}
+        assert_send::<Producer<u64>>();
+        assert_send::<Consumer<u64>>();
+    }
+
+    #[test]
+    #[should_panic(expected = "power of two")]
+    fn capacity_must_be_a_power_of_two() {
+        let _ = Ring::<u8>::new(3);
+    }
+
+    #[test]
+    fn full_ring_refuses_and_wraps() {
+        let (mut producer, mut consumer) = Ring::new(2).split();
+        for round in 0..10u32 {
+            producer.try_push(round * 2).unwrap();
+            producer.try_push(round * 2 + 1).unwrap();
+            assert_eq!(producer.try_push(1000), Err(1000));
+            assert_eq!(producer.pending(), 2);
+            producer.publish();
+            assert_eq!(consumer.available(), 2);
+            assert_eq!(consumer.try_pop(), Some(round * 2));
+            assert_eq!(consumer.try_pop(), Some(round * 2 + 1));
+            assert_eq!(consumer.try_pop(), None);
+        }
+        assert_eq!(producer.free_slots(), 2);
+    }
+
+    #[test]
+    fn drain_respects_max() {
+        let (mut producer, mut consumer) = Ring::new(8).split();
+        for value in 0..6 {
+            producer.try_push(value).unwrap();
+        }
+        producer.publish();
+        let mut seen = Vec::new();
+        assert_eq!(consumer.drain(4, |item| seen.push(item)), 4);
+        assert_eq!(consumer.drain(4, |item| seen.push(item)), 2);
+        assert_eq!(consumer.drain(4, |item| seen.push(item)), 0);
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn panic_in_drain_callback_loses_and_duplicates_nothing() {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        let (mut producer, mut consumer) = Ring::new(8).split();
+        for value in 0..5 {
+            producer.push(value).unwrap();
+        }
+        let mut seen = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            consumer.drain(usize::MAX, |item| {
+                if item == 2 {
+                    panic!("boom");
+                }
+                seen.push(item);
+            })
+        }));
+        assert!(result.is_err());
+        consumer.drain(usize::MAX, |item| seen.push(item));
+        assert_eq!(seen, [0, 1, 3, 4]);
+    }
+}
