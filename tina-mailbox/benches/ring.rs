@@ -1,1 +1,669 @@
-fn main() {}
+//! Cross-thread benchmarks for [`tina_mailbox::Ring`] against `rtrb` and `crossbeam-channel`.
+//!
+//! Cross-core figures on small virtual machines swing by 2–3x from one run to the next, so a
+//! single number per contender says little. This harness therefore **interleaves** the
+//! contenders inside one process — round 1 runs every contender once, round 2 runs them all
+//! again in a rotated order, and so on — and reports, per contender, the median of its rounds
+//! and, per pair (ours against a rival), the **median of the per-round ratios**. Two runs
+//! taken seconds apart see the same weather; their ratio is far steadier than either number.
+//!
+//! What is measured:
+//!
+//! * **throughput** of 64-byte and 128-byte items from a producer thread to a consumer thread,
+//!   each pinned to its own core, through a ring of [`CAPACITY`] slots:
+//!   - `ring batch`: [`Producer::try_push`] up to [`BATCH`] items (or until full), then one
+//!     [`Producer::publish`]; the consumer uses [`Consumer::drain`] with the same batch size;
+//!   - `ring single`: [`Producer::push`] and [`Consumer::try_pop`], one item at a time;
+//!   - `rtrb single`: `rtrb`'s `push` and `pop`;
+//!   - `rtrb chunk`: `rtrb`'s `write_chunk_uninit` / `read_chunk`, up to [`BATCH`] at a time;
+//!   - `crossbeam`: `crossbeam_channel::bounded(CAPACITY)` with blocking `send` / `recv`.
+//! * **round-trip latency**: one 64-byte item goes out on one ring and an echo thread sends it
+//!   back on a second ring; ours (`push` / `try_pop`) against `rtrb` (`push` / `pop`).
+//!
+//! Every consumer checks that each item arrives in order and intact (a sequence number in the
+//! first and last word) and that the count is exact, so a broken ring cannot post a good
+//! number.
+//!
+//! Run it with `cargo bench -p tina-mailbox`; add `-- --quick` (or set `TINA_BENCH_QUICK=1`)
+//! for a short run. Run without `--bench` (as `cargo test --benches` does), it only does a
+//! tiny smoke run.
+//!
+//! [`Producer::try_push`]: tina_mailbox::Producer::try_push
+//! [`Producer::publish`]: tina_mailbox::Producer::publish
+//! [`Producer::push`]: tina_mailbox::Producer::push
+//! [`Consumer::drain`]: tina_mailbox::Consumer::drain
+//! [`Consumer::try_pop`]: tina_mailbox::Consumer::try_pop
+
+use std::hint::{black_box, spin_loop};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use core_affinity::CoreId;
+use tina_mailbox::Ring;
+
+/// Slots in every ring and channel under test.
+const CAPACITY: usize = 4096;
+
+/// Items written before one publish, and the most items taken by one drain or chunk.
+const BATCH: usize = 64;
+
+/// How long one run of the benchmark lasts.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    /// Interleaved rounds; every contender runs once per round.
+    rounds: usize,
+    /// Items sent per throughput sample.
+    items_per_sample: u64,
+    /// Round trips per latency sample.
+    round_trips_per_sample: u64,
+}
+
+impl Plan {
+    const FULL: Self = Self {
+        rounds: 15,
+        items_per_sample: 4_000_000,
+        round_trips_per_sample: 200_000,
+    };
+    const QUICK: Self = Self {
+        rounds: 5,
+        items_per_sample: 1_000_000,
+        round_trips_per_sample: 50_000,
+    };
+    const SMOKE: Self = Self {
+        rounds: 1,
+        items_per_sample: 20_000,
+        round_trips_per_sample: 2_000,
+    };
+}
+
+/// A fixed-size payload that carries its sequence number in its first and last word.
+trait Payload: Copy + Send + 'static {
+    const NAME: &'static str;
+
+    fn new(sequence: u64) -> Self;
+
+    /// The sequence number, or `None` if the first and last words disagree (a torn item).
+    fn sequence(&self) -> Option<u64>;
+}
+
+/// The tag mixed into the last word, so a copy that only moved part of the item is caught.
+const LAST_WORD_TAG: u64 = 0xA5A5_5A5A_0F0F_F0F0;
+
+macro_rules! payload {
+    ($name:ident, $words:literal, $label:literal) => {
+        #[derive(Clone, Copy)]
+        #[repr(C)]
+        struct $name([u64; $words]);
+
+        impl Payload for $name {
+            const NAME: &'static str = $label;
+
+            #[inline(always)]
+            fn new(sequence: u64) -> Self {
+                let mut words = [sequence; $words];
+                words[$words - 1] = sequence ^ LAST_WORD_TAG;
+                Self(words)
+            }
+
+            #[inline(always)]
+            fn sequence(&self) -> Option<u64> {
+                let first = self.0[0];
+                (self.0[$words - 1] == first ^ LAST_WORD_TAG).then_some(first)
+            }
+        }
+    };
+}
+
+payload!(Item64, 8, "64 B");
+payload!(Item128, 16, "128 B");
+
+const _: () = assert!(size_of::<Item64>() == 64 && size_of::<Item128>() == 128);
+
+/// Checks, on the consumer side, that items arrive intact and in order.
+struct SequenceCheck {
+    expected: u64,
+}
+
+impl SequenceCheck {
+    fn new() -> Self {
+        Self { expected: 0 }
+    }
+
+    #[inline(always)]
+    fn check<P: Payload>(&mut self, item: P) {
+        let sequence = item.sequence();
+        assert!(
+            sequence == Some(self.expected),
+            "item out of order or torn: expected {}, got {sequence:?}",
+            self.expected
+        );
+        self.expected += 1;
+    }
+
+    fn finish(self, count: u64) {
+        assert_eq!(
+            self.expected, count,
+            "consumer saw the wrong number of items"
+        );
+    }
+}
+
+/// Which cores the two threads of a sample run on.
+#[derive(Clone, Copy, Debug)]
+struct Pinning {
+    cores: Option<(CoreId, CoreId)>,
+}
+
+impl Pinning {
+    fn detect() -> Self {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        match cores.as_slice() {
+            [first, second, ..] => Self {
+                cores: Some((*first, *second)),
+            },
+            _ => Self { cores: None },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.cores {
+            Some((first, second)) => {
+                format!(
+                    "producer on core {}, consumer on core {}",
+                    first.id, second.id
+                )
+            }
+            None => "UNPINNED: fewer than 2 cores visible, both threads float".to_owned(),
+        }
+    }
+
+    fn pin_first(&self) {
+        if let Some((first, _)) = self.cores {
+            core_affinity::set_for_current(first);
+        }
+    }
+
+    fn pin_second(&self) {
+        if let Some((_, second)) = self.cores {
+            core_affinity::set_for_current(second);
+        }
+    }
+}
+
+/// Runs `first` and `second` on two pinned threads, released together by a barrier, and
+/// returns how long `second` took from the release to its return.
+fn run_pair(
+    pinning: Pinning,
+    first: impl FnOnce() + Send,
+    second: impl FnOnce() + Send,
+) -> Duration {
+    let barrier = Barrier::new(2);
+    thread::scope(|scope| {
+        let first_thread = scope.spawn(|| {
+            pinning.pin_first();
+            barrier.wait();
+            first();
+        });
+        let second_thread = scope.spawn(|| {
+            pinning.pin_second();
+            barrier.wait();
+            let start = Instant::now();
+            second();
+            start.elapsed()
+        });
+        let elapsed = second_thread.join().expect("consumer thread panicked");
+        first_thread.join().expect("producer thread panicked");
+        elapsed
+    })
+}
+
+/// A throughput contender: sends `count` items from one pinned thread to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Contender {
+    RingBatch,
+    RingSingle,
+    RtrbSingle,
+    RtrbChunk,
+    Crossbeam,
+}
+
+impl Contender {
+    const ALL: [Self; 5] = [
+        Self::RingBatch,
+        Self::RingSingle,
+        Self::RtrbSingle,
+        Self::RtrbChunk,
+        Self::Crossbeam,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::RingBatch => "ring batch (try_push x64 + publish / drain)",
+            Self::RingSingle => "ring single (push / try_pop)",
+            Self::RtrbSingle => "rtrb single (push / pop)",
+            Self::RtrbChunk => "rtrb chunk (write_chunk_uninit / read_chunk)",
+            Self::Crossbeam => "crossbeam_channel::bounded (send / recv)",
+        }
+    }
+
+    fn run<P: Payload>(self, pinning: Pinning, count: u64) -> Duration {
+        match self {
+            Self::RingBatch => ring_batch::<P>(pinning, count),
+            Self::RingSingle => ring_single::<P>(pinning, count),
+            Self::RtrbSingle => rtrb_single::<P>(pinning, count),
+            Self::RtrbChunk => rtrb_chunk::<P>(pinning, count),
+            Self::Crossbeam => crossbeam::<P>(pinning, count),
+        }
+    }
+}
+
+fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
+    let (mut producer, mut consumer) = Ring::<P>::new(CAPACITY).split();
+    run_pair(
+        pinning,
+        move || {
+            let mut sequence = 0;
+            while sequence < count {
+                let batch_end = count.min(sequence + BATCH as u64);
+                let batch_start = sequence;
+                while sequence < batch_end && producer.try_push(P::new(sequence)).is_ok() {
+                    sequence += 1;
+                }
+                if sequence == batch_start {
+                    spin_loop();
+                } else {
+                    producer.publish();
+                }
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            while check.expected < count {
+                if consumer.drain(BATCH, |item| check.check(item)) == 0 {
+                    spin_loop();
+                }
+            }
+            check.finish(count);
+        },
+    )
+}
+
+fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
+    let (mut producer, mut consumer) = Ring::<P>::new(CAPACITY).split();
+    run_pair(
+        pinning,
+        move || {
+            for sequence in 0..count {
+                let mut item = P::new(sequence);
+                while let Err(rejected) = producer.push(item) {
+                    item = rejected;
+                    spin_loop();
+                }
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            while check.expected < count {
+                match consumer.try_pop() {
+                    Some(item) => check.check(item),
+                    None => spin_loop(),
+                }
+            }
+            check.finish(count);
+        },
+    )
+}
+
+fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    run_pair(
+        pinning,
+        move || {
+            for sequence in 0..count {
+                let mut item = P::new(sequence);
+                while let Err(rtrb::PushError::Full(rejected)) = producer.push(item) {
+                    item = rejected;
+                    spin_loop();
+                }
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            while check.expected < count {
+                match consumer.pop() {
+                    Ok(item) => check.check(item),
+                    Err(rtrb::PopError::Empty) => spin_loop(),
+                }
+            }
+            check.finish(count);
+        },
+    )
+}
+
+fn rtrb_chunk<P: Payload>(pinning: Pinning, count: u64) -> Duration {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    run_pair(
+        pinning,
+        move || {
+            let mut sequence = 0;
+            while sequence < count {
+                let wanted = producer.slots().min(BATCH).min((count - sequence) as usize);
+                if wanted == 0 {
+                    spin_loop();
+                    continue;
+                }
+                let chunk = producer
+                    .write_chunk_uninit(wanted)
+                    .expect("slots() promised room");
+                let end = sequence + wanted as u64;
+                let written = chunk.fill_from_iter((sequence..end).map(P::new));
+                sequence += written as u64;
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            while check.expected < count {
+                let wanted = consumer.slots().min(BATCH);
+                if wanted == 0 {
+                    spin_loop();
+                    continue;
+                }
+                let chunk = consumer.read_chunk(wanted).expect("slots() promised items");
+                for item in chunk {
+                    check.check(item);
+                }
+            }
+            check.finish(count);
+        },
+    )
+}
+
+fn crossbeam<P: Payload>(pinning: Pinning, count: u64) -> Duration {
+    let (sender, receiver) = crossbeam_channel::bounded::<P>(CAPACITY);
+    run_pair(
+        pinning,
+        move || {
+            for sequence in 0..count {
+                sender.send(P::new(sequence)).expect("receiver alive");
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            while check.expected < count {
+                check.check(receiver.recv().expect("sender alive until the last item"));
+            }
+            check.finish(count);
+        },
+    )
+}
+
+/// A round-trip contender: the first thread sends an item and waits for its echo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Echo {
+    Ring,
+    Rtrb,
+}
+
+impl Echo {
+    const ALL: [Self; 2] = [Self::Ring, Self::Rtrb];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ring => "ring round trip (push / try_pop)",
+            Self::Rtrb => "rtrb round trip (push / pop)",
+        }
+    }
+
+    fn run(self, pinning: Pinning, round_trips: u64) -> Duration {
+        match self {
+            Self::Ring => ring_round_trip(pinning, round_trips),
+            Self::Rtrb => rtrb_round_trip(pinning, round_trips),
+        }
+    }
+}
+
+/// Times `round_trips` echoes through two of our rings; the timing thread is the sender.
+fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
+    let (mut ping_producer, mut ping_consumer) = Ring::<Item64>::new(CAPACITY).split();
+    let (mut pong_producer, mut pong_consumer) = Ring::<Item64>::new(CAPACITY).split();
+    run_pair(
+        pinning,
+        move || {
+            for _ in 0..round_trips {
+                let item = loop {
+                    match ping_consumer.try_pop() {
+                        Some(item) => break item,
+                        None => spin_loop(),
+                    }
+                };
+                assert!(pong_producer.push(item).is_ok(), "pong ring cannot be full");
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            for sequence in 0..round_trips {
+                assert!(
+                    ping_producer.push(Item64::new(sequence)).is_ok(),
+                    "ping ring full"
+                );
+                let item = loop {
+                    match pong_consumer.try_pop() {
+                        Some(item) => break item,
+                        None => spin_loop(),
+                    }
+                };
+                check.check(item);
+            }
+            check.finish(round_trips);
+        },
+    )
+}
+
+/// Times `round_trips` echoes through two `rtrb` rings; the timing thread is the sender.
+fn rtrb_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
+    let (mut ping_producer, mut ping_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
+    let (mut pong_producer, mut pong_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
+    run_pair(
+        pinning,
+        move || {
+            for _ in 0..round_trips {
+                let item = loop {
+                    match ping_consumer.pop() {
+                        Ok(item) => break item,
+                        Err(rtrb::PopError::Empty) => spin_loop(),
+                    }
+                };
+                assert!(pong_producer.push(item).is_ok(), "pong ring cannot be full");
+            }
+        },
+        move || {
+            let mut check = SequenceCheck::new();
+            for sequence in 0..round_trips {
+                assert!(
+                    ping_producer.push(Item64::new(sequence)).is_ok(),
+                    "ping ring full"
+                );
+                let item = loop {
+                    match pong_consumer.pop() {
+                        Ok(item) => break item,
+                        Err(rtrb::PopError::Empty) => spin_loop(),
+                    }
+                };
+                check.check(item);
+            }
+            check.finish(round_trips);
+        },
+    )
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+fn min_max(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), &value| {
+            (low.min(value), high.max(value))
+        })
+}
+
+/// Per-round ratios `ours[i] / theirs[i]`.
+fn ratios(ours: &[f64], theirs: &[f64]) -> Vec<f64> {
+    ours.iter()
+        .zip(theirs)
+        .map(|(ours, theirs)| ours / theirs)
+        .collect()
+}
+
+/// Prints one ratio row: median, spread, and the verdict against `target`.
+fn print_ratio(label: &str, values: &[f64], target: Option<(&str, bool)>) {
+    let (low, high) = min_max(values);
+    let verdict = match target {
+        Some((text, met)) => format!("{text} {}", if met { "MET" } else { "MISSED" }),
+        None => String::new(),
+    };
+    println!(
+        "| {label:<34} | {:>6.3} | {low:>6.3} | {high:>6.3} | {verdict} |",
+        median(values)
+    );
+}
+
+fn throughput_suite<P: Payload>(plan: Plan, pinning: Pinning) {
+    // One short untimed pass per contender: page in the code, the rings and the thread stacks.
+    for contender in Contender::ALL {
+        black_box(contender.run::<P>(pinning, plan.items_per_sample / 10 + 1));
+    }
+
+    // samples[contender][round] in million items per second.
+    let mut samples = vec![Vec::with_capacity(plan.rounds); Contender::ALL.len()];
+    for round in 0..plan.rounds {
+        // Rotate the order each round so no contender always runs first or last.
+        for offset in 0..Contender::ALL.len() {
+            let index = (round + offset) % Contender::ALL.len();
+            let elapsed = Contender::ALL[index].run::<P>(pinning, plan.items_per_sample);
+            samples[index].push(plan.items_per_sample as f64 / elapsed.as_secs_f64() / 1e6);
+        }
+    }
+
+    let bytes = size_of::<P>() as f64;
+    println!();
+    println!(
+        "### Throughput, {} items ({} rounds x {} items per sample)",
+        P::NAME,
+        plan.rounds,
+        plan.items_per_sample
+    );
+    println!();
+    println!("| contender | median Mitems/s | median GB/s | min Mitems/s | max Mitems/s |");
+    println!("|---|---:|---:|---:|---:|");
+    for (contender, values) in Contender::ALL.iter().zip(&samples) {
+        let (low, high) = min_max(values);
+        let middle = median(values);
+        println!(
+            "| {} | {middle:.1} | {:.2} | {low:.1} | {high:.1} |",
+            contender.name(),
+            middle * bytes / 1e3
+        );
+    }
+
+    let of = |contender: Contender| &samples[contender as usize];
+    let batch_vs_rtrb = ratios(of(Contender::RingBatch), of(Contender::RtrbSingle));
+    let batch_vs_chunk = ratios(of(Contender::RingBatch), of(Contender::RtrbChunk));
+    let single_vs_rtrb = ratios(of(Contender::RingSingle), of(Contender::RtrbSingle));
+    let batch_vs_crossbeam = ratios(of(Contender::RingBatch), of(Contender::Crossbeam));
+    let single_vs_crossbeam = ratios(of(Contender::RingSingle), of(Contender::Crossbeam));
+    println!();
+    println!("| ratio (per-round, throughput) | median | min | max | target |");
+    println!("|---|---:|---:|---:|---|");
+    let batch_met = median(&batch_vs_rtrb) >= 1.0;
+    let single_met = median(&single_vs_rtrb) >= 0.9;
+    print_ratio(
+        "ring batch / rtrb single",
+        &batch_vs_rtrb,
+        Some((">= 1.00", batch_met)),
+    );
+    print_ratio("ring batch / rtrb chunk", &batch_vs_chunk, None);
+    print_ratio(
+        "ring single / rtrb single",
+        &single_vs_rtrb,
+        Some((">= 0.90", single_met)),
+    );
+    print_ratio("ring batch / crossbeam", &batch_vs_crossbeam, None);
+    print_ratio("ring single / crossbeam", &single_vs_crossbeam, None);
+}
+
+fn latency_suite(plan: Plan, pinning: Pinning) {
+    for echo in Echo::ALL {
+        black_box(echo.run(pinning, plan.round_trips_per_sample / 10 + 1));
+    }
+
+    // samples[echo][round] in nanoseconds per round trip.
+    let mut samples = vec![Vec::with_capacity(plan.rounds); Echo::ALL.len()];
+    for round in 0..plan.rounds {
+        for offset in 0..Echo::ALL.len() {
+            let index = (round + offset) % Echo::ALL.len();
+            let elapsed = Echo::ALL[index].run(pinning, plan.round_trips_per_sample);
+            samples[index].push(elapsed.as_nanos() as f64 / plan.round_trips_per_sample as f64);
+        }
+    }
+
+    println!();
+    println!(
+        "### Round-trip latency, 64 B item ({} rounds x {} round trips per sample)",
+        plan.rounds, plan.round_trips_per_sample
+    );
+    println!();
+    println!("| contender | median ns | min ns | max ns |");
+    println!("|---|---:|---:|---:|");
+    for (echo, values) in Echo::ALL.iter().zip(&samples) {
+        let (low, high) = min_max(values);
+        println!(
+            "| {} | {:.0} | {low:.0} | {high:.0} |",
+            echo.name(),
+            median(values)
+        );
+    }
+    let ring_vs_rtrb = ratios(&samples[Echo::Ring as usize], &samples[Echo::Rtrb as usize]);
+    println!();
+    println!("| ratio (per-round, ns per round trip) | median | min | max | target |");
+    println!("|---|---:|---:|---:|---|");
+    let met = median(&ring_vs_rtrb) <= 1.10;
+    print_ratio("ring ns / rtrb ns", &ring_vs_rtrb, Some(("<= 1.10", met)));
+}
+
+fn main() {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let benchmarking = arguments.iter().any(|argument| argument == "--bench");
+    let quick = arguments.iter().any(|argument| argument == "--quick")
+        || std::env::var_os("TINA_BENCH_QUICK").is_some_and(|value| value != "0");
+    let plan = match (benchmarking, quick) {
+        (false, _) => Plan::SMOKE,
+        (true, true) => Plan::QUICK,
+        (true, false) => Plan::FULL,
+    };
+    let pinning = Pinning::detect();
+    let started = Instant::now();
+
+    println!("## tina-mailbox ring benchmark");
+    println!();
+    println!(
+        "capacity {CAPACITY} slots, batch {BATCH}, {} rounds, {} (cores visible: {})",
+        plan.rounds,
+        pinning.describe(),
+        core_affinity::get_core_ids().map_or(0, |cores| cores.len())
+    );
+    throughput_suite::<Item64>(plan, pinning);
+    throughput_suite::<Item128>(plan, pinning);
+    latency_suite(plan, pinning);
+    println!();
+    println!("total wall time {:.1} s", started.elapsed().as_secs_f64());
+}

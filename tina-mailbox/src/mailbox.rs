@@ -34,7 +34,9 @@ impl<T, const N: usize> Mailbox<T, N> {
     /// Creates an empty mailbox.
     pub const fn new() -> Self {
         let _ = Self::CAPACITY;
-        Self { items: Deque::new() }
+        Self {
+            items: Deque::new(),
+        }
     }
 
     /// Appends `item` at the back, or hands it back if the mailbox is full.

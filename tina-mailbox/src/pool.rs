@@ -113,9 +113,14 @@ impl<T> Pool<T> {
     ///
     /// If `ordinary + reserved` is zero or exceeds [`SLOTS_MAX`].
     pub fn new(ordinary: usize, reserved: usize) -> Self {
-        let total = ordinary.checked_add(reserved).expect("pool size overflows usize");
+        let total = ordinary
+            .checked_add(reserved)
+            .expect("pool size overflows usize");
         assert!(total > 0, "a pool needs at least one slot");
-        assert!(total <= SLOTS_MAX, "a pool holds at most {SLOTS_MAX} slots, asked for {total}");
+        assert!(
+            total <= SLOTS_MAX,
+            "a pool holds at most {SLOTS_MAX} slots, asked for {total}"
+        );
         let slots: Box<[Slot<T>]> = (0..total)
             .map(|index| {
                 // Each region is its own free list, in index order.
@@ -162,7 +167,11 @@ impl<T> Pool<T> {
 
     #[inline]
     fn pop_free(&mut self, reserved: bool, value: T) -> PoolIndex {
-        let head = if reserved { self.reserved_free_head } else { self.ordinary_free_head };
+        let head = if reserved {
+            self.reserved_free_head
+        } else {
+            self.ordinary_free_head
+        };
         let slot = &mut self.slots[head as usize];
         assert_eq!(slot.state, SlotState::Free, "pool free list is corrupt");
         let next = slot.next;
@@ -187,9 +196,17 @@ impl<T> Pool<T> {
     #[inline]
     pub fn take(&mut self, index: PoolIndex) -> T {
         let reserved = index.0 >= self.ordinary_capacity;
-        let head = if reserved { self.reserved_free_head } else { self.ordinary_free_head };
+        let head = if reserved {
+            self.reserved_free_head
+        } else {
+            self.ordinary_free_head
+        };
         let slot = &mut self.slots[index.get()];
-        assert_eq!(slot.state, SlotState::Allocated, "take of a slot that is not allocated");
+        assert_eq!(
+            slot.state,
+            SlotState::Allocated,
+            "take of a slot that is not allocated"
+        );
         let value = slot.value.take().expect("allocated slot holds a value");
         slot.state = SlotState::Free;
         slot.next = head;
@@ -210,7 +227,10 @@ impl<T> Pool<T> {
     /// If the slot is free.
     #[inline]
     pub fn get(&self, index: PoolIndex) -> &T {
-        self.slots[index.get()].value.as_ref().expect("get of a free pool slot")
+        self.slots[index.get()]
+            .value
+            .as_ref()
+            .expect("get of a free pool slot")
     }
 
     /// A mutable reference to the value at `index`.
@@ -220,7 +240,10 @@ impl<T> Pool<T> {
     /// If the slot is free.
     #[inline]
     pub fn get_mut(&mut self, index: PoolIndex) -> &mut T {
-        self.slots[index.get()].value.as_mut().expect("get_mut of a free pool slot")
+        self.slots[index.get()]
+            .value
+            .as_mut()
+            .expect("get_mut of a free pool slot")
     }
 
     /// Appends the allocated slot `index` to `queue`, or hands the index back if the queue is
@@ -235,7 +258,11 @@ impl<T> Pool<T> {
             return Err(index);
         }
         let slot = &mut self.slots[index.get()];
-        assert_eq!(slot.state, SlotState::Allocated, "enqueue of a slot that is not allocated");
+        assert_eq!(
+            slot.state,
+            SlotState::Allocated,
+            "enqueue of a slot that is not allocated"
+        );
         slot.state = SlotState::Queued;
         slot.next = NONE;
         if queue.tail == NONE {
@@ -317,8 +344,16 @@ impl<T> Pool<T> {
         {
             return Err("free-list length disagrees with the free counters");
         }
-        let free_states = self.slots.iter().filter(|slot| slot.state == SlotState::Free).count();
-        let with_value = self.slots.iter().filter(|slot| slot.value.is_some()).count();
+        let free_states = self
+            .slots
+            .iter()
+            .filter(|slot| slot.state == SlotState::Free)
+            .count();
+        let with_value = self
+            .slots
+            .iter()
+            .filter(|slot| slot.value.is_some())
+            .count();
         let stats = PoolStats {
             total: self.capacity(),
             allocated: self.allocated(),
@@ -338,7 +373,10 @@ impl<T> Pool<T> {
     fn walk_free_list(&self, mut cursor: u32, reserved: bool) -> Result<usize, &'static str> {
         let mut length = 0;
         while cursor != NONE {
-            let slot = self.slots.get(cursor as usize).ok_or("free list points past the pool")?;
+            let slot = self
+                .slots
+                .get(cursor as usize)
+                .ok_or("free list points past the pool")?;
             if slot.state != SlotState::Free {
                 return Err("free list holds a slot that is not free");
             }
@@ -384,7 +422,12 @@ pub struct Queue {
 impl Queue {
     /// An empty queue that holds at most `capacity` slots.
     pub const fn new(capacity: u32) -> Self {
-        Self { head: NONE, tail: NONE, len: 0, capacity }
+        Self {
+            head: NONE,
+            tail: NONE,
+            len: 0,
+            capacity,
+        }
     }
 
     /// Slots currently queued.
@@ -431,14 +474,26 @@ mod tests {
         assert_eq!(pool.free(), 2);
         let c = pool.try_alloc_reserved(4).unwrap();
         let d = pool.try_alloc_reserved(5).unwrap();
-        assert!(c.get() >= 2 && d.get() >= 2, "control took reserved slots first");
+        assert!(
+            c.get() >= 2 && d.get() >= 2,
+            "control took reserved slots first"
+        );
         assert_eq!(pool.try_alloc_reserved(6), Err(6));
         assert_eq!(pool.take(a), 1);
         // With the reserve gone, control falls back to ordinary slots.
         let e = pool.try_alloc_reserved(7).unwrap();
         assert_eq!(e, a);
         let stats = pool.check().unwrap();
-        assert_eq!(stats, PoolStats { total: 4, allocated: 4, free: 0, ordinary_free: 0, reserved_free: 0 });
+        assert_eq!(
+            stats,
+            PoolStats {
+                total: 4,
+                allocated: 4,
+                free: 0,
+                ordinary_free: 0,
+                reserved_free: 0
+            }
+        );
     }
 
     #[test]

@@ -133,7 +133,9 @@ impl<T: Send> Ring<T> {
             "ring capacity must be a power of two between 1 and {}, got {capacity}",
             Self::CAPACITY_MAX
         );
-        let slots = (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 head: CachePadded(AtomicUsize::new(0)),
@@ -153,7 +155,11 @@ impl<T: Send> Ring<T> {
             published: 0,
             head_cache: 0,
         };
-        let consumer = Consumer { shared: self.shared, head: 0, tail_cache: 0 };
+        let consumer = Consumer {
+            shared: self.shared,
+            head: 0,
+            tail_cache: 0,
+        };
         (producer, consumer)
     }
 }
@@ -350,7 +356,10 @@ struct ReleaseOnDrop<'a, T> {
 impl<T> Drop for ReleaseOnDrop<'_, T> {
     fn drop(&mut self) {
         // Pairs with the producer's Acquire load of `head`.
-        self.consumer.shared.head.store(self.consumer.head, Ordering::Release);
+        self.consumer
+            .shared
+            .head
+            .store(self.consumer.head, Ordering::Release);
     }
 }
 
