@@ -191,25 +191,40 @@ impl Pinning {
     }
 }
 
-/// Runs `first` and `second` on two pinned threads, released together by a barrier, and
-/// returns how long `second` took from the release to its return.
-fn run_pair(
+/// Aligns its content to 128 bytes (two cache lines, as x86 prefetches lines in pairs).
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+/// Runs `first` on `first_state` and `second` on `second_state` on two pinned threads,
+/// released together by a barrier, and returns how long `second` took from the release to
+/// its return.
+///
+/// Each side's state (a producer, a consumer) is moved into its thread inside a
+/// [`CachePadded`], so the per-item writes one thread makes to its own handle (cached
+/// cursors) never share a cache line with the other thread's handle: in a real deployment
+/// the two halves live in different shards' memory, and a benchmark that let them sit in
+/// neighbouring heap blocks would measure false sharing in the harness, not the ring.
+fn run_pair<First: Send, Second: Send>(
     pinning: Pinning,
-    first: impl FnOnce() + Send,
-    second: impl FnOnce() + Send,
+    first_state: First,
+    second_state: Second,
+    first: impl FnOnce(&mut First) + Send,
+    second: impl FnOnce(&mut Second) + Send,
 ) -> Duration {
-    let barrier = Barrier::new(2);
+    let barrier = &Barrier::new(2);
+    let mut first_state = CachePadded(first_state);
+    let mut second_state = CachePadded(second_state);
     thread::scope(|scope| {
-        let first_thread = scope.spawn(|| {
+        let first_thread = scope.spawn(move || {
             pinning.pin_first();
             barrier.wait();
-            first();
+            first(&mut first_state.0);
         });
-        let second_thread = scope.spawn(|| {
+        let second_thread = scope.spawn(move || {
             pinning.pin_second();
             barrier.wait();
             let start = Instant::now();
-            second();
+            second(&mut second_state.0);
             start.elapsed()
         });
         let elapsed = second_thread.join().expect("consumer thread panicked");
@@ -259,10 +274,12 @@ impl Contender {
 }
 
 fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (mut producer, mut consumer) = Ring::<P>::new(CAPACITY).split();
+    let (producer, consumer) = Ring::<P>::new(CAPACITY).split();
     run_pair(
         pinning,
-        move || {
+        producer,
+        consumer,
+        move |producer| {
             let mut sequence = 0;
             while sequence < count {
                 let batch_end = count.min(sequence + BATCH as u64);
@@ -277,7 +294,7 @@ fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
                 }
             }
         },
-        move || {
+        move |consumer| {
             let mut check = SequenceCheck::new();
             while check.expected < count {
                 if consumer.drain(BATCH, |item| check.check(item)) == 0 {
@@ -290,10 +307,12 @@ fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (mut producer, mut consumer) = Ring::<P>::new(CAPACITY).split();
+    let (producer, consumer) = Ring::<P>::new(CAPACITY).split();
     run_pair(
         pinning,
-        move || {
+        producer,
+        consumer,
+        move |producer| {
             for sequence in 0..count {
                 let mut item = P::new(sequence);
                 while let Err(rejected) = producer.push(item) {
@@ -302,7 +321,7 @@ fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
                 }
             }
         },
-        move || {
+        move |consumer| {
             let mut check = SequenceCheck::new();
             while check.expected < count {
                 match consumer.try_pop() {
@@ -316,10 +335,12 @@ fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (mut producer, mut consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    let (producer, consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
     run_pair(
         pinning,
-        move || {
+        producer,
+        consumer,
+        move |producer| {
             for sequence in 0..count {
                 let mut item = P::new(sequence);
                 while let Err(rtrb::PushError::Full(rejected)) = producer.push(item) {
@@ -328,7 +349,7 @@ fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
                 }
             }
         },
-        move || {
+        move |consumer| {
             let mut check = SequenceCheck::new();
             while check.expected < count {
                 match consumer.pop() {
@@ -342,10 +363,12 @@ fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn rtrb_chunk<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (mut producer, mut consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    let (producer, consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
     run_pair(
         pinning,
-        move || {
+        producer,
+        consumer,
+        move |producer| {
             let mut sequence = 0;
             while sequence < count {
                 let wanted = producer.slots().min(BATCH).min((count - sequence) as usize);
@@ -361,7 +384,7 @@ fn rtrb_chunk<P: Payload>(pinning: Pinning, count: u64) -> Duration {
                 sequence += written as u64;
             }
         },
-        move || {
+        move |consumer| {
             let mut check = SequenceCheck::new();
             while check.expected < count {
                 let wanted = consumer.slots().min(BATCH);
@@ -383,15 +406,17 @@ fn crossbeam<P: Payload>(pinning: Pinning, count: u64) -> Duration {
     let (sender, receiver) = crossbeam_channel::bounded::<P>(CAPACITY);
     run_pair(
         pinning,
-        move || {
+        sender,
+        receiver,
+        move |sender| {
             for sequence in 0..count {
                 sender.send(P::new(sequence)).expect("receiver alive");
             }
         },
-        move || {
+        move |consumer| {
             let mut check = SequenceCheck::new();
             while check.expected < count {
-                check.check(receiver.recv().expect("sender alive until the last item"));
+                check.check(consumer.recv().expect("sender alive until the last item"));
             }
             check.finish(count);
         },
@@ -425,11 +450,13 @@ impl Echo {
 
 /// Times `round_trips` echoes through two of our rings; the timing thread is the sender.
 fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
-    let (mut ping_producer, mut ping_consumer) = Ring::<Item64>::new(CAPACITY).split();
-    let (mut pong_producer, mut pong_consumer) = Ring::<Item64>::new(CAPACITY).split();
+    let (ping_producer, ping_consumer) = Ring::<Item64>::new(CAPACITY).split();
+    let (pong_producer, pong_consumer) = Ring::<Item64>::new(CAPACITY).split();
     run_pair(
         pinning,
-        move || {
+        (ping_consumer, pong_producer),
+        (ping_producer, pong_consumer),
+        move |(ping_consumer, pong_producer)| {
             for _ in 0..round_trips {
                 let item = loop {
                     match ping_consumer.try_pop() {
@@ -440,7 +467,7 @@ fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
                 assert!(pong_producer.push(item).is_ok(), "pong ring cannot be full");
             }
         },
-        move || {
+        move |(ping_producer, pong_consumer)| {
             let mut check = SequenceCheck::new();
             for sequence in 0..round_trips {
                 assert!(
@@ -462,11 +489,13 @@ fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
 
 /// Times `round_trips` echoes through two `rtrb` rings; the timing thread is the sender.
 fn rtrb_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
-    let (mut ping_producer, mut ping_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
-    let (mut pong_producer, mut pong_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
+    let (ping_producer, ping_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
+    let (pong_producer, pong_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
     run_pair(
         pinning,
-        move || {
+        (ping_consumer, pong_producer),
+        (ping_producer, pong_consumer),
+        move |(ping_consumer, pong_producer)| {
             for _ in 0..round_trips {
                 let item = loop {
                     match ping_consumer.pop() {
@@ -477,7 +506,7 @@ fn rtrb_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
                 assert!(pong_producer.push(item).is_ok(), "pong ring cannot be full");
             }
         },
-        move || {
+        move |(ping_producer, pong_consumer)| {
             let mut check = SequenceCheck::new();
             for sequence in 0..round_trips {
                 assert!(

@@ -1,0 +1,111 @@
+//! Per-shard counters, readable as a snapshot while the system runs and at the end.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {
+        /// A shard's counters at one moment.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl Counters {
+            /// The number of counters.
+            pub(crate) const LEN: usize = [$( stringify!($name), )*].len();
+
+            /// Field names, in order, for reports.
+            pub const NAMES: &'static [&'static str] = &[$( stringify!($name), )*];
+
+            /// The values, in [`Counters::NAMES`] order.
+            pub fn values(&self) -> [u64; Self::LEN] {
+                [$( self.$name, )*]
+            }
+
+            fn from_values(values: [u64; Self::LEN]) -> Self {
+                let mut iter = values.into_iter();
+                Self { $( $name: iter.next().unwrap_or(0), )* }
+            }
+
+            /// Adds another shard's counters to these (for system totals).
+            pub fn add(&mut self, other: &Counters) {
+                $( self.$name += other.$name; )*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Handler invocations (messages, call results, resumes, inits).
+    dispatched,
+    /// Ticks run.
+    ticks,
+    /// Messages accepted for an isolate on the same shard.
+    sent_local,
+    /// Envelopes written to another shard's ring.
+    sent_remote,
+    /// Sends refused: target mailbox full.
+    refused_mailbox_full,
+    /// Sends refused: envelope pool exhausted.
+    refused_pool_exhausted,
+    /// Sends refused: stale handle.
+    refused_stale,
+    /// Sends refused: target shard down.
+    refused_shard_down,
+    /// Sends refused: ring to the target shard full.
+    refused_ring_full,
+    /// Envelopes that arrived from another shard but could not be delivered (stale target,
+    /// full mailbox or pool on arrival).
+    dropped_on_arrival,
+    /// Timers that fired and delivered their message.
+    timers_fired,
+    /// Timers cancelled before firing.
+    timers_cancelled,
+    /// Timers whose target had exited by the time they fired.
+    timers_dropped,
+    /// Isolates started (spawns, roots and restarts).
+    spawned,
+    /// Isolates that exited with `Done`.
+    exited,
+    /// Isolates that crashed (panic or `Effect::Crash`).
+    crashed,
+    /// Isolates currently alive on the shard.
+    live_isolates,
+    /// Calls made.
+    calls,
+    /// Calls that timed out.
+    calls_timed_out,
+    /// Replies that arrived after their call had timed out or ended.
+    late_replies_dropped,
+    /// Replies addressed to a caller that no longer exists.
+    replies_to_dead_callers,
+    /// Requests dropped unprocessed because their caller's deadline had passed.
+    expired_requests_dropped,
+    /// Times the shard went to sleep in `poll`.
+    sleeps,
+    /// Wake-ups this shard sent to sleeping peers.
+    wakeups_sent,
+}
+
+/// Counters published by a shard for readers on other threads (relaxed; a snapshot may mix
+/// two ticks, never tears a value).
+#[derive(Debug)]
+pub(crate) struct SharedCounters {
+    values: [AtomicU64; Counters::LEN],
+}
+
+impl SharedCounters {
+    pub(crate) fn new() -> Self {
+        Self { values: core::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+
+    pub(crate) fn publish(&self, counters: &Counters) {
+        for (slot, value) in self.values.iter().zip(counters.values()) {
+            slot.store(value, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Counters {
+        Counters::from_values(core::array::from_fn(|index| self.values[index].load(Ordering::Relaxed)))
+    }
+}

@@ -1,0 +1,369 @@
+//! `Ctx`: the actions a handler can take.
+
+use core::any::TypeId;
+use core::marker::PhantomData;
+use core::time::Duration;
+
+use crate::clock::{Instant, nanos_of};
+use crate::effect::{CallToken, Effect, ReplyToken};
+use crate::envelope::{Envelope, Kind, Payload, fits_payload};
+use crate::error::{SendError, SendErrorKind, SpawnError, TimerError};
+use crate::handle::{Handle, RawHandle, ShardId};
+use crate::isolate::{Accepts, CallError, CallResult, Isolate, Request};
+use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo};
+use crate::timer::{TimerAction, TimerId};
+
+/// How the caller turns its call's outcome into one of its own messages.
+pub(crate) struct CallDecoder<I: Isolate> {
+    pub(crate) reply: fn(&mut Payload) -> Option<I::Message>,
+    pub(crate) timeout: fn() -> I::Message,
+}
+
+fn decode_reply<I, R>(payload: &mut Payload) -> Option<I::Message>
+where
+    I: Accepts<CallResult<R>>,
+    R: Send + 'static,
+{
+    payload.take::<R>().map(|reply| I::wrap(CallResult::Reply(reply)))
+}
+
+fn timeout_message<I, R>() -> I::Message
+where
+    I: Accepts<CallResult<R>>,
+    R: Send + 'static,
+{
+    I::wrap(CallResult::Timeout)
+}
+
+/// Why a call was refused; the request is handed back.
+#[must_use = "a refused call loses the request unless you handle the error"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct CallRefused<Q> {
+    /// Why.
+    pub error: CallError,
+    /// The request that was not sent.
+    pub request: Q,
+}
+
+/// The context of one handler invocation: the isolate's window onto its shard.
+///
+/// Every action returns at once: nothing here blocks, and nothing allocates.
+pub struct Ctx<'a, I: Isolate> {
+    core: &'a mut Core,
+    me: RawHandle,
+    global: usize,
+    request: Option<RequestInfo>,
+    pending_call: Option<CallDecoder<I>>,
+    _type: PhantomData<fn() -> I>,
+}
+
+impl<'a, I: Isolate> Ctx<'a, I> {
+    pub(crate) fn new(
+        core: &'a mut Core,
+        me: RawHandle,
+        global: usize,
+        request: Option<RequestInfo>,
+    ) -> Self {
+        Self { core, me, global, request, pending_call: None, _type: PhantomData }
+    }
+
+    pub(crate) fn take_pending_call(&mut self) -> Option<CallDecoder<I>> {
+        self.pending_call.take()
+    }
+
+    /// This isolate's own handle.
+    #[inline]
+    pub fn me(&self) -> Handle<I> {
+        Handle::from_raw(self.me)
+    }
+
+    /// The shard this isolate runs on.
+    #[inline]
+    pub fn shard(&self) -> ShardId {
+        self.core.shard
+    }
+
+    /// The number of shards in the system.
+    #[inline]
+    pub fn shard_count(&self) -> usize {
+        self.core.shard_count
+    }
+
+    /// The shard that owns `key`: a fixed partition of keys over shards, for placing work.
+    #[inline]
+    pub fn key_to_shard(&self, key: u64) -> ShardId {
+        crate::key_to_shard(key, self.core.shard_count)
+    }
+
+    /// The time the current tick started, on the runtime clock (the simulator's clock in
+    /// simulation). Never the OS clock directly.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        Instant(self.core.now)
+    }
+
+    /// Sends `message` to `to`. Never blocks, never buffers beyond a bound: `Ok` when the
+    /// message is in the target's mailbox (same shard) or in this tick's ring to the target's
+    /// shard (published at the end of the tick), otherwise the reason and the message back.
+    ///
+    /// Across shards, refusals the sender cannot see — a full mailbox or a stale handle on
+    /// arrival — are counted by the receiving shard as `dropped_on_arrival`.
+    #[inline]
+    pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
+    where
+        T: Accepts<M>,
+        M: 'static,
+    {
+        let target = to.raw();
+        if let Err(kind) = self.precheck(target) {
+            self.core.count_refusal(kind);
+            return Err(SendError { kind, message });
+        }
+        let envelope = Envelope::user(target, Payload::new(T::wrap(message)));
+        match self.core.route(envelope) {
+            Ok(()) => {
+                if target.shard() == self.core.shard {
+                    self.core.counters.sent_local += 1;
+                }
+                Ok(())
+            }
+            Err((kind, _)) => {
+                // The prechecks make this unreachable in practice; the message was wrapped,
+                // so it is dropped rather than handed back.
+                self.core.count_refusal(kind);
+                unreachable_refusal(kind)
+            }
+        }
+    }
+
+    /// Checks everything that could refuse a send to `target` before the message is
+    /// wrapped, so a refusal can hand the caller's value back untouched.
+    #[inline]
+    fn precheck(&mut self, target: RawHandle) -> Result<(), SendErrorKind> {
+        let core = &mut *self.core;
+        let shard = target.shard();
+        if shard == core.shard {
+            let global = core.live_global(target)?;
+            if core.slots[global].mailbox.is_full() {
+                return Err(SendErrorKind::MailboxFull);
+            }
+            if core.pool.ordinary_free() == 0 {
+                return Err(SendErrorKind::PoolExhausted);
+            }
+            return Ok(());
+        }
+        if shard.index() >= core.shard_count {
+            return Err(SendErrorKind::Stale);
+        }
+        if core.signals[shard.index()].down.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(SendErrorKind::ShardDown);
+        }
+        match core.outbound[shard.index()].as_mut() {
+            Some(producer) => {
+                if producer.has_room() {
+                    Ok(())
+                } else {
+                    Err(SendErrorKind::RingFull)
+                }
+            }
+            None => Err(SendErrorKind::ShardDown),
+        }
+    }
+
+    /// Delivers `message` to this isolate after `delay`, through the shard's timer queue.
+    /// Timer messages use reserved capacity: full mailboxes and an exhausted pool cannot
+    /// delay or drop them.
+    pub fn after<M>(&mut self, delay: Duration, message: M) -> Result<TimerId, TimerError>
+    where
+        I: Accepts<M>,
+        M: 'static,
+    {
+        if !self.core.timers.has_room() {
+            return Err(TimerError::NoFreeTimer);
+        }
+        let envelope = Envelope::user(self.me, Payload::new(I::wrap(message)));
+        let Ok(index) = self.core.pool.try_alloc_reserved(envelope) else {
+            return Err(TimerError::PoolExhausted);
+        };
+        let deadline = self.core.now.saturating_add(nanos_of(delay));
+        match self.core.timers.schedule(deadline, self.me, TimerAction::Message(index)) {
+            Some(id) => Ok(id),
+            None => {
+                drop(self.core.pool.take(index));
+                Err(TimerError::NoFreeTimer)
+            }
+        }
+    }
+
+    /// Cancels a timer set with [`Ctx::after`]; returns whether it was still pending. A
+    /// cancelled timer never fires, and its slot is free at once.
+    pub fn cancel(&mut self, timer: TimerId) -> bool {
+        match self.core.timers.cancel(timer) {
+            Some(expired) => {
+                if let TimerAction::Message(index) = expired.action {
+                    drop(self.core.pool.take(index));
+                }
+                self.core.counters.timers_cancelled += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Spawns an isolate of type `W` on this shard and returns its handle at once; its `init`
+    /// runs before any message sent to it.
+    pub fn spawn<W: Isolate>(&mut self, args: W::Args) -> Result<Handle<W>, SpawnError> {
+        const { assert!(fits_payload::<W::Args>(), "init args do not fit an envelope's payload") };
+        let type_index = self.type_index_of::<W>()?;
+        let Some(handle) = self.core.reserve_slot(type_index) else {
+            return Err(SpawnError::NoFreeSlot);
+        };
+        let mut envelope = Envelope::user(handle, Payload::new(args));
+        envelope.kind = Kind::Init;
+        match self.core.accept_init(envelope) {
+            Ok(()) => Ok(Handle::from_raw(handle)),
+            Err(_) => Err(SpawnError::PoolExhausted),
+        }
+    }
+
+    /// Asks `shard` to spawn an isolate of type `W`. The handle is not known here: the new
+    /// isolate announces itself (the check-in pattern). Refused when the ring to that shard
+    /// is full or the shard is down; a full arena there is counted as `dropped_on_arrival`.
+    pub fn spawn_on<W: Isolate>(&mut self, shard: ShardId, args: W::Args) -> Result<(), SpawnError> {
+        const { assert!(fits_payload::<W::Args>(), "init args do not fit an envelope's payload") };
+        if shard == self.core.shard {
+            return self.spawn::<W>(args).map(|_| ());
+        }
+        let type_index = self.type_index_of::<W>()?;
+        let target = RawHandle::new(shard, type_index, ANY_SLOT, 0);
+        let mut envelope = Envelope::user(target, Payload::new(args));
+        envelope.kind = Kind::Init;
+        self.core.route(envelope).map_err(|(kind, _)| match kind {
+            SendErrorKind::Stale => SpawnError::UnknownType,
+            _ => SpawnError::NoFreeSlot,
+        })
+    }
+
+    fn type_index_of<W: Isolate>(&self) -> Result<u16, SpawnError> {
+        self.core
+            .types
+            .iter()
+            .position(|info| info.type_id == TypeId::of::<W>())
+            .map(|index| index as u16)
+            .ok_or(SpawnError::UnknownType)
+    }
+
+    /// Sends `request` to `to` and returns the [`Effect`] that parks this isolate until the
+    /// reply or the timeout, whichever comes first; either arrives as a
+    /// [`CallResult<Q::Reply>`] message. The request carries the deadline `now + timeout`:
+    /// if it reaches the head of the callee's mailbox later than that, it is dropped
+    /// unprocessed.
+    ///
+    /// Refused at once, with the request handed back, when the target is this isolate, when
+    /// a call is already outstanding, when no timer slot is free, or when the send itself is
+    /// refused.
+    pub fn call<T, Q>(
+        &mut self,
+        to: &Handle<T>,
+        request: Q,
+        timeout: Duration,
+    ) -> Result<Effect, CallRefused<Q>>
+    where
+        T: Accepts<Q>,
+        Q: Request,
+        I: Accepts<CallResult<Q::Reply>>,
+    {
+        const {
+            assert!(fits_payload::<Q::Reply>(), "the reply type does not fit an envelope's payload")
+        };
+        let target = to.raw();
+        if target == self.me {
+            return Err(CallRefused { error: CallError::SelfCall, request });
+        }
+        if self.core.slots[self.global].call_correlation != 0 {
+            return Err(CallRefused { error: CallError::AlreadyPending, request });
+        }
+        if !self.core.timers.has_room() {
+            return Err(CallRefused { error: CallError::NoTimer, request });
+        }
+        if let Err(kind) = self.precheck(target) {
+            self.core.count_refusal(kind);
+            return Err(CallRefused { error: CallError::Send(kind), request });
+        }
+        let correlation = self.core.next_correlation();
+        let deadline = self.core.now.saturating_add(nanos_of(timeout));
+        let envelope = Envelope {
+            target,
+            from: self.me,
+            deadline_nanos: deadline,
+            correlation,
+            reply_type: Some(TypeId::of::<Q::Reply>()),
+            kind: Kind::Request,
+            payload: Payload::new(T::wrap(request)),
+        };
+        if let Err((kind, _)) = self.core.route(envelope) {
+            self.core.count_refusal(kind);
+            unreachable_refusal(kind);
+        }
+        if target.shard() == self.core.shard {
+            self.core.counters.sent_local += 1;
+        }
+        let timer = self.core.timers.schedule(deadline, self.me, TimerAction::CallTimeout(correlation));
+        let meta = &mut self.core.slots[self.global];
+        meta.call_correlation = correlation;
+        meta.call_timer = timer;
+        meta.call_outcome = CallOutcome::Waiting;
+        self.core.counters.calls += 1;
+        self.pending_call = Some(CallDecoder {
+            reply: decode_reply::<I, Q::Reply>,
+            timeout: timeout_message::<I, Q::Reply>,
+        });
+        Ok(Effect::Call(CallToken { _private: () }))
+    }
+
+    /// Answers the request being handled with `value` and returns the [`Effect`] to return.
+    ///
+    /// Answering outside a request, twice, or with a type other than the request's declared
+    /// reply type is a programmer error: the isolate crashes with a reason saying which.
+    /// A reply that cannot be delivered (caller gone, ring full) is counted, and the caller
+    /// sees its timeout.
+    pub fn reply<R: Send + 'static>(&mut self, value: R) -> Effect {
+        let Some(request) = self.request.take() else {
+            return Effect::Crash("reply outside a request handler, or a second reply");
+        };
+        if request.reply_type != Some(TypeId::of::<R>()) {
+            return Effect::Crash("reply of a type other than the request's declared reply type");
+        }
+        let envelope = Envelope {
+            target: request.caller,
+            from: self.me,
+            deadline_nanos: u64::MAX,
+            correlation: request.correlation,
+            reply_type: None,
+            kind: Kind::Reply,
+            payload: Payload::new(value),
+        };
+        if let Err((kind, _)) = self.core.route(envelope) {
+            self.core.count_refusal(kind);
+        }
+        Effect::Reply(ReplyToken { _private: () })
+    }
+
+    /// Whether the current message is a request still waiting for [`Ctx::reply`].
+    pub fn is_request(&self) -> bool {
+        self.request.is_some()
+    }
+}
+
+/// Every refusal is caught by the precheck; reaching this means the precheck and the route
+/// disagree, which is a runtime bug.
+#[cold]
+fn unreachable_refusal(kind: SendErrorKind) -> ! {
+    panic!("tina-runtime bug: send refused after its precheck passed ({kind})")
+}
+
+impl<I: Isolate> core::fmt::Debug for Ctx<'_, I> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.debug_struct("Ctx").field("me", &self.me).field("now", &self.core.now).finish()
+    }
+}

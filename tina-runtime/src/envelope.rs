@@ -1,0 +1,229 @@
+//! Envelopes: the fixed-size unit every message travels in.
+//!
+//! An envelope is a small header (target, sender, deadline, correlation, kind) plus an
+//! inline payload of [`PAYLOAD_BYTES`] bytes holding one value of a type only the sender and
+//! the receiver know statically. Envelopes live in the shard's envelope pool while they wait
+//! in a mailbox and travel by value through the cross-shard rings, so a message is never
+//! boxed and the steady state never allocates.
+//!
+//! This module is the only place in the runtime with `unsafe` code: writing a typed value into
+//! the payload bytes and reading it back. The invariants are kept by construction — a payload
+//! is written only by [`Payload::write`], whose compile-time assertions guarantee the value
+//! fits and is suitably aligned, and it remembers how to drop its value, so a payload is read
+//! out ([`Payload::take`]) or dropped exactly once.
+
+use core::any::TypeId;
+use core::mem::{MaybeUninit, align_of, size_of};
+
+use crate::handle::RawHandle;
+
+/// Bytes of inline payload in every envelope: the largest message an isolate may accept.
+pub const PAYLOAD_BYTES: usize = 64;
+/// The strictest alignment a message type may have.
+pub const PAYLOAD_ALIGN: usize = 8;
+
+/// Whether a value of type `T` fits an envelope's inline payload.
+pub const fn fits_payload<T>() -> bool {
+    size_of::<T>() <= PAYLOAD_BYTES && align_of::<T>() <= PAYLOAD_ALIGN
+}
+
+/// Raw payload storage: 64 bytes, 8-aligned.
+#[repr(C, align(8))]
+struct Bytes([MaybeUninit<u8>; PAYLOAD_BYTES]);
+
+/// An inline payload holding at most one value, of a type recorded only as a `TypeId`.
+pub(crate) struct Payload {
+    bytes: Bytes,
+    /// Drops the value in place; `None` when the payload is empty.
+    drop_value: Option<unsafe fn(*mut u8)>,
+    /// The type of the value, checked on every read.
+    type_id: Option<TypeId>,
+}
+
+/// Drops a `T` that lives at `pointer`.
+///
+/// # Safety
+///
+/// `pointer` must point to an initialised, suitably aligned `T` that is not used afterwards.
+unsafe fn drop_in_place_as<T>(pointer: *mut u8) {
+    // SAFETY: the caller guarantees an initialised, aligned `T` that nobody uses afterwards.
+    unsafe { core::ptr::drop_in_place(pointer.cast::<T>()) }
+}
+
+impl Payload {
+    /// An empty payload.
+    #[inline]
+    pub(crate) const fn empty() -> Self {
+        Self { bytes: Bytes([MaybeUninit::uninit(); PAYLOAD_BYTES]), drop_value: None, type_id: None }
+    }
+
+    /// A payload holding `value`. Fails to compile when `T` does not fit.
+    #[inline]
+    pub(crate) fn new<T: Send + 'static>(value: T) -> Self {
+        let mut payload = Self::empty();
+        payload.write(value);
+        payload
+    }
+
+    /// Stores `value`, dropping any previous one.
+    #[inline]
+    pub(crate) fn write<T: Send + 'static>(&mut self, value: T) {
+        const {
+            assert!(
+                fits_payload::<T>(),
+                "this message type does not fit an envelope's inline payload (64 bytes, align 8): \
+                 shrink it, or carry the bulk in a transfer buffer"
+            )
+        };
+        self.clear();
+        // SAFETY: `Bytes` is 8-aligned and 64 bytes long, and the const assertion above
+        // guarantees `size_of::<T>() <= 64` and `align_of::<T>() <= 8`, so the write stays in
+        // bounds and is aligned. The payload was empty (cleared above), so nothing is
+        // overwritten without being dropped.
+        unsafe { self.bytes.0.as_mut_ptr().cast::<T>().write(value) };
+        self.drop_value = Some(drop_in_place_as::<T>);
+        self.type_id = Some(TypeId::of::<T>());
+    }
+
+    /// Whether the payload holds a value of type `T`.
+    #[inline]
+    pub(crate) fn holds<T: 'static>(&self) -> bool {
+        self.type_id == Some(TypeId::of::<T>())
+    }
+
+    /// Moves the value out, if the payload holds a `T`; the payload is empty afterwards.
+    #[inline]
+    pub(crate) fn take<T: 'static>(&mut self) -> Option<T> {
+        if !self.holds::<T>() {
+            return None;
+        }
+        self.drop_value = None;
+        self.type_id = None;
+        // SAFETY: `type_id` said the bytes hold an initialised `T`, written by `write` at the
+        // start of the 8-aligned buffer. Clearing `drop_value` and `type_id` first means the
+        // value is moved out exactly once and never dropped in place afterwards.
+        Some(unsafe { self.bytes.0.as_ptr().cast::<T>().read() })
+    }
+
+    /// Drops the value, if any.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        self.type_id = None;
+        if let Some(drop_value) = self.drop_value.take() {
+            // SAFETY: `drop_value` is set only by `write`, together with an initialised value
+            // of the matching type at the start of the buffer; taking it first guarantees the
+            // value is dropped once.
+            unsafe { drop_value(self.bytes.0.as_mut_ptr().cast::<u8>()) };
+        }
+    }
+
+    /// Whether the payload holds no value.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.type_id.is_none()
+    }
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// What an envelope carries, and so how the receiving shard treats it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An ordinary message for the target's mailbox.
+    User,
+    /// A request: like `User`, but carries the caller, a correlation id and a deadline.
+    Request,
+    /// A reply to the call with `correlation`; its payload is the reply value.
+    Reply,
+    /// Starts a freshly reserved slot; the payload holds the init args.
+    Init,
+}
+
+/// The header and payload of one message.
+pub(crate) struct Envelope {
+    /// Who the envelope is for.
+    pub(crate) target: RawHandle,
+    /// For requests: the caller the reply goes back to.
+    pub(crate) from: RawHandle,
+    /// For requests: the caller's deadline, in runtime nanoseconds; `u64::MAX` for none.
+    pub(crate) deadline_nanos: u64,
+    /// For requests and replies: pairs a reply with its call.
+    pub(crate) correlation: u32,
+    /// For requests: the reply type the caller expects.
+    pub(crate) reply_type: Option<TypeId>,
+    /// What this is.
+    pub(crate) kind: Kind,
+    /// The value.
+    pub(crate) payload: Payload,
+}
+
+impl Envelope {
+    /// A plain message envelope.
+    #[inline]
+    pub(crate) fn user(target: RawHandle, payload: Payload) -> Self {
+        Self {
+            target,
+            from: target,
+            deadline_nanos: u64::MAX,
+            correlation: 0,
+            reply_type: None,
+            kind: Kind::User,
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[test]
+    fn envelope_fits_two_cache_lines() {
+        assert!(size_of::<Envelope>() <= 128, "envelope is {} bytes", size_of::<Envelope>());
+    }
+
+    #[test]
+    fn values_round_trip_and_types_are_checked() {
+        let mut payload = Payload::new([7u64; 8]);
+        assert!(payload.take::<u32>().is_none());
+        assert_eq!(payload.take::<[u64; 8]>(), Some([7; 8]));
+        assert!(payload.is_empty());
+        assert!(payload.take::<[u64; 8]>().is_none());
+    }
+
+    struct Counted(Rc<Cell<u32>>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    // `Counted` is not `Send`; this wrapper exists only to exercise drop accounting here.
+    struct SendCounted(Counted);
+    // SAFETY: test-only; the value never leaves this thread.
+    unsafe impl Send for SendCounted {}
+
+    #[test]
+    fn payload_drops_its_value_exactly_once() {
+        let drops = Rc::new(Cell::new(0));
+        let payload = Payload::new(SendCounted(Counted(drops.clone())));
+        drop(payload);
+        assert_eq!(drops.get(), 1);
+        let mut payload = Payload::new(SendCounted(Counted(drops.clone())));
+        let value = payload.take::<SendCounted>().unwrap();
+        drop(payload);
+        assert_eq!(drops.get(), 1);
+        drop(value);
+        assert_eq!(drops.get(), 2);
+        let mut payload = Payload::new(SendCounted(Counted(drops.clone())));
+        payload.write(5u8);
+        assert_eq!(drops.get(), 3);
+    }
+}

@@ -1,0 +1,111 @@
+//! Errors: why a send, spawn or timer was refused.
+
+use core::fmt;
+
+/// Why a send was refused, without the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendErrorKind {
+    /// The target's mailbox holds its bound of messages.
+    MailboxFull,
+    /// The shard's envelope pool has no free ordinary slot.
+    PoolExhausted,
+    /// The handle names an isolate that has exited or been restarted.
+    Stale,
+    /// The target shard is quarantined, partitioned or stopped.
+    ShardDown,
+    /// The ring to the target's shard is full for this tick.
+    RingFull,
+}
+
+impl fmt::Display for SendErrorKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            SendErrorKind::MailboxFull => "mailbox full",
+            SendErrorKind::PoolExhausted => "envelope pool exhausted",
+            SendErrorKind::Stale => "stale handle: the isolate exited or was restarted",
+            SendErrorKind::ShardDown => "target shard is down",
+            SendErrorKind::RingFull => "ring to the target shard is full",
+        })
+    }
+}
+
+/// Why a send was refused; the message is handed back.
+#[must_use = "a refused send loses the message unless you handle the error"]
+#[derive(PartialEq, Eq)]
+pub struct SendError<M> {
+    /// Why.
+    pub kind: SendErrorKind,
+    /// The message that was not sent.
+    pub message: M,
+}
+
+impl<M> SendError<M> {
+    /// Why, without the message.
+    pub fn kind(&self) -> SendErrorKind {
+        self.kind
+    }
+
+    /// Takes the message back.
+    pub fn into_message(self) -> M {
+        self.message
+    }
+}
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_struct("SendError").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, formatter)
+    }
+}
+
+impl<M> std::error::Error for SendError<M> {}
+
+/// Why a spawn was refused.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// Every slot for this type on this shard is in use.
+    NoFreeSlot,
+    /// The type was not registered in the boot spec.
+    UnknownType,
+    /// The control reserve of the envelope pool is exhausted.
+    PoolExhausted,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            SpawnError::NoFreeSlot => "no free slot for this isolate type on this shard",
+            SpawnError::UnknownType => "isolate type not registered in the boot spec",
+            SpawnError::PoolExhausted => "envelope pool control reserve exhausted",
+        })
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Why a timer was refused.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerError {
+    /// Every timer slot of the shard is in use.
+    NoFreeTimer,
+    /// The control reserve of the envelope pool is exhausted.
+    PoolExhausted,
+}
+
+impl fmt::Display for TimerError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            TimerError::NoFreeTimer => "every timer slot of the shard is in use",
+            TimerError::PoolExhausted => "envelope pool control reserve exhausted",
+        })
+    }
+}
+
+impl std::error::Error for TimerError {}

@@ -1,0 +1,253 @@
+//! Typed arenas: the isolate states of one type on one shard, and the dispatch loop.
+
+use core::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::ctx::{CallDecoder, Ctx};
+use crate::effect::Effect;
+use crate::envelope::Kind;
+use crate::handle::RawHandle;
+use crate::isolate::{Isolate, Message};
+use crate::shard::core::{CallOutcome, Core, RequestInfo, Status};
+
+/// What the shard asks of an arena, without knowing its type.
+pub(crate) trait ErasedArena: Any {
+    /// Tells the arena its type's index in the boot spec.
+    fn bind(&mut self, type_index: u16);
+    /// Runs up to `budget` handler invocations of ready isolates; returns how many ran.
+    fn run(&mut self, core: &mut Core, budget: usize) -> usize;
+    /// Asks every isolate to shut down (their `shutdown` hooks run on their next dispatch).
+    fn request_shutdown(&mut self, core: &mut Core);
+    /// Tears every isolate down at once.
+    fn teardown_all(&mut self, core: &mut Core);
+    /// For inspection in simulation.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// One input to a handler invocation.
+enum Input<I: Isolate> {
+    Init(I::Args),
+    Message(I::Message, Option<RequestInfo>),
+    Resume,
+    Shutdown,
+}
+
+/// The states of isolate type `I` on one shard.
+pub(crate) struct Arena<I: Isolate> {
+    type_index: u16,
+    states: Vec<Option<I>>,
+    /// Init args kept for restarts.
+    args: Vec<Option<I::Args>>,
+    /// How to turn the outstanding call's outcome into a message.
+    decoders: Vec<Option<CallDecoder<I>>>,
+}
+
+impl<I: Isolate> Arena<I> {
+    pub(crate) fn new(slots: usize) -> Self {
+        Self {
+            type_index: 0,
+            states: (0..slots).map(|_| None).collect(),
+            args: (0..slots).map(|_| None).collect(),
+            decoders: (0..slots).map(|_| None).collect(),
+        }
+    }
+
+    /// The state of the isolate in `slot`, if it is alive.
+    pub(crate) fn state(&self, slot: u32) -> Option<&I> {
+        self.states.get(slot as usize)?.as_ref()
+    }
+
+    /// Picks the next input for a ready slot, in priority order: call outcome, shutdown,
+    /// control queue (init, timers), resume after yield, mailbox. Expired requests are
+    /// dropped here, before dispatch.
+    fn next_input(&mut self, core: &mut Core, global: usize, slot: u32) -> Option<Input<I>> {
+        let meta = &mut core.slots[global];
+        if meta.status == Status::Free {
+            return None;
+        }
+        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
+            let outcome = meta.call_outcome;
+            meta.call_outcome = CallOutcome::Waiting;
+            meta.call_correlation = 0;
+            meta.parked = false;
+            let decoder = self.decoders[slot as usize].take()?;
+            return match outcome {
+                CallOutcome::Reply(index) => {
+                    let mut envelope = core.pool.take(index);
+                    match (decoder.reply)(&mut envelope.payload) {
+                        Some(message) => Some(Input::Message(message, None)),
+                        None => {
+                            core.counters.dropped_on_arrival += 1;
+                            Some(Input::Message((decoder.timeout)(), None))
+                        }
+                    }
+                }
+                CallOutcome::Timeout => Some(Input::Message((decoder.timeout)(), None)),
+                CallOutcome::Waiting => None,
+            };
+        }
+        if meta.shutdown_pending && meta.status == Status::Live {
+            meta.shutdown_pending = false;
+            return Some(Input::Shutdown);
+        }
+        if let Some(index) = core.pool.dequeue(&mut meta.control) {
+            let mut envelope = core.pool.take(index);
+            return match envelope.kind {
+                Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
+                _ => envelope.payload.take::<I::Message>().map(|message| Input::Message(message, None)),
+            };
+        }
+        if meta.parked || meta.status != Status::Live {
+            return None;
+        }
+        if meta.yielded {
+            meta.yielded = false;
+            return Some(Input::Resume);
+        }
+        while let Some(index) = core.pool.dequeue(&mut core.slots[global].mailbox) {
+            let mut envelope = core.pool.take(index);
+            let request = if envelope.kind == Kind::Request {
+                if envelope.deadline_nanos < core.now {
+                    core.counters.expired_requests_dropped += 1;
+                    continue;
+                }
+                Some(RequestInfo {
+                    caller: envelope.from,
+                    correlation: envelope.correlation,
+                    reply_type: envelope.reply_type,
+                })
+            } else {
+                None
+            };
+            if let Some(message) = envelope.payload.take::<I::Message>() {
+                return Some(Input::Message(message, request));
+            }
+        }
+        None
+    }
+
+    fn dispatch(&mut self, core: &mut Core, global: usize, slot: u32, input: Input<I>) {
+        let me = RawHandle::new(core.shard, self.type_index, slot, core.slots[global].generation);
+        let tag = match &input {
+            Input::Message(message, _) => u64::from(message.tag()),
+            Input::Init(_) => 1 << 16,
+            Input::Resume => 2 << 16,
+            Input::Shutdown => 3 << 16,
+        };
+        core.trace(self.type_index, slot, tag);
+        core.counters.dispatched += 1;
+        let state = &mut self.states[slot as usize];
+        let args_slot = &mut self.args[slot as usize];
+        let request = match &input {
+            Input::Message(_, request) => *request,
+            _ => None,
+        };
+        let mut ctx = Ctx::new(core, me, global, request);
+        let outcome = catch_unwind(AssertUnwindSafe(|| match input {
+            Input::Init(args) => {
+                *state = Some(I::init(&args, &mut ctx));
+                *args_slot = Some(args);
+                Effect::Receive
+            }
+            Input::Message(message, _) => match state.as_mut() {
+                Some(state) => state.handle(message, &mut ctx),
+                None => Effect::Crash("message for an isolate without state"),
+            },
+            Input::Resume => match state.as_mut() {
+                Some(state) => state.resume(&mut ctx),
+                None => Effect::Receive,
+            },
+            Input::Shutdown => match state.as_mut() {
+                Some(state) => state.shutdown(&mut ctx),
+                None => Effect::Done,
+            },
+        }));
+        let pending_call = ctx.take_pending_call();
+        if let Some(decoder) = pending_call {
+            self.decoders[slot as usize] = Some(decoder);
+        }
+        let meta = &mut core.slots[global];
+        if meta.status == Status::Starting && self.states[slot as usize].is_some() {
+            meta.status = Status::Live;
+            core.counters.spawned += 1;
+            core.counters.live_isolates += 1;
+        }
+        match outcome {
+            Ok(Effect::Receive) | Ok(Effect::Reply(_)) => {}
+            Ok(Effect::Yield) => core.slots[global].yielded = true,
+            Ok(Effect::Call(_)) => {
+                let meta = &mut core.slots[global];
+                if meta.call_correlation != 0 {
+                    meta.parked = true;
+                }
+            }
+            Ok(Effect::Done) => {
+                core.counters.exited += 1;
+                self.teardown(core, global, slot);
+            }
+            Ok(Effect::Crash(_reason)) => {
+                core.counters.crashed += 1;
+                self.teardown(core, global, slot);
+            }
+            Err(_panic) => {
+                core.counters.crashed += 1;
+                self.teardown(core, global, slot);
+            }
+        }
+    }
+
+    fn teardown(&mut self, core: &mut Core, global: usize, slot: u32) {
+        self.states[slot as usize] = None;
+        self.args[slot as usize] = None;
+        self.decoders[slot as usize] = None;
+        core.teardown(global);
+    }
+}
+
+impl<I: Isolate> ErasedArena for Arena<I> {
+    fn bind(&mut self, type_index: u16) {
+        self.type_index = type_index;
+    }
+
+    fn run(&mut self, core: &mut Core, budget: usize) -> usize {
+        let type_index = self.type_index as usize;
+        let base = core.types[type_index].base;
+        let mut dispatched = 0;
+        while dispatched < budget {
+            let Some(slot) = core.ready[type_index].pop_front() else { break };
+            let global = base + slot as usize;
+            core.slots[global].ready = false;
+            if let Some(input) = self.next_input(core, global, slot) {
+                dispatched += 1;
+                self.dispatch(core, global, slot, input);
+            }
+            if core.has_work(global) {
+                core.mark_ready(self.type_index, slot);
+            }
+        }
+        dispatched
+    }
+
+    fn request_shutdown(&mut self, core: &mut Core) {
+        let base = core.types[self.type_index as usize].base;
+        for slot in 0..self.states.len() {
+            if self.states[slot].is_some() {
+                core.slots[base + slot].shutdown_pending = true;
+                core.mark_ready(self.type_index, slot as u32);
+            }
+        }
+    }
+
+    fn teardown_all(&mut self, core: &mut Core) {
+        let base = core.types[self.type_index as usize].base;
+        for slot in 0..self.states.len() {
+            if core.slots[base + slot].status != Status::Free {
+                self.teardown(core, base + slot, slot as u32);
+            }
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,458 @@
+//! The untyped half of a shard: everything a handler's actions touch.
+//!
+//! The core owns the envelope pool, every slot's bookkeeping (generation, mailbox, control
+//! queue, call state), the ready queues, the timers, the outbound rings and the counters.
+//! Isolate states live apart, in typed arenas, so a handler can hold `&mut` its own state
+//! while its [`Ctx`](crate::Ctx) holds `&mut` the core: sending to a sibling, spawning or
+//! setting a timer never needs the arena.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use tina_mailbox::{Pool, PoolIndex, Producer, Queue};
+
+use crate::counters::{Counters, SharedCounters};
+use crate::envelope::{Envelope, Kind};
+use crate::error::SendErrorKind;
+use crate::handle::{GENERATION_MASK, RawHandle, SLOTS_PER_TYPE_MAX, ShardId};
+use crate::timer::{Expired, TimerAction, TimerId, Timers};
+
+/// The slot field of an init envelope that lets the receiving shard choose the slot.
+pub(crate) const ANY_SLOT: u32 = (SLOTS_PER_TYPE_MAX - 1) as u32;
+
+/// Where one isolate type's slots sit in the shard's slot table.
+#[derive(Debug, Clone)]
+pub(crate) struct TypeInfo {
+    pub(crate) type_id: core::any::TypeId,
+    pub(crate) base: usize,
+    pub(crate) slots: usize,
+}
+
+/// Whether a slot holds an isolate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Empty; on its type's free list.
+    Free,
+    /// Reserved by a spawn; its init envelope waits in the control queue.
+    Starting,
+    /// Running `init` succeeded.
+    Live,
+}
+
+/// How the slot's outstanding call stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallOutcome {
+    /// No call, or a call still waiting.
+    Waiting,
+    /// The reply arrived; its envelope is in the pool.
+    Reply(PoolIndex),
+    /// The timeout fired first.
+    Timeout,
+}
+
+/// Per-slot bookkeeping kept by the core.
+#[derive(Debug)]
+pub(crate) struct SlotMeta {
+    pub(crate) generation: u32,
+    pub(crate) status: Status,
+    /// On its type's ready queue.
+    pub(crate) ready: bool,
+    /// Returned `Effect::Call`: only the call's outcome (or shutdown) runs it next.
+    pub(crate) parked: bool,
+    /// Returned `Effect::Yield`: `resume` runs next.
+    pub(crate) yielded: bool,
+    /// The shutdown hook has yet to run.
+    pub(crate) shutdown_pending: bool,
+    /// Ordinary messages, bounded by the type's mailbox bound.
+    pub(crate) mailbox: Queue,
+    /// Control envelopes (init, fired timers), bounded by the reserve they come from.
+    pub(crate) control: Queue,
+    /// The outstanding call's correlation id; 0 for none.
+    pub(crate) call_correlation: u32,
+    pub(crate) call_timer: Option<TimerId>,
+    pub(crate) call_outcome: CallOutcome,
+}
+
+/// What one shard shares with the others and with the process: set by one side, read by the
+/// other, never locked.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    /// The shard is about to sleep or asleep in `poll`; a peer that publishes must wake it.
+    pub(crate) sleeping: AtomicBool,
+    /// The shard is quarantined or stopped: peers refuse sends to it at once.
+    pub(crate) down: AtomicBool,
+    /// Shutdown was requested.
+    pub(crate) shutdown: AtomicBool,
+    /// Wakes the shard from `poll` (absent in simulation).
+    pub(crate) waker: Option<mio::Waker>,
+    /// Counters, published every tick.
+    pub(crate) counters: SharedCounters,
+}
+
+impl Signals {
+    pub(crate) fn new(waker: Option<mio::Waker>) -> Self {
+        Self {
+            sleeping: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            waker,
+            counters: SharedCounters::new(),
+        }
+    }
+}
+
+/// Information about the request being handled, for `Ctx::reply`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestInfo {
+    pub(crate) caller: RawHandle,
+    pub(crate) correlation: u32,
+    pub(crate) reply_type: Option<core::any::TypeId>,
+}
+
+/// The untyped state of one shard.
+pub(crate) struct Core {
+    pub(crate) shard: ShardId,
+    pub(crate) shard_count: usize,
+    /// The time this tick started, in runtime nanoseconds.
+    pub(crate) now: u64,
+    pub(crate) pool: Pool<Envelope>,
+    pub(crate) types: Vec<TypeInfo>,
+    pub(crate) slots: Vec<SlotMeta>,
+    /// Free slot indices per type (a stack, so the lowest slots are reused first after boot).
+    pub(crate) free_slots: Vec<Vec<u32>>,
+    /// Slots with work, per type.
+    pub(crate) ready: Vec<VecDeque<u32>>,
+    /// The producing half of the ring to each shard (`None` for this one).
+    pub(crate) outbound: Vec<Option<Producer<Envelope>>>,
+    pub(crate) signals: Arc<[Signals]>,
+    pub(crate) timers: Timers,
+    pub(crate) counters: Counters,
+    /// A running hash of every dispatch: the simulator's trace.
+    pub(crate) trace: u64,
+    pub(crate) next_correlation: u32,
+}
+
+/// FNV-1a style mixing of one word into a running hash.
+#[inline]
+pub(crate) fn mix(hash: u64, word: u64) -> u64 {
+    (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+}
+
+impl Core {
+    /// The slot-table index of `(type_index, slot)`, if both are in range.
+    #[inline]
+    pub(crate) fn global(&self, type_index: u16, slot: u32) -> Option<usize> {
+        let info = self.types.get(type_index as usize)?;
+        ((slot as usize) < info.slots).then_some(info.base + slot as usize)
+    }
+
+    /// The slot-table index of the live incarnation `raw` names, or why it is stale.
+    #[inline]
+    pub(crate) fn live_global(&self, raw: RawHandle) -> Result<usize, SendErrorKind> {
+        let global = self.global(raw.type_index(), raw.slot()).ok_or(SendErrorKind::Stale)?;
+        let meta = &self.slots[global];
+        if meta.status == Status::Free || meta.generation != raw.generation() {
+            return Err(SendErrorKind::Stale);
+        }
+        Ok(global)
+    }
+
+    /// Puts the slot on its type's ready queue unless it is already there.
+    #[inline]
+    pub(crate) fn mark_ready(&mut self, type_index: u16, slot: u32) {
+        let global = self.types[type_index as usize].base + slot as usize;
+        let meta = &mut self.slots[global];
+        if !meta.ready {
+            meta.ready = true;
+            // Capacity equals the slot count and a slot is queued at most once: never grows.
+            self.ready[type_index as usize].push_back(slot);
+        }
+    }
+
+    /// Whether the slot has something to run.
+    #[inline]
+    pub(crate) fn has_work(&self, global: usize) -> bool {
+        let meta = &self.slots[global];
+        if meta.status == Status::Free {
+            return false;
+        }
+        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
+            return true;
+        }
+        if meta.shutdown_pending || !meta.control.is_empty() {
+            return true;
+        }
+        !meta.parked && (meta.yielded || !meta.mailbox.is_empty())
+    }
+
+    /// Delivers an ordinary message (user or request) to a local isolate: mailbox bound,
+    /// then an ordinary pool slot.
+    #[inline]
+    pub(crate) fn deliver_local(&mut self, envelope: Envelope) -> Result<(), (SendErrorKind, Envelope)> {
+        let global = match self.live_global(envelope.target) {
+            Ok(global) => global,
+            Err(kind) => return Err((kind, envelope)),
+        };
+        if self.slots[global].mailbox.is_full() {
+            return Err((SendErrorKind::MailboxFull, envelope));
+        }
+        let target = envelope.target;
+        let index = match self.pool.try_alloc(envelope) {
+            Ok(index) => index,
+            Err(envelope) => return Err((SendErrorKind::PoolExhausted, envelope)),
+        };
+        let queued = self.pool.try_enqueue(&mut self.slots[global].mailbox, index);
+        debug_assert!(queued.is_ok(), "mailbox room was checked");
+        self.mark_ready(target.type_index(), target.slot());
+        Ok(())
+    }
+
+    /// Sends an envelope toward its target on whatever shard it lives: ordinary messages
+    /// locally through [`Core::deliver_local`], control envelopes through the reserve, remote
+    /// ones into this tick's ring.
+    #[inline]
+    pub(crate) fn route(&mut self, envelope: Envelope) -> Result<(), (SendErrorKind, Envelope)> {
+        let shard = envelope.target.shard();
+        if shard == self.shard {
+            return match envelope.kind {
+                Kind::User | Kind::Request => self.deliver_local(envelope),
+                Kind::Reply => {
+                    self.accept_reply(envelope);
+                    Ok(())
+                }
+                Kind::Init => self.accept_init(envelope),
+            };
+        }
+        if shard.index() >= self.shard_count {
+            return Err((SendErrorKind::Stale, envelope));
+        }
+        if self.signals[shard.index()].down.load(Ordering::Acquire) {
+            return Err((SendErrorKind::ShardDown, envelope));
+        }
+        let Some(producer) = self.outbound[shard.index()].as_mut() else {
+            return Err((SendErrorKind::ShardDown, envelope));
+        };
+        match producer.try_push(envelope) {
+            Ok(()) => {
+                self.counters.sent_remote += 1;
+                Ok(())
+            }
+            Err(envelope) => Err((SendErrorKind::RingFull, envelope)),
+        }
+    }
+
+    /// Counts a refused send.
+    #[inline]
+    pub(crate) fn count_refusal(&mut self, kind: SendErrorKind) {
+        let counter = match kind {
+            SendErrorKind::MailboxFull => &mut self.counters.refused_mailbox_full,
+            SendErrorKind::PoolExhausted => &mut self.counters.refused_pool_exhausted,
+            SendErrorKind::Stale => &mut self.counters.refused_stale,
+            SendErrorKind::ShardDown => &mut self.counters.refused_shard_down,
+            SendErrorKind::RingFull => &mut self.counters.refused_ring_full,
+        };
+        *counter += 1;
+    }
+
+    /// Handles an envelope that arrived from another shard's ring.
+    pub(crate) fn deliver_inbound(&mut self, envelope: Envelope) {
+        let delivered = match envelope.kind {
+            Kind::User | Kind::Request => self.deliver_local(envelope).is_ok(),
+            Kind::Reply => {
+                self.accept_reply(envelope);
+                true
+            }
+            Kind::Init => self.accept_init(envelope).is_ok(),
+        };
+        if !delivered {
+            self.counters.dropped_on_arrival += 1;
+        }
+    }
+
+    /// Starts an isolate from an init envelope: reserves the slot (or the one it names),
+    /// queues the envelope on the control queue.
+    pub(crate) fn accept_init(&mut self, mut envelope: Envelope) -> Result<(), (SendErrorKind, Envelope)> {
+        let type_index = envelope.target.type_index();
+        if envelope.target.slot() == ANY_SLOT {
+            match self.reserve_slot(type_index) {
+                Some(handle) => envelope.target = handle,
+                None => return Err((SendErrorKind::MailboxFull, envelope)),
+            }
+        }
+        let Some(global) = self.global(type_index, envelope.target.slot()) else {
+            return Err((SendErrorKind::Stale, envelope));
+        };
+        let target = envelope.target;
+        let index = match self.pool.try_alloc_reserved(envelope) {
+            Ok(index) => index,
+            Err(envelope) => {
+                self.release_reserved(global);
+                return Err((SendErrorKind::PoolExhausted, envelope));
+            }
+        };
+        let meta = &mut self.slots[global];
+        meta.status = Status::Starting;
+        meta.generation = target.generation();
+        let queued = self.pool.try_enqueue(&mut meta.control, index);
+        debug_assert!(queued.is_ok(), "control queues are bounded by the pool, not a count");
+        self.mark_ready(type_index, target.slot());
+        Ok(())
+    }
+
+    /// Takes a free slot of `type_index` and returns the handle its next incarnation gets.
+    pub(crate) fn reserve_slot(&mut self, type_index: u16) -> Option<RawHandle> {
+        let slot = self.free_slots.get_mut(type_index as usize)?.pop()?;
+        let global = self.types[type_index as usize].base + slot as usize;
+        self.slots[global].status = Status::Starting;
+        Some(RawHandle::new(self.shard, type_index, slot, self.slots[global].generation))
+    }
+
+    /// Gives back a slot reserved by [`Core::reserve_slot`] that never started.
+    fn release_reserved(&mut self, global: usize) {
+        let meta = &mut self.slots[global];
+        if meta.status == Status::Starting && meta.control.is_empty() {
+            meta.status = Status::Free;
+            let (type_index, slot) = self.locate(global);
+            self.free_slots[type_index as usize].push(slot);
+        }
+    }
+
+    /// `(type_index, slot)` of a slot-table index.
+    pub(crate) fn locate(&self, global: usize) -> (u16, u32) {
+        let type_index = self.types.iter().rposition(|info| info.base <= global).unwrap_or(0);
+        (type_index as u16, (global - self.types[type_index].base) as u32)
+    }
+
+    /// Matches a reply with its caller's outstanding call; late or orphaned replies are
+    /// dropped and counted.
+    pub(crate) fn accept_reply(&mut self, envelope: Envelope) {
+        let Ok(global) = self.live_global(envelope.target) else {
+            self.counters.replies_to_dead_callers += 1;
+            return;
+        };
+        let meta = &self.slots[global];
+        if meta.call_correlation != envelope.correlation || meta.call_outcome != CallOutcome::Waiting {
+            self.counters.late_replies_dropped += 1;
+            return;
+        }
+        let target = envelope.target;
+        let Ok(index) = self.pool.try_alloc_reserved(envelope) else {
+            // No room to hold the reply: the caller will see its timeout.
+            self.counters.dropped_on_arrival += 1;
+            return;
+        };
+        let meta = &mut self.slots[global];
+        meta.call_outcome = CallOutcome::Reply(index);
+        if let Some(timer) = meta.call_timer.take() {
+            self.timers.cancel(timer);
+        }
+        self.mark_ready(target.type_index(), target.slot());
+    }
+
+    /// Fires every due timer: user timers go to the target's control queue (reserved
+    /// capacity, so full mailboxes cannot stop them), call timeouts mark the call timed out.
+    pub(crate) fn fire_timers(&mut self) -> usize {
+        let mut fired = 0;
+        while let Some(Expired { target, action }) = self.timers.pop_due(self.now) {
+            fired += 1;
+            let live = self.live_global(target);
+            match (action, live) {
+                (TimerAction::Message(index), Ok(global)) => {
+                    let queued = self.pool.try_enqueue(&mut self.slots[global].control, index);
+                    debug_assert!(queued.is_ok());
+                    self.counters.timers_fired += 1;
+                    self.mark_ready(target.type_index(), target.slot());
+                }
+                (TimerAction::Message(index), Err(_)) => {
+                    drop(self.pool.take(index));
+                    self.counters.timers_dropped += 1;
+                }
+                (TimerAction::CallTimeout(correlation), Ok(global)) => {
+                    let meta = &mut self.slots[global];
+                    if meta.call_correlation == correlation && meta.call_outcome == CallOutcome::Waiting {
+                        meta.call_outcome = CallOutcome::Timeout;
+                        meta.call_timer = None;
+                        self.counters.calls_timed_out += 1;
+                        self.mark_ready(target.type_index(), target.slot());
+                    }
+                }
+                (TimerAction::CallTimeout(_), Err(_)) => {}
+            }
+        }
+        fired
+    }
+
+    /// Tears a slot down: frees its queued envelopes and pending reply, cancels its call
+    /// timer, bumps the generation so every old handle is stale, and frees the slot.
+    /// (Its state is dropped by the typed arena.)
+    pub(crate) fn teardown(&mut self, global: usize) {
+        let meta = &mut self.slots[global];
+        if meta.status == Status::Free {
+            return;
+        }
+        let was_live = meta.status == Status::Live;
+        self.pool.clear_queue(&mut meta.mailbox);
+        self.pool.clear_queue(&mut meta.control);
+        if let CallOutcome::Reply(index) = meta.call_outcome {
+            drop(self.pool.take(index));
+        }
+        if let Some(timer) = meta.call_timer.take() {
+            self.timers.cancel(timer);
+        }
+        meta.call_outcome = CallOutcome::Waiting;
+        meta.call_correlation = 0;
+        meta.parked = false;
+        meta.yielded = false;
+        meta.shutdown_pending = false;
+        meta.status = Status::Free;
+        meta.generation = (meta.generation + 1) & GENERATION_MASK;
+        if was_live {
+            self.counters.live_isolates -= 1;
+        }
+        let (type_index, slot) = self.locate(global);
+        self.free_slots[type_index as usize].push(slot);
+    }
+
+    /// A fresh correlation id (never 0).
+    #[inline]
+    pub(crate) fn next_correlation(&mut self) -> u32 {
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
+        self.next_correlation
+    }
+
+    /// Publishes every ring written this tick with one release store each, and wakes peers
+    /// that went to sleep. Returns how many rings were published.
+    pub(crate) fn flush(&mut self) -> usize {
+        let mut published = 0;
+        for (peer, producer) in self.outbound.iter_mut().enumerate() {
+            let Some(producer) = producer else { continue };
+            if producer.pending() == 0 {
+                continue;
+            }
+            producer.publish();
+            published += 1;
+            // Pairs with the fence in the sleeper: either it sees our items before it sleeps,
+            // or we see its flag and wake it. A busy peer never gets a syscall.
+            fence(Ordering::SeqCst);
+            let signals = &self.signals[peer];
+            if signals.sleeping.load(Ordering::Relaxed) {
+                if let Some(waker) = &signals.waker {
+                    // A failed wake leaves the peer to its poll timeout; nothing is lost.
+                    let _ = waker.wake();
+                    self.counters.wakeups_sent += 1;
+                }
+            }
+        }
+        published
+    }
+
+    /// Records one dispatch in the trace hash.
+    #[inline]
+    pub(crate) fn trace(&mut self, type_index: u16, slot: u32, tag: u64) {
+        let mut hash = mix(self.trace, u64::from(self.shard.0));
+        hash = mix(hash, (u64::from(type_index) << 32) | u64::from(slot));
+        hash = mix(hash, tag);
+        self.trace = mix(hash, self.now);
+    }
+}

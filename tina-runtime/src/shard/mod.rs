@@ -1,0 +1,234 @@
+//! Shards: one per core, owning every isolate placed on it, sharing nothing.
+//!
+//! A shard is a [`Core`](core::Core) (pool, slots, timers, rings, counters) plus one typed
+//! [`Arena`](arena::Arena) per isolate type. [`Shard::tick`] runs the fixed order every tick
+//! in both modes — drain inbound rings, dispatch by type with a per-type budget, flush
+//! outbound rings (one release store per ring), fire due timers — and the two drivers differ
+//! only in who calls it: a pinned OS thread ([`crate::System`]) or the simulator
+//! ([`crate::Simulation`]).
+
+pub(crate) mod arena;
+pub(crate) mod core;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+
+use tina_mailbox::{Consumer, Pool, Queue, Ring};
+
+use crate::counters::Counters;
+use crate::envelope::{Envelope, Kind};
+use crate::handle::ShardId;
+use crate::isolate::MAILBOX_MAX;
+use crate::shard::arena::ErasedArena;
+use crate::shard::core::{CallOutcome, Core, Signals, SlotMeta, Status, TypeInfo};
+use crate::spec::{BootSpec, TypeEntry};
+use crate::timer::Timers;
+
+/// One shard: the core, the typed arenas and the inbound rings.
+pub(crate) struct Shard {
+    pub(crate) core: Core,
+    pub(crate) arenas: Vec<Box<dyn ErasedArena>>,
+    /// The consuming half of the ring from each other shard.
+    pub(crate) inbound: Vec<Consumer<Envelope>>,
+    pub(crate) dispatch_budget: usize,
+    /// Most envelopes drained from one ring per tick (its capacity).
+    pub(crate) drain_max: usize,
+    pub(crate) shutdown_started: bool,
+}
+
+impl Shard {
+    /// Runs one tick in the fixed order; returns how much work it did (envelopes drained,
+    /// handlers run, timers fired). `core.now` must be set by the caller.
+    pub(crate) fn tick(&mut self) -> usize {
+        let mut work = 0;
+        // 1. Drain inbound rings: one acquire load and one release store per ring.
+        for consumer in &mut self.inbound {
+            let core = &mut self.core;
+            work += consumer.drain(self.drain_max, |envelope| core.deliver_inbound(envelope));
+        }
+        // 2. I/O completions: no reactor yet.
+        // 3. Dispatch, type by type, each within its budget.
+        for arena in &mut self.arenas {
+            work += arena.run(&mut self.core, self.dispatch_budget);
+        }
+        // 4. Flush outbound rings: one release store per ring written this tick.
+        self.core.flush();
+        // 5. Advance timers.
+        work += self.core.fire_timers();
+        self.core.counters.ticks += 1;
+        work
+    }
+
+    /// Asks every isolate to shut down (once).
+    pub(crate) fn begin_shutdown(&mut self) {
+        if !self.shutdown_started {
+            self.shutdown_started = true;
+            for arena in &mut self.arenas {
+                arena.request_shutdown(&mut self.core);
+            }
+        }
+    }
+
+    /// Whether no isolate is alive or starting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.core.slots.iter().all(|meta| meta.status == Status::Free)
+    }
+
+    /// Tears every isolate down at once.
+    pub(crate) fn teardown_all(&mut self) {
+        for arena in &mut self.arenas {
+            arena.teardown_all(&mut self.core);
+        }
+    }
+
+    /// Whether any inbound ring has published items (checked before sleeping).
+    pub(crate) fn inbound_pending(&mut self) -> bool {
+        self.inbound.iter_mut().any(|consumer| !consumer.is_empty())
+    }
+
+    /// Makes the current counters visible to other threads.
+    pub(crate) fn publish_counters(&self) {
+        self.core.signals[self.core.shard.index()].counters.publish(&self.core.counters);
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        self.core.counters
+    }
+
+    /// Marks the shard asleep and re-checks the rings; returns whether it may sleep.
+    pub(crate) fn prepare_to_sleep(&mut self) -> bool {
+        let signals = &self.core.signals[self.core.shard.index()];
+        signals.sleeping.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `Core::flush`: either a peer sees `sleeping` and wakes us,
+        // or we see its published items here and stay awake.
+        fence(Ordering::SeqCst);
+        if self.inbound_pending() {
+            self.core.signals[self.core.shard.index()].sleeping.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn woke(&self) {
+        self.core.signals[self.core.shard.index()].sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A shard before its arenas exist: everything that can be built on the booting thread and
+/// sent to the shard's own thread (isolate states never cross threads).
+pub(crate) struct ShardSeed {
+    core: Core,
+    inbound: Vec<Consumer<Envelope>>,
+    dispatch_budget: usize,
+    drain_max: usize,
+    types: Vec<TypeEntry>,
+}
+
+impl ShardSeed {
+    /// Builds the typed arenas, on the thread that will run the shard.
+    pub(crate) fn grow(self) -> Shard {
+        let arenas = self
+            .types
+            .iter()
+            .enumerate()
+            .map(|(type_index, entry)| {
+                let mut arena = (entry.make_arena)(entry.slots);
+                arena.bind(type_index as u16);
+                arena
+            })
+            .collect();
+        Shard {
+            core: self.core,
+            arenas,
+            inbound: self.inbound,
+            dispatch_budget: self.dispatch_budget,
+            drain_max: self.drain_max,
+            shutdown_started: false,
+        }
+    }
+}
+
+/// Builds every shard of a validated spec: arenas, pools, slot tables, and one ring per
+/// ordered pair of shards; starts the root isolates (their `init` runs on the first tick).
+/// This is where the system allocates; after it returns, the steady state does not.
+pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<ShardSeed> {
+    let shard_count = spec.shards;
+    // rings[from][to]
+    let mut producers: Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>> =
+        (0..shard_count).map(|_| (0..shard_count).map(|_| None).collect()).collect();
+    let mut consumers: Vec<Vec<Consumer<Envelope>>> = (0..shard_count).map(|_| Vec::new()).collect();
+    for (from, row) in producers.iter_mut().enumerate() {
+        for (to, slot) in row.iter_mut().enumerate() {
+            if from != to {
+                let (producer, consumer) = Ring::new(spec.ring_capacity).split();
+                *slot = Some(producer);
+                consumers[to].push(consumer);
+            }
+        }
+    }
+    let mut shards = Vec::with_capacity(shard_count);
+    for (index, (outbound, inbound)) in producers.into_iter().zip(consumers).enumerate() {
+        let mut types = Vec::with_capacity(spec.types.len());
+        let mut slots = Vec::new();
+        let mut free_slots = Vec::with_capacity(spec.types.len());
+        let mut ready = Vec::with_capacity(spec.types.len());
+        for entry in &spec.types {
+            types.push(TypeInfo {
+                type_id: entry.type_id,
+                base: slots.len(),
+                slots: entry.slots,
+            });
+            let mailbox = entry.mailbox.min(MAILBOX_MAX) as u32;
+            slots.extend((0..entry.slots).map(|_| SlotMeta {
+                generation: 0,
+                status: Status::Free,
+                ready: false,
+                parked: false,
+                yielded: false,
+                shutdown_pending: false,
+                mailbox: Queue::new(mailbox),
+                control: Queue::new(u32::MAX),
+                call_correlation: 0,
+                call_timer: None,
+                call_outcome: CallOutcome::Waiting,
+            }));
+            free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
+            ready.push(VecDeque::with_capacity(entry.slots));
+        }
+        let core = Core {
+            shard: ShardId(index as u16),
+            shard_count,
+            now: 0,
+            pool: Pool::new(spec.pool_slots, spec.control_reserve + spec.timer_slots),
+            types,
+            slots,
+            free_slots,
+            ready,
+            outbound,
+            signals: signals.clone(),
+            timers: Timers::new(spec.timer_slots),
+            counters: Counters::default(),
+            trace: 0xcbf2_9ce4_8422_2325,
+            next_correlation: 0,
+        };
+        shards.push(ShardSeed {
+            core,
+            inbound,
+            dispatch_budget: spec.dispatch_budget,
+            drain_max: spec.ring_capacity,
+            types: spec.types.clone(),
+        });
+    }
+    for root in &spec.roots {
+        let shard = &mut shards[root.handle.shard().index()];
+        let reserved = shard.core.reserve_slot(root.handle.type_index());
+        assert_eq!(reserved, Some(root.handle), "root slots are assigned in order at boot");
+        let mut envelope = Envelope::user(root.handle, (root.make_args)());
+        envelope.kind = Kind::Init;
+        if shard.core.accept_init(envelope).is_err() {
+            panic!("the control reserve cannot hold the root isolates: raise control_reserve");
+        }
+    }
+    shards
+}

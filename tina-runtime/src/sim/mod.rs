@@ -1,0 +1,204 @@
+//! Deterministic simulation: every shard on the calling thread, time owned by the simulator.
+//!
+//! The same shard code as production runs here; only the driver differs. Each round the
+//! simulator shuffles the shard order with its scheduling stream, sets every shard's clock to
+//! the simulated time and runs one tick of each. Cross-shard envelopes travel through the same
+//! in-memory rings. When a round does no work, time jumps to the earliest pending timer; when
+//! no timer is pending either, the system is quiescent and the run ends.
+//!
+//! Every dispatch feeds a running hash (shard, isolate type, slot, message tag, time), so a
+//! run is summarised by one number: the same seed and spec give the same hash, bit for bit.
+
+mod rng;
+
+pub use rng::{Domain, Rng};
+
+use std::sync::Arc;
+
+use crate::clock::Instant;
+use crate::counters::Counters;
+use crate::handle::{Handle, ShardId};
+use crate::isolate::Isolate;
+use crate::shard::arena::Arena;
+use crate::shard::core::{Signals, mix};
+use crate::shard::{Shard, build_shards};
+use crate::spec::{BootSpec, SpecErrors};
+
+/// How a simulation run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimReport {
+    /// Rounds run.
+    pub rounds: u64,
+    /// Whether the system went quiescent (no work, no timers) before the round limit.
+    pub quiescent: bool,
+    /// The trace hash of the whole run so far.
+    pub trace_hash: u64,
+    /// Simulated time at the end.
+    pub now: Instant,
+}
+
+/// A whole system run on the calling thread from a seed.
+pub struct Simulation {
+    shards: Vec<Shard>,
+    order: Vec<usize>,
+    scheduling: Rng,
+    seed: u64,
+    now: u64,
+    step_nanos: u64,
+    rounds: u64,
+    trace: u64,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Simulation")
+            .field("seed", &self.seed)
+            .field("shards", &self.shards.len())
+            .field("rounds", &self.rounds)
+            .field("now", &Instant(self.now))
+            .finish()
+    }
+}
+
+impl Simulation {
+    /// Validates `spec` and builds every shard for simulation with `seed`. Each round
+    /// advances simulated time by 1 µs.
+    pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
+        spec.validate()?;
+        let signals: Arc<[Signals]> = (0..spec.shards).map(|_| Signals::new(None)).collect();
+        let shards: Vec<Shard> = build_shards(&spec, signals).into_iter().map(|seed| seed.grow()).collect();
+        let order = (0..shards.len()).collect();
+        Ok(Simulation {
+            shards,
+            order,
+            scheduling: Rng::stream(seed, Domain::Scheduling),
+            seed,
+            now: 0,
+            step_nanos: 1_000,
+            rounds: 0,
+            trace: 0,
+        })
+    }
+
+    /// The seed this run was built from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Simulated time.
+    pub fn now(&self) -> Instant {
+        Instant(self.now)
+    }
+
+    /// Runs one round: every shard ticks once, in an order drawn from the seed. Returns
+    /// whether any shard did work.
+    pub fn step(&mut self) -> bool {
+        self.scheduling.shuffle(&mut self.order);
+        let mut work = 0;
+        for &index in &self.order {
+            let shard = &mut self.shards[index];
+            shard.core.now = self.now;
+            work += shard.tick();
+        }
+        self.rounds += 1;
+        self.trace = mix(self.trace, self.rounds);
+        for &index in &self.order {
+            self.trace = mix(self.trace, self.shards[index].core.trace);
+        }
+        if work > 0 {
+            self.now += self.step_nanos;
+        } else if let Some(deadline) = self.next_deadline() {
+            self.now = self.now.max(deadline);
+        }
+        work > 0
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.shards.iter().filter_map(|shard| shard.core.timers.next_deadline()).min()
+    }
+
+    /// Runs rounds until the system is quiescent (a round with no work and no pending
+    /// timer) or `max_rounds` have run.
+    pub fn run(&mut self, max_rounds: u64) -> SimReport {
+        let mut quiescent = false;
+        for _ in 0..max_rounds {
+            if !self.step() && self.next_deadline().is_none() {
+                quiescent = true;
+                break;
+            }
+        }
+        self.report(quiescent)
+    }
+
+    /// Runs rounds until simulated time reaches `until` or the system is quiescent.
+    pub fn run_until(&mut self, until: Instant) -> SimReport {
+        let mut quiescent = false;
+        while self.now < until.0 {
+            if !self.step() && self.next_deadline().is_none() {
+                quiescent = true;
+                break;
+            }
+        }
+        self.report(quiescent)
+    }
+
+    fn report(&self, quiescent: bool) -> SimReport {
+        SimReport { rounds: self.rounds, quiescent, trace_hash: self.trace, now: Instant(self.now) }
+    }
+
+    /// The trace hash so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace
+    }
+
+    /// One shard's counters.
+    pub fn counters(&self, shard: ShardId) -> Counters {
+        self.shards[shard.index()].counters()
+    }
+
+    /// Every shard's counters added up.
+    pub fn totals(&self) -> Counters {
+        let mut total = Counters::default();
+        for shard in &self.shards {
+            total.add(&shard.counters());
+        }
+        total
+    }
+
+    /// The state of the live isolate `handle` names, for checkers and assertions.
+    pub fn state<I: Isolate>(&self, handle: Handle<I>) -> Option<&I> {
+        let raw = handle.raw();
+        let shard = self.shards.get(raw.shard().index())?;
+        shard.core.live_global(raw).ok()?;
+        let arena = shard.arenas.get(raw.type_index() as usize)?;
+        arena.as_any().downcast_ref::<Arena<I>>()?.state(raw.slot())
+    }
+
+    /// Checks the envelope pool accounting of every shard.
+    pub fn check_pools(&self) -> Result<(), String> {
+        for shard in &self.shards {
+            shard.core.pool.check().map_err(|error| format!("{}: {error}", shard.core.shard))?;
+        }
+        Ok(())
+    }
+
+    /// Shuts the simulated system down: every isolate's `shutdown` hook runs, rounds run
+    /// until all have exited or `max_rounds` pass (then the rest are torn down).
+    pub fn shutdown(&mut self, max_rounds: u64) -> bool {
+        for shard in &mut self.shards {
+            shard.begin_shutdown();
+        }
+        for _ in 0..max_rounds {
+            if self.shards.iter().all(Shard::is_empty) {
+                return true;
+            }
+            self.step();
+        }
+        let drained = self.shards.iter().all(Shard::is_empty);
+        for shard in &mut self.shards {
+            shard.teardown_all();
+        }
+        drained
+    }
+}

@@ -1,0 +1,457 @@
+//! The boot spec: every capacity of the system, stated up front and validated at boot.
+//!
+//! ```
+//! use tina_runtime::{BootSpec, ShardId};
+//! # use tina_runtime::{Ctx, Effect, Isolate, Message};
+//! # struct Idle;
+//! # enum Never {}
+//! # impl Message for Never { fn tag(&self) -> u16 { match *self {} } }
+//! # impl Isolate for Idle {
+//! #     type Message = Never; type Args = (); const MAILBOX: usize = 8; const NAME: &'static str = "Idle";
+//! #     fn init(_: &(), _: &mut Ctx<Self>) -> Self { Idle }
+//! #     fn handle(&mut self, message: Never, _: &mut Ctx<Self>) -> Effect { match message {} }
+//! # }
+//! let mut spec = BootSpec::new(2);
+//! spec.isolate::<Idle>(16);
+//! let idle = spec.root::<Idle>(ShardId(1), ());
+//! assert_eq!(idle.shard(), ShardId(1));
+//! let report = spec.validate().unwrap();
+//! assert!(report.bytes_per_shard > 0);
+//!
+//! let mut bad = BootSpec::new(0);
+//! bad.ring_capacity(1000);
+//! let errors = bad.validate().unwrap_err();
+//! assert!(errors.to_string().contains("shards"));
+//! assert!(errors.to_string().contains("power of two"));
+//! ```
+
+use core::any::TypeId;
+use core::fmt;
+use core::mem::size_of;
+
+use crate::envelope::{Envelope, Payload, fits_payload};
+use crate::handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
+use crate::isolate::{Isolate, MAILBOX_MAX};
+use crate::shard::arena::{Arena, ErasedArena};
+use crate::shard::core::SlotMeta;
+
+/// Builds one type's arena for one shard.
+pub(crate) type ArenaFactory = fn(slots: usize) -> Box<dyn ErasedArena>;
+
+/// One registered isolate type.
+#[derive(Clone)]
+pub(crate) struct TypeEntry {
+    pub(crate) type_id: TypeId,
+    pub(crate) name: &'static str,
+    pub(crate) mailbox: usize,
+    pub(crate) slots: usize,
+    pub(crate) state_bytes: usize,
+    pub(crate) make_arena: ArenaFactory,
+}
+
+/// Makes the init envelope for a root isolate (once per boot, and again on revive).
+pub(crate) type RootFactory = Box<dyn Fn() -> Payload + Send>;
+
+/// One root isolate, started at boot.
+pub(crate) struct RootEntry {
+    pub(crate) handle: RawHandle,
+    pub(crate) make_args: RootFactory,
+}
+
+/// The whole system's capacities and its root isolates.
+pub struct BootSpec {
+    pub(crate) shards: usize,
+    pub(crate) types: Vec<TypeEntry>,
+    pub(crate) roots: Vec<RootEntry>,
+    pub(crate) pool_slots: usize,
+    pub(crate) control_reserve: usize,
+    pub(crate) ring_capacity: usize,
+    pub(crate) timer_slots: usize,
+    pub(crate) dispatch_budget: usize,
+    pub(crate) spin_before_sleep: u32,
+    pub(crate) pin_threads: bool,
+    /// Mistakes found while building (a root of an unregistered type, …), reported by
+    /// `validate`.
+    pub(crate) early_errors: Vec<SpecError>,
+}
+
+impl fmt::Debug for BootSpec {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("BootSpec")
+            .field("shards", &self.shards)
+            .field("types", &self.types.iter().map(|entry| entry.name).collect::<Vec<_>>())
+            .field("roots", &self.roots.len())
+            .field("pool_slots", &self.pool_slots)
+            .field("control_reserve", &self.control_reserve)
+            .field("ring_capacity", &self.ring_capacity)
+            .field("timer_slots", &self.timer_slots)
+            .field("dispatch_budget", &self.dispatch_budget)
+            .finish()
+    }
+}
+
+impl BootSpec {
+    /// A spec for `shards` shards with default capacities: 4096 envelopes and a control
+    /// reserve of 256 per shard, rings of 1024 envelopes, 1024 timers per shard, a dispatch
+    /// budget of 256 per type per tick, threads pinned to cores.
+    pub fn new(shards: usize) -> Self {
+        Self {
+            shards,
+            types: Vec::new(),
+            roots: Vec::new(),
+            pool_slots: 4096,
+            control_reserve: 256,
+            ring_capacity: 1024,
+            timer_slots: 1024,
+            dispatch_budget: 256,
+            spin_before_sleep: 1000,
+            pin_threads: true,
+            early_errors: Vec::new(),
+        }
+    }
+
+    /// Registers isolate type `I` with `slots` slots on every shard.
+    ///
+    /// A message or init-args type that does not fit an envelope's payload fails to compile.
+    pub fn isolate<I: Isolate>(&mut self, slots: usize) -> &mut Self {
+        const {
+            assert!(
+                fits_payload::<I::Message>(),
+                "the isolate's message enum does not fit an envelope's 64-byte payload"
+            );
+            assert!(
+                fits_payload::<I::Args>(),
+                "the isolate's init args do not fit an envelope's 64-byte payload"
+            );
+        }
+        if self.types.iter().any(|entry| entry.type_id == TypeId::of::<I>()) {
+            self.early_errors.push(SpecError::DuplicateType { name: I::NAME });
+            return self;
+        }
+        self.types.push(TypeEntry {
+            type_id: TypeId::of::<I>(),
+            name: I::NAME,
+            mailbox: I::MAILBOX,
+            slots,
+            state_bytes: size_of::<I>() + size_of::<I::Args>(),
+            make_arena: |slots| Box::new(Arena::<I>::new(slots)),
+        });
+        self
+    }
+
+    /// Adds a root isolate of type `I` on `shard`, started at boot (in the order roots were
+    /// added) with `args`, and returns its handle. Register `I` with
+    /// [`BootSpec::isolate`] first.
+    pub fn root<I: Isolate>(&mut self, shard: ShardId, args: I::Args) -> Handle<I> {
+        let Some(type_index) = self.type_index::<I>() else {
+            self.early_errors.push(SpecError::RootOfUnregisteredType { name: I::NAME });
+            return Handle::from_raw(RawHandle::from_bits(u64::MAX));
+        };
+        let taken = self
+            .roots
+            .iter()
+            .filter(|root| root.handle.shard() == shard && root.handle.type_index() == type_index)
+            .count();
+        let handle = RawHandle::new(
+            ShardId(shard.0.min(SHARDS_MAX as u16 - 1)),
+            type_index,
+            taken.min(SLOTS_PER_TYPE_MAX - 1) as u32,
+            0,
+        );
+        if shard.index() >= self.shards.max(1) || shard.index() >= SHARDS_MAX {
+            self.early_errors.push(SpecError::RootOnMissingShard {
+                name: I::NAME,
+                shard,
+                shards: self.shards,
+            });
+        }
+        self.roots.push(RootEntry {
+            handle,
+            make_args: Box::new(move || Payload::new(args.clone())),
+        });
+        Handle::from_raw(handle)
+    }
+
+    /// Ordinary envelope slots per shard (user messages in mailboxes and timers' messages
+    /// come from here; default 4096).
+    pub fn pool_slots(&mut self, slots: usize) -> &mut Self {
+        self.pool_slots = slots;
+        self
+    }
+
+    /// Envelope slots per shard reserved for control traffic — replies, spawns, restarts —
+    /// that user traffic can never take (default 256). Timers get a reserve of their own,
+    /// one envelope per timer slot.
+    pub fn control_reserve(&mut self, slots: usize) -> &mut Self {
+        self.control_reserve = slots;
+        self
+    }
+
+    /// Envelopes per ring; one ring per ordered pair of shards (a power of two; default 1024).
+    pub fn ring_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.ring_capacity = capacity;
+        self
+    }
+
+    /// Pending timers per shard, call timeouts included (default 1024).
+    pub fn timer_slots(&mut self, slots: usize) -> &mut Self {
+        self.timer_slots = slots;
+        self
+    }
+
+    /// Dispatches per isolate type per tick, so a busy type cannot starve another
+    /// (default 256).
+    pub fn dispatch_budget(&mut self, budget: usize) -> &mut Self {
+        self.dispatch_budget = budget;
+        self
+    }
+
+    /// Idle ticks a shard spins before it sleeps in `poll` (default 1000).
+    pub fn spin_before_sleep(&mut self, ticks: u32) -> &mut Self {
+        self.spin_before_sleep = ticks;
+        self
+    }
+
+    /// Whether shard threads are pinned to cores (default true). With fewer cores than
+    /// shards, shard `i` is pinned to core `i % cores`; with no core list available, threads
+    /// run unpinned.
+    pub fn pin_threads(&mut self, pin: bool) -> &mut Self {
+        self.pin_threads = pin;
+        self
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    pub(crate) fn type_index<I: Isolate>(&self) -> Option<u16> {
+        self.types.iter().position(|entry| entry.type_id == TypeId::of::<I>()).map(|index| index as u16)
+    }
+
+    /// Checks every value and reports all mistakes at once, each saying what to change; on
+    /// success, reports the memory each shard reserves at boot.
+    pub fn validate(&self) -> Result<MemoryReport, SpecErrors> {
+        let mut errors = self.early_errors.clone();
+        if self.shards == 0 {
+            errors.push(SpecError::NoShards);
+        } else if self.shards > SHARDS_MAX {
+            errors.push(SpecError::TooManyShards { shards: self.shards });
+        }
+        if self.types.is_empty() {
+            errors.push(SpecError::NoIsolateTypes);
+        } else if self.types.len() > TYPES_MAX {
+            errors.push(SpecError::TooManyTypes { types: self.types.len() });
+        }
+        for entry in &self.types {
+            if entry.slots == 0 || entry.slots > SLOTS_PER_TYPE_MAX {
+                errors.push(SpecError::SlotCount { name: entry.name, slots: entry.slots });
+            }
+            if entry.mailbox == 0 || entry.mailbox > MAILBOX_MAX {
+                errors.push(SpecError::MailboxBound { name: entry.name, mailbox: entry.mailbox });
+            }
+        }
+        for (type_index, entry) in self.types.iter().enumerate() {
+            for shard in 0..self.shards {
+                let roots = self
+                    .roots
+                    .iter()
+                    .filter(|root| {
+                        root.handle.shard().index() == shard
+                            && root.handle.type_index() as usize == type_index
+                    })
+                    .count();
+                if roots > entry.slots {
+                    errors.push(SpecError::TooManyRoots {
+                        name: entry.name,
+                        shard: ShardId(shard as u16),
+                        roots,
+                        slots: entry.slots,
+                    });
+                }
+            }
+        }
+        if self.pool_slots == 0 {
+            errors.push(SpecError::PoolSlots);
+        }
+        if self.control_reserve == 0 {
+            errors.push(SpecError::ControlReserve);
+        }
+        if self.pool_slots + self.control_reserve + self.timer_slots > tina_mailbox::SLOTS_MAX {
+            errors.push(SpecError::PoolTooLarge {
+                slots: self.pool_slots + self.control_reserve + self.timer_slots,
+            });
+        }
+        if !self.ring_capacity.is_power_of_two() || self.ring_capacity > (1 << 20) {
+            errors.push(SpecError::RingCapacity { capacity: self.ring_capacity });
+        }
+        if self.timer_slots == 0 || self.timer_slots > (1 << 24) {
+            errors.push(SpecError::TimerSlots { slots: self.timer_slots });
+        }
+        if self.dispatch_budget == 0 {
+            errors.push(SpecError::DispatchBudget);
+        }
+        if errors.is_empty() { Ok(self.memory_report()) } else { Err(SpecErrors(errors)) }
+    }
+
+    fn memory_report(&self) -> MemoryReport {
+        // A pool slot is the envelope rounded up to whole cache lines.
+        let envelope_slot = size_of::<Option<Envelope>>().next_multiple_of(64);
+        let pool = (self.pool_slots + self.control_reserve + self.timer_slots) * envelope_slot;
+        let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
+        let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
+        let slots = slots_total * (size_of::<SlotMeta>() + 2 * size_of::<u32>());
+        let states: usize = self.types.iter().map(|entry| entry.slots * entry.state_bytes).sum();
+        let timers = self.timer_slots * 48;
+        MemoryReport {
+            bytes_per_shard: pool + rings + slots + states + timers,
+            pool_bytes: pool,
+            ring_bytes: rings,
+            slot_bytes: slots,
+            state_bytes: states,
+            timer_bytes: timers,
+        }
+    }
+}
+
+/// Memory each shard reserves at boot, by purpose (approximate to the cache line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// Everything below, summed.
+    pub bytes_per_shard: usize,
+    /// The envelope pool (ordinary, control reserve and timer reserve).
+    pub pool_bytes: usize,
+    /// Inbound rings from every other shard.
+    pub ring_bytes: usize,
+    /// Per-slot bookkeeping (generations, mailbox heads, call state).
+    pub slot_bytes: usize,
+    /// Isolate states and their kept init args.
+    pub state_bytes: usize,
+    /// The timer queue.
+    pub timer_bytes: usize,
+}
+
+/// One mistake in a boot spec; its text says what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// `shards` is zero.
+    NoShards,
+    /// More shards than handles can address.
+    TooManyShards {
+        /// What was asked.
+        shards: usize,
+    },
+    /// No isolate type registered.
+    NoIsolateTypes,
+    /// More types than handles can address.
+    TooManyTypes {
+        /// What was asked.
+        types: usize,
+    },
+    /// A type registered twice.
+    DuplicateType {
+        /// The type.
+        name: &'static str,
+    },
+    /// A slot count of zero or above the maximum.
+    SlotCount {
+        /// The type.
+        name: &'static str,
+        /// What was asked.
+        slots: usize,
+    },
+    /// A mailbox bound of zero or above the maximum.
+    MailboxBound {
+        /// The type.
+        name: &'static str,
+        /// The declared bound.
+        mailbox: usize,
+    },
+    /// A root of a type never registered.
+    RootOfUnregisteredType {
+        /// The type.
+        name: &'static str,
+    },
+    /// A root placed on a shard that does not exist.
+    RootOnMissingShard {
+        /// The type.
+        name: &'static str,
+        /// Where it was placed.
+        shard: ShardId,
+        /// How many shards there are.
+        shards: usize,
+    },
+    /// More roots of a type on a shard than it has slots.
+    TooManyRoots {
+        /// The type.
+        name: &'static str,
+        /// The shard.
+        shard: ShardId,
+        /// Roots placed there.
+        roots: usize,
+        /// Slots available.
+        slots: usize,
+    },
+    /// No ordinary envelope slots.
+    PoolSlots,
+    /// No control reserve.
+    ControlReserve,
+    /// The pool would exceed the largest possible.
+    PoolTooLarge {
+        /// Slots asked in total.
+        slots: usize,
+    },
+    /// A ring capacity that is not a power of two in range.
+    RingCapacity {
+        /// What was asked.
+        capacity: usize,
+    },
+    /// A timer slot count of zero or above the maximum.
+    TimerSlots {
+        /// What was asked.
+        slots: usize,
+    },
+    /// A dispatch budget of zero.
+    DispatchBudget,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecError::NoShards => write!(formatter, "shards is 0: a system needs at least one shard; pass 1 or more to BootSpec::new"),
+            SpecError::TooManyShards { shards } => write!(formatter, "shards is {shards}: at most {SHARDS_MAX} shards are supported; run fewer shards"),
+            SpecError::NoIsolateTypes => write!(formatter, "no isolate type registered: call spec.isolate::<YourIsolate>(slots) for every isolate type"),
+            SpecError::TooManyTypes { types } => write!(formatter, "{types} isolate types registered: at most {TYPES_MAX} are supported"),
+            SpecError::DuplicateType { name } => write!(formatter, "isolate type `{name}` is registered twice: register each type once"),
+            SpecError::SlotCount { name, slots } => write!(formatter, "isolate type `{name}` has {slots} slots per shard: give it between 1 and {SLOTS_PER_TYPE_MAX}"),
+            SpecError::MailboxBound { name, mailbox } => write!(formatter, "isolate type `{name}` declares a mailbox of {mailbox}: the bound must be between 1 and {MAILBOX_MAX}"),
+            SpecError::RootOfUnregisteredType { name } => write!(formatter, "root of type `{name}` added before the type was registered: call spec.isolate::<{name}>(slots) before spec.root::<{name}>(..)"),
+            SpecError::RootOnMissingShard { name, shard, shards } => write!(formatter, "root of type `{name}` placed on {shard}, but the system has {shards} shards: place it on a shard below {shards}"),
+            SpecError::TooManyRoots { name, shard, roots, slots } => write!(formatter, "{roots} roots of type `{name}` on {shard} but only {slots} slots: raise its slots or place fewer roots there"),
+            SpecError::PoolSlots => write!(formatter, "pool_slots is 0: give each shard at least one ordinary envelope slot"),
+            SpecError::ControlReserve => write!(formatter, "control_reserve is 0: replies and spawns need at least one reserved envelope slot"),
+            SpecError::PoolTooLarge { slots } => write!(formatter, "the envelope pool would hold {slots} slots: keep pool_slots + control_reserve + timer_slots under {}", tina_mailbox::SLOTS_MAX),
+            SpecError::RingCapacity { capacity } => write!(formatter, "ring_capacity is {capacity}: it must be a power of two between 1 and {}", 1 << 20),
+            SpecError::TimerSlots { slots } => write!(formatter, "timer_slots is {slots}: give each shard between 1 and {} timer slots (calls need one each)", 1 << 24),
+            SpecError::DispatchBudget => write!(formatter, "dispatch_budget is 0: each type needs at least one dispatch per tick"),
+        }
+    }
+}
+
+/// Every mistake found in a boot spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "invalid boot spec ({} problem{}):", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        for error in &self.0 {
+            write!(formatter, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}

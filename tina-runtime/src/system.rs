@@ -1,0 +1,238 @@
+//! The production driver: one pinned OS thread per shard.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token, Waker};
+
+use crate::clock::{Clock, nanos_of};
+use crate::counters::Counters;
+use crate::handle::ShardId;
+use crate::shard::core::Signals;
+use crate::shard::{Shard, build_shards};
+use crate::spec::{BootSpec, SpecErrors};
+
+const WAKE_TOKEN: Token = Token(usize::MAX - 1);
+
+/// The longest a sleeping shard waits before it looks at its flags again, so a shutdown or
+/// signal is noticed even without a wake-up. Ten wake-ups a second cost next to nothing.
+const SLEEP_MAX: Duration = Duration::from_millis(100);
+
+/// Why the system could not start.
+#[derive(Debug)]
+pub enum BootError {
+    /// The spec is invalid; the text says what to change.
+    Spec(SpecErrors),
+    /// The OS refused a resource (a poll instance, a thread).
+    Os(std::io::Error),
+}
+
+impl std::fmt::Display for BootError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BootError::Spec(errors) => std::fmt::Display::fmt(errors, formatter),
+            BootError::Os(error) => write!(formatter, "the OS refused a boot resource: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for BootError {}
+
+impl From<SpecErrors> for BootError {
+    fn from(errors: SpecErrors) -> Self {
+        BootError::Spec(errors)
+    }
+}
+
+/// What a finished system reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Each shard's final counters, by shard index.
+    pub shards: Vec<Counters>,
+    /// Every shard's counters added up.
+    pub total: Counters,
+    /// Whether every isolate exited before the drain deadline (otherwise the rest were torn
+    /// down at the deadline).
+    pub drained: bool,
+}
+
+/// A running system: one thread per shard.
+#[derive(Debug)]
+pub struct System {
+    threads: Vec<JoinHandle<(Counters, bool)>>,
+    signals: Arc<[Signals]>,
+    drain_deadline: Arc<AtomicU64>,
+    clock: Clock,
+}
+
+impl System {
+    /// Validates `spec`, allocates everything, and starts one thread per shard, pinned to a
+    /// core when the spec asks (shard `i` on core `i % cores`; unpinned if the OS gives no
+    /// core list). Root isolates start on their shard's first tick.
+    pub fn start(spec: BootSpec) -> Result<System, BootError> {
+        spec.validate()?;
+        let mut polls = Vec::with_capacity(spec.shards);
+        let mut signals = Vec::with_capacity(spec.shards);
+        for _ in 0..spec.shards {
+            let poll = Poll::new().map_err(BootError::Os)?;
+            let waker = Waker::new(poll.registry(), WAKE_TOKEN).map_err(BootError::Os)?;
+            signals.push(Signals::new(Some(waker)));
+            polls.push(poll);
+        }
+        let signals: Arc<[Signals]> = signals.into();
+        let shards = build_shards(&spec, signals.clone());
+        let clock = Clock::Monotonic { origin: std::time::Instant::now() };
+        let drain_deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let cores = if spec.pin_threads { core_affinity::get_core_ids() } else { None };
+        let mut threads = Vec::with_capacity(spec.shards);
+        for (index, (shard, poll)) in shards.into_iter().zip(polls).enumerate() {
+            let core = cores.as_ref().filter(|list| !list.is_empty()).map(|list| list[index % list.len()]);
+            let deadline = drain_deadline.clone();
+            let spin = spec.spin_before_sleep;
+            let thread = std::thread::Builder::new()
+                .name(format!("tina-shard-{index}"))
+                .spawn(move || {
+                    if let Some(core) = core {
+                        // Pinning is best effort: an OS that refuses leaves the thread unpinned.
+                        let _ = core_affinity::set_for_current(core);
+                    }
+                    run_shard(shard.grow(), poll, clock, spin, &deadline)
+                })
+                .map_err(BootError::Os)?;
+            threads.push(thread);
+        }
+        Ok(System { threads, signals, drain_deadline, clock })
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.signals.len()
+    }
+
+    /// A snapshot of one shard's counters (published every tick).
+    pub fn counters(&self, shard: ShardId) -> Counters {
+        self.signals[shard.index()].counters.snapshot()
+    }
+
+    /// Every shard's counters added up.
+    pub fn totals(&self) -> Counters {
+        let mut total = Counters::default();
+        for signals in self.signals.iter() {
+            total.add(&signals.counters.snapshot());
+        }
+        total
+    }
+
+    /// Polls the totals every millisecond until `condition` holds or `timeout` passes;
+    /// returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, condition: impl Fn(&Counters) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if condition(&self.totals()) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Installs a SIGINT/SIGTERM handler that makes [`System::wait_for_signal`] return.
+    pub fn shutdown_on_signals(&self) -> std::io::Result<()> {
+        crate::signal::install()
+    }
+
+    /// Blocks until SIGINT or SIGTERM arrives (after [`System::shutdown_on_signals`]), or
+    /// until `timeout` passes; returns whether a signal arrived.
+    pub fn wait_for_signal(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if crate::signal::signalled() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        crate::signal::signalled()
+    }
+
+    /// Shuts the system down: every isolate's `shutdown` hook runs, shards keep dispatching
+    /// until all isolates have exited or `drain` has passed (then the rest are torn down),
+    /// and every thread is joined.
+    pub fn shutdown(self, drain: Duration) -> Summary {
+        let now = self.clock.read().as_nanos();
+        self.drain_deadline.store(now.saturating_add(nanos_of(drain)), Ordering::Release);
+        for signals in self.signals.iter() {
+            signals.shutdown.store(true, Ordering::Release);
+            if let Some(waker) = &signals.waker {
+                let _ = waker.wake();
+            }
+        }
+        let mut shards = Vec::with_capacity(self.threads.len());
+        let mut drained = true;
+        for thread in self.threads {
+            let (counters, shard_drained) = thread.join().unwrap_or_else(|_| (Counters::default(), false));
+            drained &= shard_drained;
+            shards.push(counters);
+        }
+        let mut total = Counters::default();
+        for counters in &shards {
+            total.add(counters);
+        }
+        Summary { shards, total, drained }
+    }
+}
+
+/// The shard thread: tick while there is work, spin briefly when there is none, then sleep
+/// in `poll` until the next timer deadline or a peer's wake-up.
+fn run_shard(mut shard: Shard, mut poll: Poll, clock: Clock, spin: u32, drain_deadline: &AtomicU64) -> (Counters, bool) {
+    let mut events = Events::with_capacity(8);
+    let mut idle_ticks = 0u32;
+    let index = shard.core.shard.index();
+    let drained = loop {
+        shard.core.now = clock.read().as_nanos();
+        if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
+            shard.begin_shutdown();
+        }
+        let work = shard.tick();
+        shard.publish_counters();
+        if shard.shutdown_started {
+            if shard.is_empty() {
+                break true;
+            }
+            if shard.core.now >= drain_deadline.load(Ordering::Acquire) {
+                shard.teardown_all();
+                break false;
+            }
+        }
+        if work > 0 {
+            idle_ticks = 0;
+            continue;
+        }
+        idle_ticks = idle_ticks.saturating_add(1);
+        if idle_ticks < spin {
+            std::hint::spin_loop();
+            continue;
+        }
+        if !shard.prepare_to_sleep() {
+            continue;
+        }
+        let mut timeout = SLEEP_MAX;
+        if let Some(deadline) = shard.core.timers.next_deadline() {
+            timeout = timeout.min(Duration::from_nanos(deadline.saturating_sub(shard.core.now)));
+        }
+        if shard.shutdown_started {
+            timeout = timeout.min(Duration::from_millis(1));
+        }
+        shard.core.counters.sleeps += 1;
+        // An interrupted poll just ends the nap early; the loop re-checks everything.
+        let _ = poll.poll(&mut events, Some(timeout));
+        shard.woke();
+        idle_ticks = 0;
+    };
+    shard.core.signals[index].down.store(true, Ordering::Release);
+    shard.publish_counters();
+    (shard.counters(), drained)
+}
