@@ -2,10 +2,20 @@
 //!
 //! Cross-core figures on small virtual machines swing by 2–3x from one run to the next, so a
 //! single number per contender says little. This harness therefore **interleaves** the
-//! contenders inside one process — round 1 runs every contender once, round 2 runs them all
-//! again in a rotated order, and so on — and reports, per contender, the median of its rounds
-//! and, per pair (ours against a rival), the **median of the per-round ratios**. Two runs
-//! taken seconds apart see the same weather; their ratio is far steadier than either number.
+//! contenders — round 1 runs every contender once, round 2 runs them all again in a rotated
+//! order, and so on — and reports, per contender, the median of its rounds and, per pair
+//! (ours against a rival), the **median of the per-round ratios**. Two samples taken
+//! milliseconds apart see the same weather; their ratio is far steadier than either number.
+//!
+//! **Each round runs in a fresh child process** (this same binary, re-executed with
+//! `--round`). Item-at-a-time SPSC throughput is chaotic: whether the consumer trails the
+//! producer by one slot or by a few hundred flips with tiny timing differences, and those
+//! depend on where code, heap and stacks land. On the 2-core VM this was written on, two
+//! *identical* copies of the same loop, interleaved in one process, differed by 0.75x–1.3x
+//! depending on the process, and the difference held for every round of that process. A fresh
+//! process per round redraws that placement (address-space randomisation), so the median over
+//! rounds averages it out instead of baking one draw into every round. Set
+//! `TINA_BENCH_IN_PROCESS=1` to run all rounds in this process instead.
 //!
 //! What is measured:
 //!
@@ -22,11 +32,12 @@
 //!
 //! Every consumer checks that each item arrives in order and intact (a sequence number in the
 //! first and last word) and that the count is exact, so a broken ring cannot post a good
-//! number.
+//! number: a failed check panics the child and fails the whole run.
 //!
 //! Run it with `cargo bench -p tina-mailbox`; add `-- --quick` (or set `TINA_BENCH_QUICK=1`)
-//! for a short run. Run without `--bench` (as `cargo test --benches` does), it only does a
-//! tiny smoke run.
+//! for a short run, `-- --rounds N` (or `TINA_BENCH_ROUNDS=N`) to change the number of
+//! rounds. Run without `--bench` (as `cargo test --benches` does), it only does a tiny smoke
+//! run.
 //!
 //! [`Producer::try_push`]: tina_mailbox::Producer::try_push
 //! [`Producer::publish`]: tina_mailbox::Producer::publish
@@ -35,6 +46,7 @@
 //! [`Consumer::try_pop`]: tina_mailbox::Consumer::try_pop
 
 use std::hint::{black_box, spin_loop};
+use std::process::Command;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -62,12 +74,12 @@ struct Plan {
 impl Plan {
     const FULL: Self = Self {
         rounds: 15,
-        items_per_sample: 4_000_000,
+        items_per_sample: 2_000_000,
         round_trips_per_sample: 200_000,
     };
     const QUICK: Self = Self {
         rounds: 5,
-        items_per_sample: 1_000_000,
+        items_per_sample: 500_000,
         round_trips_per_sample: 50_000,
     };
     const SMOKE: Self = Self {
@@ -79,8 +91,6 @@ impl Plan {
 
 /// A fixed-size payload that carries its sequence number in its first and last word.
 trait Payload: Copy + Send + 'static {
-    const NAME: &'static str;
-
     fn new(sequence: u64) -> Self;
 
     /// The sequence number, or `None` if the first and last words disagree (a torn item).
@@ -91,14 +101,12 @@ trait Payload: Copy + Send + 'static {
 const LAST_WORD_TAG: u64 = 0xA5A5_5A5A_0F0F_F0F0;
 
 macro_rules! payload {
-    ($name:ident, $words:literal, $label:literal) => {
+    ($name:ident, $words:literal) => {
         #[derive(Clone, Copy)]
         #[repr(C)]
         struct $name([u64; $words]);
 
         impl Payload for $name {
-            const NAME: &'static str = $label;
-
             #[inline(always)]
             fn new(sequence: u64) -> Self {
                 let mut words = [sequence; $words];
@@ -115,8 +123,8 @@ macro_rules! payload {
     };
 }
 
-payload!(Item64, 8, "64 B");
-payload!(Item128, 16, "128 B");
+payload!(Item64, 8);
+payload!(Item128, 16);
 
 const _: () = assert!(size_of::<Item64>() == 64 && size_of::<Item128>() == 128);
 
@@ -553,48 +561,166 @@ fn ratios(ours: &[f64], theirs: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// What one group of interleaved contenders measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Suite {
+    Throughput64,
+    Throughput128,
+    RoundTrip,
+}
+
+impl Suite {
+    const ALL: [Self; 3] = [Self::Throughput64, Self::Throughput128, Self::RoundTrip];
+
+    /// The suite's name on the child's output lines.
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Throughput64 => "throughput64",
+            Self::Throughput128 => "throughput128",
+            Self::RoundTrip => "round-trip",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|suite| suite.tag() == tag)
+    }
+
+    fn contender_count(self) -> usize {
+        match self {
+            Self::Throughput64 | Self::Throughput128 => Contender::ALL.len(),
+            Self::RoundTrip => Echo::ALL.len(),
+        }
+    }
+
+    /// Runs contender `index` once over `scale` of the plan's work; returns million items per
+    /// second (throughput) or nanoseconds per round trip (latency).
+    fn run(self, index: usize, plan: Plan, pinning: Pinning, scale: u64) -> f64 {
+        match self {
+            Self::Throughput64 | Self::Throughput128 => {
+                let count = (plan.items_per_sample / scale).max(1);
+                let contender = Contender::ALL[index];
+                let elapsed = if self == Self::Throughput64 {
+                    contender.run::<Item64>(pinning, count)
+                } else {
+                    contender.run::<Item128>(pinning, count)
+                };
+                count as f64 / elapsed.as_secs_f64() / 1e6
+            }
+            Self::RoundTrip => {
+                let round_trips = (plan.round_trips_per_sample / scale).max(1);
+                let elapsed = Echo::ALL[index].run(pinning, round_trips);
+                elapsed.as_nanos() as f64 / round_trips as f64
+            }
+        }
+    }
+}
+
+/// `samples[suite][contender]`: one value per round.
+type Samples = Vec<Vec<Vec<f64>>>;
+
+fn empty_samples() -> Samples {
+    Suite::ALL
+        .iter()
+        .map(|suite| vec![Vec::new(); suite.contender_count()])
+        .collect()
+}
+
+/// Runs one round: a short untimed pass of every contender (to fault in code, rings and
+/// stacks), then one timed sample of each, starting at a different contender every round so
+/// none always runs first or last. Calls `record` with each timed sample.
+fn run_round(
+    plan: Plan,
+    pinning: Pinning,
+    round: usize,
+    mut record: impl FnMut(Suite, usize, f64),
+) {
+    for suite in Suite::ALL {
+        let count = suite.contender_count();
+        for index in 0..count {
+            black_box(suite.run(index, plan, pinning, 10));
+        }
+        for offset in 0..count {
+            let index = (round + offset) % count;
+            record(suite, index, suite.run(index, plan, pinning, 1));
+        }
+    }
+}
+
+/// The child's side: runs round `round` and prints one `sample` line per timed sample.
+fn child_main(plan: Plan, round: usize) {
+    run_round(plan, Pinning::detect(), round, |suite, index, value| {
+        println!("sample {} {index} {value}", suite.tag());
+    });
+}
+
+/// Runs round `round` in a fresh child process and adds its samples to `samples`.
+fn run_round_in_child(plan: Plan, round: usize, samples: &mut Samples) -> Result<(), String> {
+    let executable = std::env::current_exe().map_err(|error| error.to_string())?;
+    let output = Command::new(executable)
+        .arg("--round")
+        .arg(round.to_string())
+        .arg("--items")
+        .arg(plan.items_per_sample.to_string())
+        .arg("--round-trips")
+        .arg(plan.round_trips_per_sample.to_string())
+        .output()
+        .map_err(|error| error.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "round {round} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let mut recorded = 0;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let ["sample", tag, index, value] = fields.as_slice() {
+            let suite = Suite::from_tag(tag).ok_or_else(|| format!("unknown suite {tag}"))?;
+            let index: usize = index.parse().map_err(|_| format!("bad line {line:?}"))?;
+            let value: f64 = value.parse().map_err(|_| format!("bad line {line:?}"))?;
+            samples[suite as usize][index].push(value);
+            recorded += 1;
+        }
+    }
+    let expected: usize = Suite::ALL.iter().map(|suite| suite.contender_count()).sum();
+    if recorded == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "round {round} reported {recorded} samples, expected {expected}"
+        ))
+    }
+}
+
 /// Prints one ratio row: median, spread, and the verdict against `target`.
 fn print_ratio(label: &str, values: &[f64], target: Option<(&str, bool)>) {
     let (low, high) = min_max(values);
     let verdict = match target {
-        Some((text, met)) => format!("{text} {}", if met { "MET" } else { "MISSED" }),
+        Some((text, met)) => format!("{text} {}", if met { "met" } else { "MISSED" }),
         None => String::new(),
     };
     println!(
-        "| {label:<34} | {:>6.3} | {low:>6.3} | {high:>6.3} | {verdict} |",
+        "| {label} | {:.3} | {low:.3} | {high:.3} | {verdict} |",
         median(values)
     );
 }
 
-fn throughput_suite<P: Payload>(plan: Plan, pinning: Pinning) {
-    // One short untimed pass per contender: page in the code, the rings and the thread stacks.
-    for contender in Contender::ALL {
-        black_box(contender.run::<P>(pinning, plan.items_per_sample / 10 + 1));
-    }
-
-    // samples[contender][round] in million items per second.
-    let mut samples = vec![Vec::with_capacity(plan.rounds); Contender::ALL.len()];
-    for round in 0..plan.rounds {
-        // Rotate the order each round so no contender always runs first or last.
-        for offset in 0..Contender::ALL.len() {
-            let index = (round + offset) % Contender::ALL.len();
-            let elapsed = Contender::ALL[index].run::<P>(pinning, plan.items_per_sample);
-            samples[index].push(plan.items_per_sample as f64 / elapsed.as_secs_f64() / 1e6);
-        }
-    }
-
-    let bytes = size_of::<P>() as f64;
+fn report_throughput(suite: Suite, plan: Plan, samples: &[Vec<f64>]) {
+    let (label, bytes) = match suite {
+        Suite::Throughput64 => ("64 B", 64.0),
+        _ => ("128 B", 128.0),
+    };
     println!();
     println!(
-        "### Throughput, {} items ({} rounds x {} items per sample)",
-        P::NAME,
-        plan.rounds,
+        "### Throughput, {label} items ({} rounds x {} items per sample)",
+        samples[0].len(),
         plan.items_per_sample
     );
     println!();
     println!("| contender | median Mitems/s | median GB/s | min Mitems/s | max Mitems/s |");
     println!("|---|---:|---:|---:|---:|");
-    for (contender, values) in Contender::ALL.iter().zip(&samples) {
+    for (contender, values) in Contender::ALL.iter().zip(samples) {
         let (low, high) = min_max(values);
         let middle = median(values);
         println!(
@@ -611,7 +737,7 @@ fn throughput_suite<P: Payload>(plan: Plan, pinning: Pinning) {
     let batch_vs_crossbeam = ratios(of(Contender::RingBatch), of(Contender::Crossbeam));
     let single_vs_crossbeam = ratios(of(Contender::RingSingle), of(Contender::Crossbeam));
     println!();
-    println!("| ratio (per-round, throughput) | median | min | max | target |");
+    println!("| per-round throughput ratio | median | min | max | target |");
     println!("|---|---:|---:|---:|---|");
     let batch_met = median(&batch_vs_rtrb) >= 1.0;
     let single_met = median(&single_vs_rtrb) >= 0.9;
@@ -630,30 +756,17 @@ fn throughput_suite<P: Payload>(plan: Plan, pinning: Pinning) {
     print_ratio("ring single / crossbeam", &single_vs_crossbeam, None);
 }
 
-fn latency_suite(plan: Plan, pinning: Pinning) {
-    for echo in Echo::ALL {
-        black_box(echo.run(pinning, plan.round_trips_per_sample / 10 + 1));
-    }
-
-    // samples[echo][round] in nanoseconds per round trip.
-    let mut samples = vec![Vec::with_capacity(plan.rounds); Echo::ALL.len()];
-    for round in 0..plan.rounds {
-        for offset in 0..Echo::ALL.len() {
-            let index = (round + offset) % Echo::ALL.len();
-            let elapsed = Echo::ALL[index].run(pinning, plan.round_trips_per_sample);
-            samples[index].push(elapsed.as_nanos() as f64 / plan.round_trips_per_sample as f64);
-        }
-    }
-
+fn report_round_trip(plan: Plan, samples: &[Vec<f64>]) {
     println!();
     println!(
         "### Round-trip latency, 64 B item ({} rounds x {} round trips per sample)",
-        plan.rounds, plan.round_trips_per_sample
+        samples[0].len(),
+        plan.round_trips_per_sample
     );
     println!();
     println!("| contender | median ns | min ns | max ns |");
     println!("|---|---:|---:|---:|");
-    for (echo, values) in Echo::ALL.iter().zip(&samples) {
+    for (echo, values) in Echo::ALL.iter().zip(samples) {
         let (low, high) = min_max(values);
         println!(
             "| {} | {:.0} | {low:.0} | {high:.0} |",
@@ -663,36 +776,93 @@ fn latency_suite(plan: Plan, pinning: Pinning) {
     }
     let ring_vs_rtrb = ratios(&samples[Echo::Ring as usize], &samples[Echo::Rtrb as usize]);
     println!();
-    println!("| ratio (per-round, ns per round trip) | median | min | max | target |");
+    println!("| per-round latency ratio | median | min | max | target |");
     println!("|---|---:|---:|---:|---|");
     let met = median(&ring_vs_rtrb) <= 1.10;
     print_ratio("ring ns / rtrb ns", &ring_vs_rtrb, Some(("<= 1.10", met)));
 }
 
+/// The value following `flag` on the command line, parsed.
+fn flag_value<T: std::str::FromStr>(arguments: &[String], flag: &str) -> Option<T> {
+    let position = arguments.iter().position(|argument| argument == flag)?;
+    let value = arguments.get(position + 1)?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{flag} needs a number, got {value:?}")),
+    )
+}
+
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let environment = |name: &str| std::env::var(name).ok().filter(|value| value != "0");
+
+    if let Some(round) = flag_value::<usize>(&arguments, "--round") {
+        let plan = Plan {
+            rounds: 1,
+            items_per_sample: flag_value(&arguments, "--items").expect("--items"),
+            round_trips_per_sample: flag_value(&arguments, "--round-trips").expect("--round-trips"),
+        };
+        child_main(plan, round);
+        return;
+    }
+
     let benchmarking = arguments.iter().any(|argument| argument == "--bench");
     let quick = arguments.iter().any(|argument| argument == "--quick")
-        || std::env::var_os("TINA_BENCH_QUICK").is_some_and(|value| value != "0");
-    let plan = match (benchmarking, quick) {
+        || environment("TINA_BENCH_QUICK").is_some();
+    let mut plan = match (benchmarking, quick) {
         (false, _) => Plan::SMOKE,
         (true, true) => Plan::QUICK,
         (true, false) => Plan::FULL,
     };
+    let rounds = flag_value::<usize>(&arguments, "--rounds")
+        .or_else(|| environment("TINA_BENCH_ROUNDS").and_then(|value| value.parse().ok()));
+    if let Some(rounds) = rounds {
+        plan.rounds = rounds.max(1);
+    }
+    let in_process = environment("TINA_BENCH_IN_PROCESS").is_some();
     let pinning = Pinning::detect();
     let started = Instant::now();
 
     println!("## tina-mailbox ring benchmark");
     println!();
     println!(
-        "capacity {CAPACITY} slots, batch {BATCH}, {} rounds, {} (cores visible: {})",
+        "capacity {CAPACITY} slots, batch {BATCH}, {} interleaved rounds, each {}; {} \
+         (cores visible: {})",
         plan.rounds,
+        if in_process {
+            "in this process"
+        } else {
+            "in a fresh child process"
+        },
         pinning.describe(),
         core_affinity::get_core_ids().map_or(0, |cores| cores.len())
     );
-    throughput_suite::<Item64>(plan, pinning);
-    throughput_suite::<Item128>(plan, pinning);
-    latency_suite(plan, pinning);
+
+    let mut samples = empty_samples();
+    for round in 0..plan.rounds {
+        if in_process {
+            run_round(plan, pinning, round, |suite, index, value| {
+                samples[suite as usize][index].push(value);
+            });
+        } else if let Err(error) = run_round_in_child(plan, round, &mut samples) {
+            panic!("{error}");
+        }
+        eprint!("\rround {}/{} done", round + 1, plan.rounds);
+    }
+    eprintln!();
+
+    report_throughput(
+        Suite::Throughput64,
+        plan,
+        &samples[Suite::Throughput64 as usize],
+    );
+    report_throughput(
+        Suite::Throughput128,
+        plan,
+        &samples[Suite::Throughput128 as usize],
+    );
+    report_round_trip(plan, &samples[Suite::RoundTrip as usize]);
     println!();
     println!("total wall time {:.1} s", started.elapsed().as_secs_f64());
 }

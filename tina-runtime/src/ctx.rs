@@ -35,9 +35,36 @@ where
     I::wrap(CallResult::Timeout)
 }
 
+/// Where a deferred reply goes: taken with [`Ctx::defer_reply`], used with [`Ctx::reply_to`].
+/// Plain data (a handle, a correlation id and the expected reply type), so an isolate can
+/// keep it in its state.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyTo {
+    request: RequestInfo,
+}
+
+impl ReplyTo {
+    /// The caller waiting for this reply.
+    pub fn caller(&self) -> RawHandle {
+        self.request.caller
+    }
+}
+
+impl<Q> core::fmt::Debug for CallRefused<Q> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.debug_struct("CallRefused").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+impl<Q> core::fmt::Display for CallRefused<Q> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.error, formatter)
+    }
+}
+
 /// Why a call was refused; the request is handed back.
 #[must_use = "a refused call loses the request unless you handle the error"]
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct CallRefused<Q> {
     /// Why.
     pub error: CallError,
@@ -347,6 +374,51 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             self.core.count_refusal(kind);
         }
         Effect::Reply(ReplyToken { _private: () })
+    }
+
+    /// Takes the current request's reply address so the answer can be sent later, from
+    /// another handler invocation, with [`Ctx::reply_to`] (the callee can wait for a timer
+    /// or another isolate first). `None` outside a request or after a reply.
+    pub fn defer_reply(&mut self) -> Option<ReplyTo> {
+        self.request.take().map(|request| ReplyTo { request })
+    }
+
+    /// Answers a deferred request. The caller may have timed out meanwhile: then the reply
+    /// is dropped on arrival and counted as late, never delivered to a later call.
+    ///
+    /// Refused, with nothing sent, when `value` is not the request's declared reply type
+    /// (returned as [`SendErrorKind::Stale`]: the address is not valid for this type), or
+    /// when the route to the caller refuses it.
+    pub fn reply_to<R: Send + 'static>(&mut self, to: ReplyTo, value: R) -> Result<(), SendError<R>> {
+        if to.request.reply_type != Some(TypeId::of::<R>()) {
+            return Err(SendError { kind: SendErrorKind::Stale, message: value });
+        }
+        if let Err(kind) = self.precheck_reply(to.request.caller) {
+            self.core.count_refusal(kind);
+            return Err(SendError { kind, message: value });
+        }
+        let envelope = Envelope {
+            target: to.request.caller,
+            from: self.me,
+            deadline_nanos: u64::MAX,
+            correlation: to.request.correlation,
+            reply_type: None,
+            kind: Kind::Reply,
+            payload: Payload::new(value),
+        };
+        if let Err((kind, _)) = self.core.route(envelope) {
+            self.core.count_refusal(kind);
+            unreachable_refusal(kind);
+        }
+        Ok(())
+    }
+
+    /// Replies go through the control reserve locally, so only a remote route can refuse.
+    fn precheck_reply(&mut self, caller: RawHandle) -> Result<(), SendErrorKind> {
+        if caller.shard() == self.core.shard {
+            return Ok(());
+        }
+        self.precheck(caller)
     }
 
     /// Whether the current message is a request still waiting for [`Ctx::reply`].

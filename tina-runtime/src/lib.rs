@@ -57,7 +57,7 @@ mod timer;
 
 pub use clock::Instant;
 pub use counters::Counters;
-pub use ctx::{CallRefused, Ctx};
+pub use ctx::{CallRefused, Ctx, ReplyTo};
 pub use effect::{CallToken, Effect, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{SendError, SendErrorKind, SpawnError, TimerError};

@@ -175,6 +175,24 @@ impl Simulation {
         arena.as_any().downcast_ref::<Arena<I>>()?.state(raw.slot())
     }
 
+    /// Cuts `shard` off: sends to it from other shards are refused with
+    /// [`SendErrorKind::ShardDown`](crate::SendErrorKind::ShardDown) until [`Simulation::heal`].
+    /// The shard itself keeps running.
+    pub fn partition(&mut self, shard: ShardId) {
+        self.set_down(shard, true);
+    }
+
+    /// Ends a [`Simulation::partition`].
+    pub fn heal(&mut self, shard: ShardId) {
+        self.set_down(shard, false);
+    }
+
+    fn set_down(&mut self, shard: ShardId, down: bool) {
+        if let Some(first) = self.shards.first() {
+            first.core.signals[shard.index()].down.store(down, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     /// Checks the envelope pool accounting of every shard.
     pub fn check_pools(&self) -> Result<(), String> {
         for shard in &self.shards {

@@ -1,0 +1,248 @@
+//! Call/reply: reply, timeout, late reply dropped, reply to a dead caller, a second call
+//! while one is pending refused, a call to oneself refused, expired requests dropped.
+
+mod support;
+
+use core::time::Duration;
+
+use tina_runtime::{
+    BootSpec, CallError, CallResult, Ctx, Effect, Handle, Instant, Isolate, ReplyTo, Request,
+    ShardId, Simulation,
+};
+
+/// Asks for the server's value.
+struct GetValue;
+
+impl Request for GetValue {
+    type Reply = u64;
+}
+
+/// Makes the server busy for one dispatch.
+struct Work;
+
+/// How the server answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// At once.
+    Immediate,
+    /// Never.
+    Ignore,
+    /// 10 ms later, from a timer.
+    Deferred,
+}
+
+struct Server {
+    mode: Mode,
+    deferred: Option<ReplyTo>,
+    handled: u32,
+    late_reply_refused: bool,
+}
+
+/// Fires a deferred reply.
+struct Answer;
+
+messages!(Server => ServerMessage { GetValue(GetValue), Work(Work), Answer(Answer) });
+
+impl Isolate for Server {
+    type Message = ServerMessage;
+    type Args = Mode;
+    const MAILBOX: usize = 16;
+    const NAME: &'static str = "Server";
+
+    fn init(mode: &Mode, _ctx: &mut Ctx<Self>) -> Self {
+        Server { mode: *mode, deferred: None, handled: 0, late_reply_refused: false }
+    }
+
+    fn handle(&mut self, message: ServerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        match message {
+            ServerMessage::GetValue(GetValue) => {
+                self.handled += 1;
+                match self.mode {
+                    Mode::Immediate => ctx.reply(42u64),
+                    Mode::Ignore => Effect::Receive,
+                    Mode::Deferred => {
+                        self.deferred = ctx.defer_reply();
+                        ctx.after(Duration::from_millis(10), Answer).unwrap();
+                        Effect::Receive
+                    }
+                }
+            }
+            ServerMessage::Work(Work) => Effect::Receive,
+            ServerMessage::Answer(Answer) => {
+                let to = self.deferred.take().unwrap();
+                // The wrong reply type is refused, nothing sent.
+                self.late_reply_refused = ctx.reply_to(to, 1u32).is_err();
+                ctx.reply_to(to, 7u64).unwrap();
+                Effect::Receive
+            }
+        }
+    }
+}
+
+/// What the caller does on start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// One call with the given timeout.
+    Call { timeout_micros: u64 },
+    /// One call, then exit as soon as the result arrives.
+    CallThenExit { timeout_micros: u64 },
+    /// Two calls in one handler.
+    Twice,
+    /// A call to itself.
+    SelfCall,
+    /// Three `Work` messages, then a call with a 1 µs deadline.
+    Backlog,
+}
+
+struct Caller {
+    results: Vec<CallResult<u64>>,
+    refusals: Vec<CallError>,
+    plan: Plan,
+    exit_after_result: bool,
+}
+
+/// Starts the plan.
+struct Go;
+
+messages!(Caller => CallerMessage { Go(Go), Result(CallResult<u64>), Value(GetValue) });
+
+impl Isolate for Caller {
+    type Message = CallerMessage;
+    type Args = (Plan, Handle<Server>);
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Caller";
+
+    fn init(args: &Self::Args, ctx: &mut Ctx<Self>) -> Self {
+        let _ = ctx.after(Duration::from_micros(5), Go);
+        Caller {
+            results: Vec::new(),
+            refusals: Vec::new(),
+            plan: args.0,
+            exit_after_result: matches!(args.0, Plan::CallThenExit { .. }),
+        }
+    }
+
+    fn handle(&mut self, message: CallerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        match message {
+            CallerMessage::Go(Go) => self.go(ctx),
+            CallerMessage::Result(result) => {
+                self.results.push(result);
+                if self.exit_after_result { Effect::Done } else { Effect::Receive }
+            }
+            CallerMessage::Value(GetValue) => ctx.reply(0u64),
+        }
+    }
+}
+
+impl Caller {
+    fn server(ctx: &Ctx<Self>) -> Handle<Server> {
+        SERVER.with(|server| server.get()).unwrap_or_else(|| unreachable!("{ctx:?}"))
+    }
+
+    fn go(&mut self, ctx: &mut Ctx<Self>) -> Effect {
+        let server = Self::server(ctx);
+        match self.plan {
+            Plan::Call { timeout_micros } | Plan::CallThenExit { timeout_micros } => {
+                ctx.call(&server, GetValue, Duration::from_micros(timeout_micros)).unwrap()
+            }
+            Plan::Twice => {
+                let first = ctx.call(&server, GetValue, Duration::from_millis(5)).unwrap();
+                let second = ctx.call(&server, GetValue, Duration::from_millis(5));
+                self.refusals.push(second.unwrap_err().error);
+                first
+            }
+            Plan::SelfCall => {
+                let me = ctx.me();
+                let refused = ctx.call(&me, GetValue, Duration::from_millis(5)).unwrap_err();
+                self.refusals.push(refused.error);
+                Effect::Receive
+            }
+            Plan::Backlog => {
+                for _ in 0..3 {
+                    ctx.send(&server, Work).unwrap();
+                }
+                ctx.call(&server, GetValue, Duration::from_micros(1)).unwrap()
+            }
+        }
+    }
+}
+
+std::thread_local! {
+    static SERVER: std::cell::Cell<Option<Handle<Server>>> = const { std::cell::Cell::new(None) };
+}
+
+fn simulate(plan: Plan, mode: Mode, server_shard: u16) -> (Simulation, Handle<Caller>, Handle<Server>) {
+    let mut spec = BootSpec::new(2);
+    spec.pin_threads(false).dispatch_budget(1);
+    spec.isolate::<Server>(2).isolate::<Caller>(2);
+    let server = spec.root::<Server>(ShardId(server_shard), mode);
+    let caller = spec.root::<Caller>(ShardId(0), (plan, server));
+    SERVER.with(|cell| cell.set(Some(server)));
+    let mut sim = Simulation::new(spec, 3).unwrap();
+    let report = sim.run(1_000_000);
+    assert!(report.quiescent);
+    sim.check_pools().unwrap();
+    (sim, caller, server)
+}
+
+#[test]
+fn reply_arrives_locally_and_across_shards() {
+    for shard in [0, 1] {
+        let (sim, caller, _) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Immediate, shard);
+        assert_eq!(sim.state(caller).unwrap().results, [CallResult::Reply(42)], "server on shard {shard}");
+        assert_eq!(sim.totals().calls, 1);
+        assert_eq!(sim.totals().calls_timed_out, 0);
+    }
+}
+
+#[test]
+fn timeout_when_the_server_never_answers() {
+    let (sim, caller, server) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Ignore, 1);
+    assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
+    assert_eq!(sim.state(server).unwrap().handled, 1);
+    assert_eq!(sim.totals().calls_timed_out, 1);
+    // The timeout fired at the deadline: 5 µs start + 1 ms.
+    assert!(sim.now() >= Instant::from_nanos(1_005_000));
+}
+
+#[test]
+fn late_reply_is_dropped_not_delivered() {
+    let (sim, caller, server) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Deferred, 1);
+    assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
+    assert!(sim.state(server).unwrap().late_reply_refused, "wrong reply type refused");
+    assert_eq!(sim.totals().late_replies_dropped, 1);
+}
+
+#[test]
+fn reply_to_a_dead_caller_is_counted() {
+    let (sim, caller, _) = simulate(Plan::CallThenExit { timeout_micros: 1_000 }, Mode::Deferred, 0);
+    assert!(sim.state(caller).is_none(), "caller exited after its timeout");
+    assert_eq!(sim.totals().replies_to_dead_callers, 1);
+    assert_eq!(sim.totals().late_replies_dropped, 0);
+}
+
+#[test]
+fn second_call_while_pending_is_refused() {
+    let (sim, caller, server) = simulate(Plan::Twice, Mode::Immediate, 1);
+    let state = sim.state(caller).unwrap();
+    assert_eq!(state.refusals, [CallError::AlreadyPending]);
+    assert_eq!(state.results, [CallResult::Reply(42)]);
+    assert_eq!(sim.state(server).unwrap().handled, 1);
+}
+
+#[test]
+fn call_to_oneself_is_refused_at_once() {
+    let (sim, caller, _) = simulate(Plan::SelfCall, Mode::Immediate, 0);
+    let state = sim.state(caller).unwrap();
+    assert_eq!(state.refusals, [CallError::SelfCall]);
+    assert!(state.results.is_empty());
+    assert_eq!(sim.totals().calls, 0);
+}
+
+#[test]
+fn request_past_its_deadline_is_dropped_before_dispatch() {
+    let (sim, caller, server) = simulate(Plan::Backlog, Mode::Immediate, 0);
+    assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
+    assert_eq!(sim.state(server).unwrap().handled, 0, "the server never saw the request");
+    assert_eq!(sim.totals().expired_requests_dropped, 1);
+}

@@ -1,0 +1,47 @@
+//! Shared helpers for the runtime's integration tests.
+//!
+//! The tests implement `Isolate` by hand (the runtime crate cannot depend on the macro
+//! crate); `messages!` writes the message enum, its `Message` impl and the `Accepts` impls —
+//! the part the `#[isolate]` macro generates for users.
+#![allow(dead_code, unreachable_pub)]
+
+/// Declares `enum $name { Variant(Type), .. }` for isolate `$isolate`, with tags in order and
+/// one `Accepts` impl per variant.
+#[macro_export]
+macro_rules! messages {
+    ($isolate:ty => $name:ident { $($variant:ident($message:ty)),* $(,)? }) => {
+        #[allow(dead_code)]
+        enum $name {
+            $($variant($message)),*
+        }
+
+        impl tina_runtime::Message for $name {
+            #[allow(irrefutable_let_patterns)]
+            fn tag(&self) -> u16 {
+                let mut tag = 0u16;
+                $(
+                    if let $name::$variant(_) = self {
+                        return tag;
+                    }
+                    tag += 1;
+                )*
+                tag
+            }
+        }
+
+        $(
+            impl tina_runtime::Accepts<$message> for $isolate {
+                fn wrap(message: $message) -> $name {
+                    $name::$variant(message)
+                }
+            }
+        )*
+    };
+}
+
+/// A spec with small, test-friendly capacities.
+pub fn small_spec(shards: usize) -> tina_runtime::BootSpec {
+    let mut spec = tina_runtime::BootSpec::new(shards);
+    spec.pool_slots(256).control_reserve(32).ring_capacity(64).timer_slots(64).pin_threads(false);
+    spec
+}
