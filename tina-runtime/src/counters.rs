@@ -96,7 +96,9 @@ pub(crate) struct SharedCounters {
 
 impl SharedCounters {
     pub(crate) fn new() -> Self {
-        Self { values: core::array::from_fn(|_| AtomicU64::new(0)) }
+        Self {
+            values: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
     }
 
     pub(crate) fn publish(&self, counters: &Counters) {
@@ -106,6 +108,8 @@ impl SharedCounters {
     }
 
     pub(crate) fn snapshot(&self) -> Counters {
-        Counters::from_values(core::array::from_fn(|index| self.values[index].load(Ordering::Relaxed)))
+        Counters::from_values(core::array::from_fn(|index| {
+            self.values[index].load(Ordering::Relaxed)
+        }))
     }
 }

@@ -24,7 +24,9 @@ where
     I: Accepts<CallResult<R>>,
     R: Send + 'static,
 {
-    payload.take::<R>().map(|reply| I::wrap(CallResult::Reply(reply)))
+    payload
+        .take::<R>()
+        .map(|reply| I::wrap(CallResult::Reply(reply)))
 }
 
 fn timeout_message<I, R>() -> I::Message
@@ -52,7 +54,10 @@ impl ReplyTo {
 
 impl<Q> core::fmt::Debug for CallRefused<Q> {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.debug_struct("CallRefused").field("error", &self.error).finish_non_exhaustive()
+        formatter
+            .debug_struct("CallRefused")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +96,14 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         global: usize,
         request: Option<RequestInfo>,
     ) -> Self {
-        Self { core, me, global, request, pending_call: None, _type: PhantomData }
+        Self {
+            core,
+            me,
+            global,
+            request,
+            pending_call: None,
+            _type: PhantomData,
+        }
     }
 
     pub(crate) fn take_pending_call(&mut self) -> Option<CallDecoder<I>> {
@@ -182,7 +194,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if shard.index() >= core.shard_count {
             return Err(SendErrorKind::Stale);
         }
-        if core.signals[shard.index()].down.load(std::sync::atomic::Ordering::Acquire) {
+        if core.signals[shard.index()]
+            .down
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             return Err(SendErrorKind::ShardDown);
         }
         match core.outbound[shard.index()].as_mut() {
@@ -213,7 +228,11 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Err(TimerError::PoolExhausted);
         };
         let deadline = self.core.now.saturating_add(nanos_of(delay));
-        match self.core.timers.schedule(deadline, self.me, TimerAction::Message(index)) {
+        match self
+            .core
+            .timers
+            .schedule(deadline, self.me, TimerAction::Message(index))
+        {
             Some(id) => Ok(id),
             None => {
                 drop(self.core.pool.take(index));
@@ -240,7 +259,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// Spawns an isolate of type `W` on this shard and returns its handle at once; its `init`
     /// runs before any message sent to it.
     pub fn spawn<W: Isolate>(&mut self, args: W::Args) -> Result<Handle<W>, SpawnError> {
-        const { assert!(fits_payload::<W::Args>(), "init args do not fit an envelope's payload") };
+        const {
+            assert!(
+                fits_payload::<W::Args>(),
+                "init args do not fit an envelope's payload"
+            )
+        };
         let type_index = self.type_index_of::<W>()?;
         let Some(handle) = self.core.reserve_slot(type_index) else {
             return Err(SpawnError::NoFreeSlot);
@@ -256,8 +280,17 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// Asks `shard` to spawn an isolate of type `W`. The handle is not known here: the new
     /// isolate announces itself (the check-in pattern). Refused when the ring to that shard
     /// is full or the shard is down; a full arena there is counted as `dropped_on_arrival`.
-    pub fn spawn_on<W: Isolate>(&mut self, shard: ShardId, args: W::Args) -> Result<(), SpawnError> {
-        const { assert!(fits_payload::<W::Args>(), "init args do not fit an envelope's payload") };
+    pub fn spawn_on<W: Isolate>(
+        &mut self,
+        shard: ShardId,
+        args: W::Args,
+    ) -> Result<(), SpawnError> {
+        const {
+            assert!(
+                fits_payload::<W::Args>(),
+                "init args do not fit an envelope's payload"
+            )
+        };
         if shard == self.core.shard {
             return self.spawn::<W>(args).map(|_| ());
         }
@@ -301,21 +334,36 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         I: Accepts<CallResult<Q::Reply>>,
     {
         const {
-            assert!(fits_payload::<Q::Reply>(), "the reply type does not fit an envelope's payload")
+            assert!(
+                fits_payload::<Q::Reply>(),
+                "the reply type does not fit an envelope's payload"
+            )
         };
         let target = to.raw();
         if target == self.me {
-            return Err(CallRefused { error: CallError::SelfCall, request });
+            return Err(CallRefused {
+                error: CallError::SelfCall,
+                request,
+            });
         }
         if self.core.slots[self.global].call_correlation != 0 {
-            return Err(CallRefused { error: CallError::AlreadyPending, request });
+            return Err(CallRefused {
+                error: CallError::AlreadyPending,
+                request,
+            });
         }
         if !self.core.timers.has_room() {
-            return Err(CallRefused { error: CallError::NoTimer, request });
+            return Err(CallRefused {
+                error: CallError::NoTimer,
+                request,
+            });
         }
         if let Err(kind) = self.precheck(target) {
             self.core.count_refusal(kind);
-            return Err(CallRefused { error: CallError::Send(kind), request });
+            return Err(CallRefused {
+                error: CallError::Send(kind),
+                request,
+            });
         }
         let correlation = self.core.next_correlation();
         let deadline = self.core.now.saturating_add(nanos_of(timeout));
@@ -324,7 +372,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             from: self.me,
             deadline_nanos: deadline,
             correlation,
-            reply_type: Some(TypeId::of::<Q::Reply>()),
+            reply_type: Some(TypeId::of::<Q::Reply>),
             kind: Kind::Request,
             payload: Payload::new(T::wrap(request)),
         };
@@ -335,7 +383,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if target.shard() == self.core.shard {
             self.core.counters.sent_local += 1;
         }
-        let timer = self.core.timers.schedule(deadline, self.me, TimerAction::CallTimeout(correlation));
+        let timer =
+            self.core
+                .timers
+                .schedule(deadline, self.me, TimerAction::CallTimeout(correlation));
         let meta = &mut self.core.slots[self.global];
         meta.call_correlation = correlation;
         meta.call_timer = timer;
@@ -358,7 +409,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let Some(request) = self.request.take() else {
             return Effect::Crash("reply outside a request handler, or a second reply");
         };
-        if request.reply_type != Some(TypeId::of::<R>()) {
+        if request.reply_type.map(|type_id| type_id()) != Some(TypeId::of::<R>()) {
             return Effect::Crash("reply of a type other than the request's declared reply type");
         }
         let envelope = Envelope {
@@ -389,13 +440,23 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// Refused, with nothing sent, when `value` is not the request's declared reply type
     /// (returned as [`SendErrorKind::Stale`]: the address is not valid for this type), or
     /// when the route to the caller refuses it.
-    pub fn reply_to<R: Send + 'static>(&mut self, to: ReplyTo, value: R) -> Result<(), SendError<R>> {
-        if to.request.reply_type != Some(TypeId::of::<R>()) {
-            return Err(SendError { kind: SendErrorKind::Stale, message: value });
+    pub fn reply_to<R: Send + 'static>(
+        &mut self,
+        to: ReplyTo,
+        value: R,
+    ) -> Result<(), SendError<R>> {
+        if to.request.reply_type.map(|type_id| type_id()) != Some(TypeId::of::<R>()) {
+            return Err(SendError {
+                kind: SendErrorKind::Stale,
+                message: value,
+            });
         }
         if let Err(kind) = self.precheck_reply(to.request.caller) {
             self.core.count_refusal(kind);
-            return Err(SendError { kind, message: value });
+            return Err(SendError {
+                kind,
+                message: value,
+            });
         }
         let envelope = Envelope {
             target: to.request.caller,
@@ -436,6 +497,10 @@ fn unreachable_refusal(kind: SendErrorKind) -> ! {
 
 impl<I: Isolate> core::fmt::Debug for Ctx<'_, I> {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.debug_struct("Ctx").field("me", &self.me).field("now", &self.core.now).finish()
+        formatter
+            .debug_struct("Ctx")
+            .field("me", &self.me)
+            .field("now", &self.core.now)
+            .finish()
     }
 }

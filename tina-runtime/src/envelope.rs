@@ -31,13 +31,29 @@ pub const fn fits_payload<T>() -> bool {
 #[repr(C, align(8))]
 struct Bytes([MaybeUninit<u8>; PAYLOAD_BYTES]);
 
-/// An inline payload holding at most one value, of a type recorded only as a `TypeId`.
+/// What a payload knows about the type of its value: one static table per type.
+struct ValueType {
+    /// The type's identity, checked on every read.
+    type_id: fn() -> TypeId,
+    /// Drops a value of the type in place.
+    drop_value: unsafe fn(*mut u8),
+}
+
+/// Gives every `T` its static [`ValueType`] table.
+struct TypeTable<T>(core::marker::PhantomData<T>);
+
+impl<T: 'static> TypeTable<T> {
+    const TABLE: ValueType = ValueType {
+        type_id: TypeId::of::<T>,
+        drop_value: drop_in_place_as::<T>,
+    };
+}
+
+/// An inline payload holding at most one value, of a type known only through its table.
 pub(crate) struct Payload {
     bytes: Bytes,
-    /// Drops the value in place; `None` when the payload is empty.
-    drop_value: Option<unsafe fn(*mut u8)>,
-    /// The type of the value, checked on every read.
-    type_id: Option<TypeId>,
+    /// The value's type; `None` when the payload is empty.
+    value_type: Option<&'static ValueType>,
 }
 
 /// Drops a `T` that lives at `pointer`.
@@ -54,7 +70,10 @@ impl Payload {
     /// An empty payload.
     #[inline]
     pub(crate) const fn empty() -> Self {
-        Self { bytes: Bytes([MaybeUninit::uninit(); PAYLOAD_BYTES]), drop_value: None, type_id: None }
+        Self {
+            bytes: Bytes([MaybeUninit::uninit(); PAYLOAD_BYTES]),
+            value_type: None,
+        }
     }
 
     /// A payload holding `value`. Fails to compile when `T` does not fit.
@@ -81,14 +100,14 @@ impl Payload {
         // bounds and is aligned. The payload was empty (cleared above), so nothing is
         // overwritten without being dropped.
         unsafe { self.bytes.0.as_mut_ptr().cast::<T>().write(value) };
-        self.drop_value = Some(drop_in_place_as::<T>);
-        self.type_id = Some(TypeId::of::<T>());
+        self.value_type = Some(&TypeTable::<T>::TABLE);
     }
 
     /// Whether the payload holds a value of type `T`.
     #[inline]
     pub(crate) fn holds<T: 'static>(&self) -> bool {
-        self.type_id == Some(TypeId::of::<T>())
+        self.value_type
+            .is_some_and(|value_type| (value_type.type_id)() == TypeId::of::<T>())
     }
 
     /// Moves the value out, if the payload holds a `T`; the payload is empty afterwards.
@@ -97,30 +116,28 @@ impl Payload {
         if !self.holds::<T>() {
             return None;
         }
-        self.drop_value = None;
-        self.type_id = None;
-        // SAFETY: `type_id` said the bytes hold an initialised `T`, written by `write` at the
-        // start of the 8-aligned buffer. Clearing `drop_value` and `type_id` first means the
-        // value is moved out exactly once and never dropped in place afterwards.
+        self.value_type = None;
+        // SAFETY: the type table said the bytes hold an initialised `T`, written by `write` at
+        // the start of the 8-aligned buffer. Clearing the table first means the value is
+        // moved out exactly once and never dropped in place afterwards.
         Some(unsafe { self.bytes.0.as_ptr().cast::<T>().read() })
     }
 
     /// Drops the value, if any.
     #[inline]
     pub(crate) fn clear(&mut self) {
-        self.type_id = None;
-        if let Some(drop_value) = self.drop_value.take() {
-            // SAFETY: `drop_value` is set only by `write`, together with an initialised value
-            // of the matching type at the start of the buffer; taking it first guarantees the
-            // value is dropped once.
-            unsafe { drop_value(self.bytes.0.as_mut_ptr().cast::<u8>()) };
+        if let Some(value_type) = self.value_type.take() {
+            // SAFETY: the table is set only by `write`, together with an initialised value of
+            // its type at the start of the buffer; taking it first guarantees the value is
+            // dropped once.
+            unsafe { (value_type.drop_value)(self.bytes.0.as_mut_ptr().cast::<u8>()) };
         }
     }
 
     /// Whether the payload holds no value.
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.type_id.is_none()
+        self.value_type.is_none()
     }
 }
 
@@ -154,7 +171,7 @@ pub(crate) struct Envelope {
     /// For requests and replies: pairs a reply with its call.
     pub(crate) correlation: u32,
     /// For requests: the reply type the caller expects.
-    pub(crate) reply_type: Option<TypeId>,
+    pub(crate) reply_type: Option<fn() -> TypeId>,
     /// What this is.
     pub(crate) kind: Kind,
     /// The value.
@@ -185,7 +202,11 @@ mod tests {
 
     #[test]
     fn envelope_fits_two_cache_lines() {
-        assert!(size_of::<Envelope>() <= 128, "envelope is {} bytes", size_of::<Envelope>());
+        assert!(
+            size_of::<Envelope>() <= 128,
+            "envelope is {} bytes",
+            size_of::<Envelope>()
+        );
     }
 
     #[test]
@@ -206,7 +227,7 @@ mod tests {
     }
 
     // `Counted` is not `Send`; this wrapper exists only to exercise drop accounting here.
-    struct SendCounted(Counted);
+    struct SendCounted(#[allow(dead_code)] Counted);
     // SAFETY: test-only; the value never leaves this thread.
     unsafe impl Send for SendCounted {}
 

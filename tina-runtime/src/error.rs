@@ -53,7 +53,10 @@ impl<M> SendError<M> {
 
 impl<M> fmt::Debug for SendError<M> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.debug_struct("SendError").field("kind", &self.kind).finish_non_exhaustive()
+        formatter
+            .debug_struct("SendError")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 

@@ -137,7 +137,10 @@ impl<T> Handle<T> {
     /// type index is refused at send time as stale.
     #[inline]
     pub(crate) fn from_raw(raw: RawHandle) -> Self {
-        Self { raw, _type: PhantomData }
+        Self {
+            raw,
+            _type: PhantomData,
+        }
     }
 
     /// The untyped form.

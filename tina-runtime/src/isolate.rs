@@ -125,11 +125,10 @@ pub enum CallResult<R> {
     Reply(R),
     /// No answer arrived before the timeout; a reply arriving later is dropped and counted.
     Timeout,
-    /// The call was refused before anything was sent.
-    Refused(CallError),
 }
 
-/// Why a call was refused at once.
+/// Why a call was refused at once (returned by [`Ctx::call`](crate::Ctx::call), with the
+/// request, before anything is sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallError {
     /// An isolate may not call itself: it would wait for itself forever.

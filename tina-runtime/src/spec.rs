@@ -80,7 +80,14 @@ impl fmt::Debug for BootSpec {
         formatter
             .debug_struct("BootSpec")
             .field("shards", &self.shards)
-            .field("types", &self.types.iter().map(|entry| entry.name).collect::<Vec<_>>())
+            .field(
+                "types",
+                &self
+                    .types
+                    .iter()
+                    .map(|entry| entry.name)
+                    .collect::<Vec<_>>(),
+            )
             .field("roots", &self.roots.len())
             .field("pool_slots", &self.pool_slots)
             .field("control_reserve", &self.control_reserve)
@@ -125,8 +132,13 @@ impl BootSpec {
                 "the isolate's init args do not fit an envelope's 64-byte payload"
             );
         }
-        if self.types.iter().any(|entry| entry.type_id == TypeId::of::<I>()) {
-            self.early_errors.push(SpecError::DuplicateType { name: I::NAME });
+        if self
+            .types
+            .iter()
+            .any(|entry| entry.type_id == TypeId::of::<I>())
+        {
+            self.early_errors
+                .push(SpecError::DuplicateType { name: I::NAME });
             return self;
         }
         self.types.push(TypeEntry {
@@ -145,7 +157,8 @@ impl BootSpec {
     /// [`BootSpec::isolate`] first.
     pub fn root<I: Isolate>(&mut self, shard: ShardId, args: I::Args) -> Handle<I> {
         let Some(type_index) = self.type_index::<I>() else {
-            self.early_errors.push(SpecError::RootOfUnregisteredType { name: I::NAME });
+            self.early_errors
+                .push(SpecError::RootOfUnregisteredType { name: I::NAME });
             return Handle::from_raw(RawHandle::from_bits(u64::MAX));
         };
         let taken = self
@@ -171,6 +184,26 @@ impl BootSpec {
             make_args: Box::new(move || Payload::new(args.clone())),
         });
         Handle::from_raw(handle)
+    }
+
+    /// The handle the next [`BootSpec::root`] of type `I` on `shard` will get — for wiring
+    /// roots that refer to each other in a cycle. `None` if `I` is not registered.
+    pub fn next_root<I: Isolate>(&self, shard: ShardId) -> Option<Handle<I>> {
+        let type_index = self.type_index::<I>()?;
+        let taken = self
+            .roots
+            .iter()
+            .filter(|root| root.handle.shard() == shard && root.handle.type_index() == type_index)
+            .count();
+        if shard.index() >= SHARDS_MAX || taken >= SLOTS_PER_TYPE_MAX {
+            return None;
+        }
+        Some(Handle::from_raw(RawHandle::new(
+            shard,
+            type_index,
+            taken as u32,
+            0,
+        )))
     }
 
     /// Ordinary envelope slots per shard (user messages in mailboxes and timers' messages
@@ -227,7 +260,10 @@ impl BootSpec {
     }
 
     pub(crate) fn type_index<I: Isolate>(&self) -> Option<u16> {
-        self.types.iter().position(|entry| entry.type_id == TypeId::of::<I>()).map(|index| index as u16)
+        self.types
+            .iter()
+            .position(|entry| entry.type_id == TypeId::of::<I>())
+            .map(|index| index as u16)
     }
 
     /// Checks every value and reports all mistakes at once, each saying what to change; on
@@ -237,19 +273,29 @@ impl BootSpec {
         if self.shards == 0 {
             errors.push(SpecError::NoShards);
         } else if self.shards > SHARDS_MAX {
-            errors.push(SpecError::TooManyShards { shards: self.shards });
+            errors.push(SpecError::TooManyShards {
+                shards: self.shards,
+            });
         }
         if self.types.is_empty() {
             errors.push(SpecError::NoIsolateTypes);
         } else if self.types.len() > TYPES_MAX {
-            errors.push(SpecError::TooManyTypes { types: self.types.len() });
+            errors.push(SpecError::TooManyTypes {
+                types: self.types.len(),
+            });
         }
         for entry in &self.types {
             if entry.slots == 0 || entry.slots > SLOTS_PER_TYPE_MAX {
-                errors.push(SpecError::SlotCount { name: entry.name, slots: entry.slots });
+                errors.push(SpecError::SlotCount {
+                    name: entry.name,
+                    slots: entry.slots,
+                });
             }
             if entry.mailbox == 0 || entry.mailbox > MAILBOX_MAX {
-                errors.push(SpecError::MailboxBound { name: entry.name, mailbox: entry.mailbox });
+                errors.push(SpecError::MailboxBound {
+                    name: entry.name,
+                    mailbox: entry.mailbox,
+                });
             }
         }
         for (type_index, entry) in self.types.iter().enumerate() {
@@ -284,15 +330,23 @@ impl BootSpec {
             });
         }
         if !self.ring_capacity.is_power_of_two() || self.ring_capacity > (1 << 20) {
-            errors.push(SpecError::RingCapacity { capacity: self.ring_capacity });
+            errors.push(SpecError::RingCapacity {
+                capacity: self.ring_capacity,
+            });
         }
         if self.timer_slots == 0 || self.timer_slots > (1 << 24) {
-            errors.push(SpecError::TimerSlots { slots: self.timer_slots });
+            errors.push(SpecError::TimerSlots {
+                slots: self.timer_slots,
+            });
         }
         if self.dispatch_budget == 0 {
             errors.push(SpecError::DispatchBudget);
         }
-        if errors.is_empty() { Ok(self.memory_report()) } else { Err(SpecErrors(errors)) }
+        if errors.is_empty() {
+            Ok(self.memory_report())
+        } else {
+            Err(SpecErrors(errors))
+        }
     }
 
     fn memory_report(&self) -> MemoryReport {
@@ -302,7 +356,11 @@ impl BootSpec {
         let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
         let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
         let slots = slots_total * (size_of::<SlotMeta>() + 2 * size_of::<u32>());
-        let states: usize = self.types.iter().map(|entry| entry.slots * entry.state_bytes).sum();
+        let states: usize = self
+            .types
+            .iter()
+            .map(|entry| entry.slots * entry.state_bytes)
+            .sum();
         let timers = self.timer_slots * 48;
         MemoryReport {
             bytes_per_shard: pool + rings + slots + states + timers,
@@ -420,22 +478,82 @@ pub enum SpecError {
 impl fmt::Display for SpecError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpecError::NoShards => write!(formatter, "shards is 0: a system needs at least one shard; pass 1 or more to BootSpec::new"),
-            SpecError::TooManyShards { shards } => write!(formatter, "shards is {shards}: at most {SHARDS_MAX} shards are supported; run fewer shards"),
-            SpecError::NoIsolateTypes => write!(formatter, "no isolate type registered: call spec.isolate::<YourIsolate>(slots) for every isolate type"),
-            SpecError::TooManyTypes { types } => write!(formatter, "{types} isolate types registered: at most {TYPES_MAX} are supported"),
-            SpecError::DuplicateType { name } => write!(formatter, "isolate type `{name}` is registered twice: register each type once"),
-            SpecError::SlotCount { name, slots } => write!(formatter, "isolate type `{name}` has {slots} slots per shard: give it between 1 and {SLOTS_PER_TYPE_MAX}"),
-            SpecError::MailboxBound { name, mailbox } => write!(formatter, "isolate type `{name}` declares a mailbox of {mailbox}: the bound must be between 1 and {MAILBOX_MAX}"),
-            SpecError::RootOfUnregisteredType { name } => write!(formatter, "root of type `{name}` added before the type was registered: call spec.isolate::<{name}>(slots) before spec.root::<{name}>(..)"),
-            SpecError::RootOnMissingShard { name, shard, shards } => write!(formatter, "root of type `{name}` placed on {shard}, but the system has {shards} shards: place it on a shard below {shards}"),
-            SpecError::TooManyRoots { name, shard, roots, slots } => write!(formatter, "{roots} roots of type `{name}` on {shard} but only {slots} slots: raise its slots or place fewer roots there"),
-            SpecError::PoolSlots => write!(formatter, "pool_slots is 0: give each shard at least one ordinary envelope slot"),
-            SpecError::ControlReserve => write!(formatter, "control_reserve is 0: replies and spawns need at least one reserved envelope slot"),
-            SpecError::PoolTooLarge { slots } => write!(formatter, "the envelope pool would hold {slots} slots: keep pool_slots + control_reserve + timer_slots under {}", tina_mailbox::SLOTS_MAX),
-            SpecError::RingCapacity { capacity } => write!(formatter, "ring_capacity is {capacity}: it must be a power of two between 1 and {}", 1 << 20),
-            SpecError::TimerSlots { slots } => write!(formatter, "timer_slots is {slots}: give each shard between 1 and {} timer slots (calls need one each)", 1 << 24),
-            SpecError::DispatchBudget => write!(formatter, "dispatch_budget is 0: each type needs at least one dispatch per tick"),
+            SpecError::NoShards => write!(
+                formatter,
+                "shards is 0: a system needs at least one shard; pass 1 or more to BootSpec::new"
+            ),
+            SpecError::TooManyShards { shards } => write!(
+                formatter,
+                "shards is {shards}: at most {SHARDS_MAX} shards are supported; run fewer shards"
+            ),
+            SpecError::NoIsolateTypes => write!(
+                formatter,
+                "no isolate type registered: call spec.isolate::<YourIsolate>(slots) for every isolate type"
+            ),
+            SpecError::TooManyTypes { types } => write!(
+                formatter,
+                "{types} isolate types registered: at most {TYPES_MAX} are supported"
+            ),
+            SpecError::DuplicateType { name } => write!(
+                formatter,
+                "isolate type `{name}` is registered twice: register each type once"
+            ),
+            SpecError::SlotCount { name, slots } => write!(
+                formatter,
+                "isolate type `{name}` has {slots} slots per shard: give it between 1 and {SLOTS_PER_TYPE_MAX}"
+            ),
+            SpecError::MailboxBound { name, mailbox } => write!(
+                formatter,
+                "isolate type `{name}` declares a mailbox of {mailbox}: the bound must be between 1 and {MAILBOX_MAX}"
+            ),
+            SpecError::RootOfUnregisteredType { name } => write!(
+                formatter,
+                "root of type `{name}` added before the type was registered: call spec.isolate::<{name}>(slots) before spec.root::<{name}>(..)"
+            ),
+            SpecError::RootOnMissingShard {
+                name,
+                shard,
+                shards,
+            } => write!(
+                formatter,
+                "root of type `{name}` placed on {shard}, but the system has {shards} shards: place it on a shard below {shards}"
+            ),
+            SpecError::TooManyRoots {
+                name,
+                shard,
+                roots,
+                slots,
+            } => write!(
+                formatter,
+                "{roots} roots of type `{name}` on {shard} but only {slots} slots: raise its slots or place fewer roots there"
+            ),
+            SpecError::PoolSlots => write!(
+                formatter,
+                "pool_slots is 0: give each shard at least one ordinary envelope slot"
+            ),
+            SpecError::ControlReserve => write!(
+                formatter,
+                "control_reserve is 0: replies and spawns need at least one reserved envelope slot"
+            ),
+            SpecError::PoolTooLarge { slots } => write!(
+                formatter,
+                "the envelope pool would hold {slots} slots: keep pool_slots + control_reserve + timer_slots under {}",
+                tina_mailbox::SLOTS_MAX
+            ),
+            SpecError::RingCapacity { capacity } => write!(
+                formatter,
+                "ring_capacity is {capacity}: it must be a power of two between 1 and {}",
+                1 << 20
+            ),
+            SpecError::TimerSlots { slots } => write!(
+                formatter,
+                "timer_slots is {slots}: give each shard between 1 and {} timer slots (calls need one each)",
+                1 << 24
+            ),
+            SpecError::DispatchBudget => write!(
+                formatter,
+                "dispatch_budget is 0: each type needs at least one dispatch per tick"
+            ),
         }
     }
 }
@@ -446,7 +564,12 @@ pub struct SpecErrors(pub Vec<SpecError>);
 
 impl fmt::Display for SpecErrors {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "invalid boot spec ({} problem{}):", self.0.len(), if self.0.len() == 1 { "" } else { "s" })?;
+        write!(
+            formatter,
+            "invalid boot spec ({} problem{}):",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" }
+        )?;
         for error in &self.0 {
             write!(formatter, "\n  - {error}")?;
         }

@@ -83,12 +83,21 @@ impl System {
         }
         let signals: Arc<[Signals]> = signals.into();
         let shards = build_shards(&spec, signals.clone());
-        let clock = Clock::Monotonic { origin: std::time::Instant::now() };
+        let clock = Clock::Monotonic {
+            origin: std::time::Instant::now(),
+        };
         let drain_deadline = Arc::new(AtomicU64::new(u64::MAX));
-        let cores = if spec.pin_threads { core_affinity::get_core_ids() } else { None };
+        let cores = if spec.pin_threads {
+            core_affinity::get_core_ids()
+        } else {
+            None
+        };
         let mut threads = Vec::with_capacity(spec.shards);
         for (index, (shard, poll)) in shards.into_iter().zip(polls).enumerate() {
-            let core = cores.as_ref().filter(|list| !list.is_empty()).map(|list| list[index % list.len()]);
+            let core = cores
+                .as_ref()
+                .filter(|list| !list.is_empty())
+                .map(|list| list[index % list.len()]);
             let deadline = drain_deadline.clone();
             let spin = spec.spin_before_sleep;
             let thread = std::thread::Builder::new()
@@ -103,7 +112,12 @@ impl System {
                 .map_err(BootError::Os)?;
             threads.push(thread);
         }
-        Ok(System { threads, signals, drain_deadline, clock })
+        Ok(System {
+            threads,
+            signals,
+            drain_deadline,
+            clock,
+        })
     }
 
     /// The number of shards.
@@ -163,7 +177,8 @@ impl System {
     /// and every thread is joined.
     pub fn shutdown(self, drain: Duration) -> Summary {
         let now = self.clock.read().as_nanos();
-        self.drain_deadline.store(now.saturating_add(nanos_of(drain)), Ordering::Release);
+        self.drain_deadline
+            .store(now.saturating_add(nanos_of(drain)), Ordering::Release);
         for signals in self.signals.iter() {
             signals.shutdown.store(true, Ordering::Release);
             if let Some(waker) = &signals.waker {
@@ -173,7 +188,9 @@ impl System {
         let mut shards = Vec::with_capacity(self.threads.len());
         let mut drained = true;
         for thread in self.threads {
-            let (counters, shard_drained) = thread.join().unwrap_or_else(|_| (Counters::default(), false));
+            let (counters, shard_drained) = thread
+                .join()
+                .unwrap_or_else(|_| (Counters::default(), false));
             drained &= shard_drained;
             shards.push(counters);
         }
@@ -181,13 +198,23 @@ impl System {
         for counters in &shards {
             total.add(counters);
         }
-        Summary { shards, total, drained }
+        Summary {
+            shards,
+            total,
+            drained,
+        }
     }
 }
 
 /// The shard thread: tick while there is work, spin briefly when there is none, then sleep
 /// in `poll` until the next timer deadline or a peer's wake-up.
-fn run_shard(mut shard: Shard, mut poll: Poll, clock: Clock, spin: u32, drain_deadline: &AtomicU64) -> (Counters, bool) {
+fn run_shard(
+    mut shard: Shard,
+    mut poll: Poll,
+    clock: Clock,
+    spin: u32,
+    drain_deadline: &AtomicU64,
+) -> (Counters, bool) {
     let mut events = Events::with_capacity(8);
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
@@ -221,7 +248,9 @@ fn run_shard(mut shard: Shard, mut poll: Poll, clock: Clock, spin: u32, drain_de
         }
         let mut timeout = SLEEP_MAX;
         if let Some(deadline) = shard.core.timers.next_deadline() {
-            timeout = timeout.min(Duration::from_nanos(deadline.saturating_sub(shard.core.now)));
+            timeout = timeout.min(Duration::from_nanos(
+                deadline.saturating_sub(shard.core.now),
+            ));
         }
         if shard.shutdown_started {
             timeout = timeout.min(Duration::from_millis(1));
@@ -232,7 +261,9 @@ fn run_shard(mut shard: Shard, mut poll: Poll, clock: Clock, spin: u32, drain_de
         shard.woke();
         idle_ticks = 0;
     };
-    shard.core.signals[index].down.store(true, Ordering::Release);
+    shard.core.signals[index]
+        .down
+        .store(true, Ordering::Release);
     shard.publish_counters();
     (shard.counters(), drained)
 }

@@ -50,7 +50,12 @@ impl Isolate for Server {
     const NAME: &'static str = "Server";
 
     fn init(mode: &Mode, _ctx: &mut Ctx<Self>) -> Self {
-        Server { mode: *mode, deferred: None, handled: 0, late_reply_refused: false }
+        Server {
+            mode: *mode,
+            deferred: None,
+            handled: 0,
+            late_reply_refused: false,
+        }
     }
 
     fn handle(&mut self, message: ServerMessage, ctx: &mut Ctx<Self>) -> Effect {
@@ -127,7 +132,11 @@ impl Isolate for Caller {
             CallerMessage::Go(Go) => self.go(ctx),
             CallerMessage::Result(result) => {
                 self.results.push(result);
-                if self.exit_after_result { Effect::Done } else { Effect::Receive }
+                if self.exit_after_result {
+                    Effect::Done
+                } else {
+                    Effect::Receive
+                }
             }
             CallerMessage::Value(GetValue) => ctx.reply(0u64),
         }
@@ -136,24 +145,30 @@ impl Isolate for Caller {
 
 impl Caller {
     fn server(ctx: &Ctx<Self>) -> Handle<Server> {
-        SERVER.with(|server| server.get()).unwrap_or_else(|| unreachable!("{ctx:?}"))
+        SERVER
+            .with(|server| server.get())
+            .unwrap_or_else(|| unreachable!("{ctx:?}"))
     }
 
     fn go(&mut self, ctx: &mut Ctx<Self>) -> Effect {
         let server = Self::server(ctx);
         match self.plan {
-            Plan::Call { timeout_micros } | Plan::CallThenExit { timeout_micros } => {
-                ctx.call(&server, GetValue, Duration::from_micros(timeout_micros)).unwrap()
-            }
+            Plan::Call { timeout_micros } | Plan::CallThenExit { timeout_micros } => ctx
+                .call(&server, GetValue, Duration::from_micros(timeout_micros))
+                .unwrap(),
             Plan::Twice => {
-                let first = ctx.call(&server, GetValue, Duration::from_millis(5)).unwrap();
+                let first = ctx
+                    .call(&server, GetValue, Duration::from_millis(5))
+                    .unwrap();
                 let second = ctx.call(&server, GetValue, Duration::from_millis(5));
                 self.refusals.push(second.unwrap_err().error);
                 first
             }
             Plan::SelfCall => {
                 let me = ctx.me();
-                let refused = ctx.call(&me, GetValue, Duration::from_millis(5)).unwrap_err();
+                let refused = ctx
+                    .call(&me, GetValue, Duration::from_millis(5))
+                    .unwrap_err();
                 self.refusals.push(refused.error);
                 Effect::Receive
             }
@@ -161,7 +176,8 @@ impl Caller {
                 for _ in 0..3 {
                     ctx.send(&server, Work).unwrap();
                 }
-                ctx.call(&server, GetValue, Duration::from_micros(1)).unwrap()
+                ctx.call(&server, GetValue, Duration::from_micros(1))
+                    .unwrap()
             }
         }
     }
@@ -171,7 +187,11 @@ std::thread_local! {
     static SERVER: std::cell::Cell<Option<Handle<Server>>> = const { std::cell::Cell::new(None) };
 }
 
-fn simulate(plan: Plan, mode: Mode, server_shard: u16) -> (Simulation, Handle<Caller>, Handle<Server>) {
+fn simulate(
+    plan: Plan,
+    mode: Mode,
+    server_shard: u16,
+) -> (Simulation, Handle<Caller>, Handle<Server>) {
     let mut spec = BootSpec::new(2);
     spec.pin_threads(false).dispatch_budget(1);
     spec.isolate::<Server>(2).isolate::<Caller>(2);
@@ -188,8 +208,18 @@ fn simulate(plan: Plan, mode: Mode, server_shard: u16) -> (Simulation, Handle<Ca
 #[test]
 fn reply_arrives_locally_and_across_shards() {
     for shard in [0, 1] {
-        let (sim, caller, _) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Immediate, shard);
-        assert_eq!(sim.state(caller).unwrap().results, [CallResult::Reply(42)], "server on shard {shard}");
+        let (sim, caller, _) = simulate(
+            Plan::Call {
+                timeout_micros: 1_000,
+            },
+            Mode::Immediate,
+            shard,
+        );
+        assert_eq!(
+            sim.state(caller).unwrap().results,
+            [CallResult::Reply(42)],
+            "server on shard {shard}"
+        );
         assert_eq!(sim.totals().calls, 1);
         assert_eq!(sim.totals().calls_timed_out, 0);
     }
@@ -197,7 +227,13 @@ fn reply_arrives_locally_and_across_shards() {
 
 #[test]
 fn timeout_when_the_server_never_answers() {
-    let (sim, caller, server) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Ignore, 1);
+    let (sim, caller, server) = simulate(
+        Plan::Call {
+            timeout_micros: 1_000,
+        },
+        Mode::Ignore,
+        1,
+    );
     assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
     assert_eq!(sim.state(server).unwrap().handled, 1);
     assert_eq!(sim.totals().calls_timed_out, 1);
@@ -207,16 +243,34 @@ fn timeout_when_the_server_never_answers() {
 
 #[test]
 fn late_reply_is_dropped_not_delivered() {
-    let (sim, caller, server) = simulate(Plan::Call { timeout_micros: 1_000 }, Mode::Deferred, 1);
+    let (sim, caller, server) = simulate(
+        Plan::Call {
+            timeout_micros: 1_000,
+        },
+        Mode::Deferred,
+        1,
+    );
     assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
-    assert!(sim.state(server).unwrap().late_reply_refused, "wrong reply type refused");
+    assert!(
+        sim.state(server).unwrap().late_reply_refused,
+        "wrong reply type refused"
+    );
     assert_eq!(sim.totals().late_replies_dropped, 1);
 }
 
 #[test]
 fn reply_to_a_dead_caller_is_counted() {
-    let (sim, caller, _) = simulate(Plan::CallThenExit { timeout_micros: 1_000 }, Mode::Deferred, 0);
-    assert!(sim.state(caller).is_none(), "caller exited after its timeout");
+    let (sim, caller, _) = simulate(
+        Plan::CallThenExit {
+            timeout_micros: 1_000,
+        },
+        Mode::Deferred,
+        0,
+    );
+    assert!(
+        sim.state(caller).is_none(),
+        "caller exited after its timeout"
+    );
     assert_eq!(sim.totals().replies_to_dead_callers, 1);
     assert_eq!(sim.totals().late_replies_dropped, 0);
 }
@@ -243,6 +297,10 @@ fn call_to_oneself_is_refused_at_once() {
 fn request_past_its_deadline_is_dropped_before_dispatch() {
     let (sim, caller, server) = simulate(Plan::Backlog, Mode::Immediate, 0);
     assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
-    assert_eq!(sim.state(server).unwrap().handled, 0, "the server never saw the request");
+    assert_eq!(
+        sim.state(server).unwrap().handled,
+        0,
+        "the server never saw the request"
+    );
     assert_eq!(sim.totals().expired_requests_dropped, 1);
 }

@@ -5,9 +5,7 @@ mod support;
 
 use core::time::Duration;
 
-use tina_runtime::{
-    BootSpec, Ctx, Effect, Handle, Isolate, SendErrorKind, ShardId, Simulation,
-};
+use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, SendErrorKind, ShardId, Simulation};
 
 /// Counts what it receives; exits on `Quit`, panics on `Explode`.
 struct Sink {
@@ -28,7 +26,10 @@ impl Isolate for Sink {
     const NAME: &'static str = "Sink";
 
     fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
-        Sink { received: 0, last: None }
+        Sink {
+            received: 0,
+            last: None,
+        }
     }
 
     fn handle(&mut self, message: SinkMessage, _ctx: &mut Ctx<Self>) -> Effect {
@@ -82,7 +83,14 @@ impl Isolate for Driver {
 
     fn init(args: &Self::Args, ctx: &mut Ctx<Self>) -> Self {
         ctx.after(Duration::from_millis(1), Step).unwrap();
-        Driver { script: args.0, step: 0, sinks: Vec::new(), remote: args.1, results: Vec::new(), successor: None }
+        Driver {
+            script: args.0,
+            step: 0,
+            sinks: Vec::new(),
+            remote: args.1,
+            results: Vec::new(),
+            successor: None,
+        }
     }
 
     fn handle(&mut self, _message: DriverMessage, ctx: &mut Ctx<Self>) -> Effect {
@@ -158,7 +166,11 @@ fn record<M>(result: Result<(), tina_runtime::SendError<M>>) -> Result<(), SendE
 
 fn spec(script: Script) -> (BootSpec, Handle<Driver>, Handle<Sink>) {
     let mut spec = BootSpec::new(2);
-    spec.pool_slots(8).control_reserve(8).ring_capacity(4).timer_slots(8).pin_threads(false);
+    spec.pool_slots(8)
+        .control_reserve(8)
+        .ring_capacity(4)
+        .timer_slots(8)
+        .pin_threads(false);
     spec.isolate::<Sink>(8).isolate::<Driver>(1);
     let remote = spec.root::<Sink>(ShardId(1), ());
     let driver = spec.root::<Driver>(ShardId(0), (script, Some(remote)));
@@ -192,8 +204,15 @@ fn local_pool_exhausted() {
     let (sim, driver, _) = run(Script::LocalPoolExhausted);
     let results = &sim.state(driver).unwrap().results;
     let ok = results.iter().filter(|result| result.is_ok()).count();
-    assert_eq!(ok, 8, "exactly the 8 ordinary pool slots are used: {results:?}");
-    assert!(results[8..].iter().all(|result| *result == Err(SendErrorKind::PoolExhausted)));
+    assert_eq!(
+        ok, 8,
+        "exactly the 8 ordinary pool slots are used: {results:?}"
+    );
+    assert!(
+        results[8..]
+            .iter()
+            .all(|result| *result == Err(SendErrorKind::PoolExhausted))
+    );
     assert_eq!(sim.counters(ShardId(0)).refused_pool_exhausted, 4);
 }
 
@@ -203,10 +222,18 @@ fn stale_after_done_never_reaches_the_successor() {
     let state = sim.state(driver).unwrap();
     assert_eq!(
         state.results,
-        [Ok(()), Err(SendErrorKind::Stale), Err(SendErrorKind::Stale), Ok(())]
+        [
+            Ok(()),
+            Err(SendErrorKind::Stale),
+            Err(SendErrorKind::Stale),
+            Ok(())
+        ]
     );
     let successor = sim.state(state.successor.unwrap()).unwrap();
-    assert_eq!(successor.received, 1, "only the message sent to the new handle arrived");
+    assert_eq!(
+        successor.received, 1,
+        "only the message sent to the new handle arrived"
+    );
     assert_eq!(successor.last, Some(3));
     assert_eq!(sim.counters(ShardId(0)).exited, 1);
 }
@@ -217,7 +244,12 @@ fn stale_after_crash_never_reaches_the_successor() {
     let state = sim.state(driver).unwrap();
     assert_eq!(
         state.results,
-        [Ok(()), Err(SendErrorKind::Stale), Err(SendErrorKind::Stale), Ok(())]
+        [
+            Ok(()),
+            Err(SendErrorKind::Stale),
+            Err(SendErrorKind::Stale),
+            Ok(())
+        ]
     );
     assert_eq!(sim.state(state.successor.unwrap()).unwrap().received, 1);
     assert_eq!(sim.counters(ShardId(0)).crashed, 1);

@@ -94,7 +94,10 @@ impl<I: Isolate> Arena<I> {
             let mut envelope = core.pool.take(index);
             return match envelope.kind {
                 Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
-                _ => envelope.payload.take::<I::Message>().map(|message| Input::Message(message, None)),
+                _ => envelope
+                    .payload
+                    .take::<I::Message>()
+                    .map(|message| Input::Message(message, None)),
             };
         }
         if meta.parked || meta.status != Status::Live {
@@ -127,7 +130,12 @@ impl<I: Isolate> Arena<I> {
     }
 
     fn dispatch(&mut self, core: &mut Core, global: usize, slot: u32, input: Input<I>) {
-        let me = RawHandle::new(core.shard, self.type_index, slot, core.slots[global].generation);
+        let me = RawHandle::new(
+            core.shard,
+            self.type_index,
+            slot,
+            core.slots[global].generation,
+        );
         let tag = match &input {
             Input::Message(message, _) => u64::from(message.tag()),
             Input::Init(_) => 1 << 16,
@@ -214,7 +222,9 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         let base = core.types[type_index].base;
         let mut dispatched = 0;
         while dispatched < budget {
-            let Some(slot) = core.ready[type_index].pop_front() else { break };
+            let Some(slot) = core.ready[type_index].pop_front() else {
+                break;
+            };
             let global = base + slot as usize;
             core.slots[global].ready = false;
             if let Some(input) = self.next_input(core, global, slot) {

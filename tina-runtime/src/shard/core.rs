@@ -107,7 +107,7 @@ impl Signals {
 pub(crate) struct RequestInfo {
     pub(crate) caller: RawHandle,
     pub(crate) correlation: u32,
-    pub(crate) reply_type: Option<core::any::TypeId>,
+    pub(crate) reply_type: Option<fn() -> core::any::TypeId>,
 }
 
 /// The untyped state of one shard.
@@ -136,7 +136,9 @@ pub(crate) struct Core {
 /// FNV-1a style mixing of one word into a running hash.
 #[inline]
 pub(crate) fn mix(hash: u64, word: u64) -> u64 {
-    (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+    (hash ^ word)
+        .wrapping_mul(0x0000_0100_0000_01b3)
+        .rotate_left(29)
 }
 
 impl Core {
@@ -150,7 +152,9 @@ impl Core {
     /// The slot-table index of the live incarnation `raw` names, or why it is stale.
     #[inline]
     pub(crate) fn live_global(&self, raw: RawHandle) -> Result<usize, SendErrorKind> {
-        let global = self.global(raw.type_index(), raw.slot()).ok_or(SendErrorKind::Stale)?;
+        let global = self
+            .global(raw.type_index(), raw.slot())
+            .ok_or(SendErrorKind::Stale)?;
         let meta = &self.slots[global];
         if meta.status == Status::Free || meta.generation != raw.generation() {
             return Err(SendErrorKind::Stale);
@@ -189,7 +193,10 @@ impl Core {
     /// Delivers an ordinary message (user or request) to a local isolate: mailbox bound,
     /// then an ordinary pool slot.
     #[inline]
-    pub(crate) fn deliver_local(&mut self, envelope: Envelope) -> Result<(), (SendErrorKind, Envelope)> {
+    pub(crate) fn deliver_local(
+        &mut self,
+        envelope: Envelope,
+    ) -> Result<(), (SendErrorKind, Envelope)> {
         let global = match self.live_global(envelope.target) {
             Ok(global) => global,
             Err(kind) => return Err((kind, envelope)),
@@ -202,7 +209,9 @@ impl Core {
             Ok(index) => index,
             Err(envelope) => return Err((SendErrorKind::PoolExhausted, envelope)),
         };
-        let queued = self.pool.try_enqueue(&mut self.slots[global].mailbox, index);
+        let queued = self
+            .pool
+            .try_enqueue(&mut self.slots[global].mailbox, index);
         debug_assert!(queued.is_ok(), "mailbox room was checked");
         self.mark_ready(target.type_index(), target.slot());
         Ok(())
@@ -272,7 +281,10 @@ impl Core {
 
     /// Starts an isolate from an init envelope: reserves the slot (or the one it names),
     /// queues the envelope on the control queue.
-    pub(crate) fn accept_init(&mut self, mut envelope: Envelope) -> Result<(), (SendErrorKind, Envelope)> {
+    pub(crate) fn accept_init(
+        &mut self,
+        mut envelope: Envelope,
+    ) -> Result<(), (SendErrorKind, Envelope)> {
         let type_index = envelope.target.type_index();
         if envelope.target.slot() == ANY_SLOT {
             match self.reserve_slot(type_index) {
@@ -295,7 +307,10 @@ impl Core {
         meta.status = Status::Starting;
         meta.generation = target.generation();
         let queued = self.pool.try_enqueue(&mut meta.control, index);
-        debug_assert!(queued.is_ok(), "control queues are bounded by the pool, not a count");
+        debug_assert!(
+            queued.is_ok(),
+            "control queues are bounded by the pool, not a count"
+        );
         self.mark_ready(type_index, target.slot());
         Ok(())
     }
@@ -305,7 +320,12 @@ impl Core {
         let slot = self.free_slots.get_mut(type_index as usize)?.pop()?;
         let global = self.types[type_index as usize].base + slot as usize;
         self.slots[global].status = Status::Starting;
-        Some(RawHandle::new(self.shard, type_index, slot, self.slots[global].generation))
+        Some(RawHandle::new(
+            self.shard,
+            type_index,
+            slot,
+            self.slots[global].generation,
+        ))
     }
 
     /// Gives back a slot reserved by [`Core::reserve_slot`] that never started.
@@ -320,8 +340,15 @@ impl Core {
 
     /// `(type_index, slot)` of a slot-table index.
     pub(crate) fn locate(&self, global: usize) -> (u16, u32) {
-        let type_index = self.types.iter().rposition(|info| info.base <= global).unwrap_or(0);
-        (type_index as u16, (global - self.types[type_index].base) as u32)
+        let type_index = self
+            .types
+            .iter()
+            .rposition(|info| info.base <= global)
+            .unwrap_or(0);
+        (
+            type_index as u16,
+            (global - self.types[type_index].base) as u32,
+        )
     }
 
     /// Matches a reply with its caller's outstanding call; late or orphaned replies are
@@ -332,7 +359,9 @@ impl Core {
             return;
         };
         let meta = &self.slots[global];
-        if meta.call_correlation != envelope.correlation || meta.call_outcome != CallOutcome::Waiting {
+        if meta.call_correlation != envelope.correlation
+            || meta.call_outcome != CallOutcome::Waiting
+        {
             self.counters.late_replies_dropped += 1;
             return;
         }
@@ -359,7 +388,9 @@ impl Core {
             let live = self.live_global(target);
             match (action, live) {
                 (TimerAction::Message(index), Ok(global)) => {
-                    let queued = self.pool.try_enqueue(&mut self.slots[global].control, index);
+                    let queued = self
+                        .pool
+                        .try_enqueue(&mut self.slots[global].control, index);
                     debug_assert!(queued.is_ok());
                     self.counters.timers_fired += 1;
                     self.mark_ready(target.type_index(), target.slot());
@@ -370,7 +401,9 @@ impl Core {
                 }
                 (TimerAction::CallTimeout(correlation), Ok(global)) => {
                     let meta = &mut self.slots[global];
-                    if meta.call_correlation == correlation && meta.call_outcome == CallOutcome::Waiting {
+                    if meta.call_correlation == correlation
+                        && meta.call_outcome == CallOutcome::Waiting
+                    {
                         meta.call_outcome = CallOutcome::Timeout;
                         meta.call_timer = None;
                         self.counters.calls_timed_out += 1;
@@ -436,12 +469,11 @@ impl Core {
             // or we see its flag and wake it. A busy peer never gets a syscall.
             fence(Ordering::SeqCst);
             let signals = &self.signals[peer];
-            if signals.sleeping.load(Ordering::Relaxed) {
-                if let Some(waker) = &signals.waker {
-                    // A failed wake leaves the peer to its poll timeout; nothing is lost.
-                    let _ = waker.wake();
-                    self.counters.wakeups_sent += 1;
-                }
+            if let (true, Some(waker)) = (signals.sleeping.load(Ordering::Relaxed), &signals.waker)
+            {
+                // A failed wake leaves the peer to its poll timeout; nothing is lost.
+                let _ = waker.wake();
+                self.counters.wakeups_sent += 1;
             }
         }
         published

@@ -72,7 +72,10 @@ impl Shard {
 
     /// Whether no isolate is alive or starting.
     pub(crate) fn is_empty(&self) -> bool {
-        self.core.slots.iter().all(|meta| meta.status == Status::Free)
+        self.core
+            .slots
+            .iter()
+            .all(|meta| meta.status == Status::Free)
     }
 
     /// Tears every isolate down at once.
@@ -89,7 +92,9 @@ impl Shard {
 
     /// Makes the current counters visible to other threads.
     pub(crate) fn publish_counters(&self) {
-        self.core.signals[self.core.shard.index()].counters.publish(&self.core.counters);
+        self.core.signals[self.core.shard.index()]
+            .counters
+            .publish(&self.core.counters);
     }
 
     pub(crate) fn counters(&self) -> Counters {
@@ -104,14 +109,18 @@ impl Shard {
         // or we see its published items here and stay awake.
         fence(Ordering::SeqCst);
         if self.inbound_pending() {
-            self.core.signals[self.core.shard.index()].sleeping.store(false, Ordering::Relaxed);
+            self.core.signals[self.core.shard.index()]
+                .sleeping
+                .store(false, Ordering::Relaxed);
             return false;
         }
         true
     }
 
     pub(crate) fn woke(&self) {
-        self.core.signals[self.core.shard.index()].sleeping.store(false, Ordering::Relaxed);
+        self.core.signals[self.core.shard.index()]
+            .sleeping
+            .store(false, Ordering::Relaxed);
     }
 }
 
@@ -155,9 +164,11 @@ impl ShardSeed {
 pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<ShardSeed> {
     let shard_count = spec.shards;
     // rings[from][to]
-    let mut producers: Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>> =
-        (0..shard_count).map(|_| (0..shard_count).map(|_| None).collect()).collect();
-    let mut consumers: Vec<Vec<Consumer<Envelope>>> = (0..shard_count).map(|_| Vec::new()).collect();
+    let mut producers: Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>> = (0..shard_count)
+        .map(|_| (0..shard_count).map(|_| None).collect())
+        .collect();
+    let mut consumers: Vec<Vec<Consumer<Envelope>>> =
+        (0..shard_count).map(|_| Vec::new()).collect();
     for (from, row) in producers.iter_mut().enumerate() {
         for (to, slot) in row.iter_mut().enumerate() {
             if from != to {
@@ -223,7 +234,11 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
     for root in &spec.roots {
         let shard = &mut shards[root.handle.shard().index()];
         let reserved = shard.core.reserve_slot(root.handle.type_index());
-        assert_eq!(reserved, Some(root.handle), "root slots are assigned in order at boot");
+        assert_eq!(
+            reserved,
+            Some(root.handle),
+            "root slots are assigned in order at boot"
+        );
         let mut envelope = Envelope::user(root.handle, (root.make_args)());
         envelope.kind = Kind::Init;
         if shard.core.accept_init(envelope).is_err() {

@@ -67,7 +67,10 @@ impl Simulation {
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
         spec.validate()?;
         let signals: Arc<[Signals]> = (0..spec.shards).map(|_| Signals::new(None)).collect();
-        let shards: Vec<Shard> = build_shards(&spec, signals).into_iter().map(|seed| seed.grow()).collect();
+        let shards: Vec<Shard> = build_shards(&spec, signals)
+            .into_iter()
+            .map(|seed| seed.grow())
+            .collect();
         let order = (0..shards.len()).collect();
         Ok(Simulation {
             shards,
@@ -115,7 +118,10 @@ impl Simulation {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.shards.iter().filter_map(|shard| shard.core.timers.next_deadline()).min()
+        self.shards
+            .iter()
+            .filter_map(|shard| shard.core.timers.next_deadline())
+            .min()
     }
 
     /// Runs rounds until the system is quiescent (a round with no work and no pending
@@ -144,7 +150,12 @@ impl Simulation {
     }
 
     fn report(&self, quiescent: bool) -> SimReport {
-        SimReport { rounds: self.rounds, quiescent, trace_hash: self.trace, now: Instant(self.now) }
+        SimReport {
+            rounds: self.rounds,
+            quiescent,
+            trace_hash: self.trace,
+            now: Instant(self.now),
+        }
     }
 
     /// The trace hash so far.
@@ -189,14 +200,20 @@ impl Simulation {
 
     fn set_down(&mut self, shard: ShardId, down: bool) {
         if let Some(first) = self.shards.first() {
-            first.core.signals[shard.index()].down.store(down, std::sync::atomic::Ordering::Release);
+            first.core.signals[shard.index()]
+                .down
+                .store(down, std::sync::atomic::Ordering::Release);
         }
     }
 
     /// Checks the envelope pool accounting of every shard.
     pub fn check_pools(&self) -> Result<(), String> {
         for shard in &self.shards {
-            shard.core.pool.check().map_err(|error| format!("{}: {error}", shard.core.shard))?;
+            shard
+                .core
+                .pool
+                .check()
+                .map_err(|error| format!("{}: {error}", shard.core.shard))?;
         }
         Ok(())
     }

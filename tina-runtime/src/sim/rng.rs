@@ -38,8 +38,12 @@ pub struct Rng {
 impl Rng {
     /// The stream for `domain` under `seed`.
     pub fn stream(seed: u64, domain: Domain) -> Rng {
-        let mut mixer = Rng { state: seed ^ domain.number().wrapping_mul(0xA076_1D64_78BD_642F) };
-        Rng { state: mixer.next_u64() }
+        let mut mixer = Rng {
+            state: seed ^ domain.number().wrapping_mul(0xA076_1D64_78BD_642F),
+        };
+        Rng {
+            state: mixer.next_u64(),
+        }
     }
 
     /// The next 64 random bits.

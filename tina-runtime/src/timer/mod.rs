@@ -69,10 +69,19 @@ impl Timers {
                 action: TimerAction::CallTimeout(0),
                 generation: 0,
                 heap_position: NONE,
-                next_free: if index + 1 == capacity { NONE } else { index as u32 + 1 },
+                next_free: if index + 1 == capacity {
+                    NONE
+                } else {
+                    index as u32 + 1
+                },
             })
             .collect();
-        Self { entries, heap: Vec::with_capacity(capacity), free_head: 0, sequence: 0 }
+        Self {
+            entries,
+            heap: Vec::with_capacity(capacity),
+            free_head: 0,
+            sequence: 0,
+        }
     }
 
     /// Pending timers.
@@ -88,7 +97,9 @@ impl Timers {
 
     /// The earliest deadline, if any timer is pending.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.heap.first().map(|&index| self.entries[index as usize].deadline_nanos)
+        self.heap
+            .first()
+            .map(|&index| self.entries[index as usize].deadline_nanos)
     }
 
     /// Schedules `action` for `target` at `deadline_nanos`; `None` when every slot is taken.
@@ -152,7 +163,10 @@ impl Timers {
         entry.generation = entry.generation.wrapping_add(1);
         entry.next_free = self.free_head;
         self.free_head = index;
-        Expired { target: entry.target, action: entry.action }
+        Expired {
+            target: entry.target,
+            action: entry.action,
+        }
     }
 
     fn key(&self, position: usize) -> (u64, u64) {
@@ -210,11 +224,15 @@ mod tests {
         let mut timers = Timers::new(8);
         let deadlines = [50u64, 10, 30, 10, 40, 20];
         for (tag, &deadline) in deadlines.iter().enumerate() {
-            timers.schedule(deadline, target(), TimerAction::CallTimeout(tag as u32)).unwrap();
+            timers
+                .schedule(deadline, target(), TimerAction::CallTimeout(tag as u32))
+                .unwrap();
         }
         let mut fired = Vec::new();
         while let Some(expired) = timers.pop_due(u64::MAX) {
-            let TimerAction::CallTimeout(tag) = expired.action else { unreachable!() };
+            let TimerAction::CallTimeout(tag) = expired.action else {
+                unreachable!()
+            };
             fired.push(tag);
         }
         assert_eq!(fired, [1, 3, 5, 2, 4, 0]);
@@ -223,7 +241,9 @@ mod tests {
     #[test]
     fn nothing_fires_before_its_deadline() {
         let mut timers = Timers::new(2);
-        timers.schedule(100, target(), TimerAction::CallTimeout(1)).unwrap();
+        timers
+            .schedule(100, target(), TimerAction::CallTimeout(1))
+            .unwrap();
         assert_eq!(timers.pop_due(99), None);
         assert!(timers.pop_due(100).is_some());
     }
@@ -231,13 +251,23 @@ mod tests {
     #[test]
     fn cancel_frees_the_slot_at_once_and_ids_go_stale() {
         let mut timers = Timers::new(2);
-        let a = timers.schedule(100, target(), TimerAction::CallTimeout(1)).unwrap();
-        let _b = timers.schedule(200, target(), TimerAction::CallTimeout(2)).unwrap();
+        let a = timers
+            .schedule(100, target(), TimerAction::CallTimeout(1))
+            .unwrap();
+        let _b = timers
+            .schedule(200, target(), TimerAction::CallTimeout(2))
+            .unwrap();
         assert!(!timers.has_room());
-        assert!(timers.schedule(300, target(), TimerAction::CallTimeout(3)).is_none());
+        assert!(
+            timers
+                .schedule(300, target(), TimerAction::CallTimeout(3))
+                .is_none()
+        );
         assert!(timers.cancel(a).is_some());
         assert!(timers.cancel(a).is_none(), "a cancelled id is stale");
-        let c = timers.schedule(50, target(), TimerAction::CallTimeout(3)).unwrap();
+        let c = timers
+            .schedule(50, target(), TimerAction::CallTimeout(3))
+            .unwrap();
         assert_eq!(timers.next_deadline(), Some(50));
         assert_ne!(a, c, "the reused slot has a new generation");
         assert_eq!(timers.len(), 2);
@@ -248,7 +278,9 @@ mod tests {
         // A small deterministic LCG drives a mix of schedules and cancels.
         let mut state = 12345u64;
         let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             state >> 33
         };
         let mut timers = Timers::new(64);
@@ -267,7 +299,9 @@ mod tests {
         let mut previous = (0u64, 0u32);
         let mut count = 0;
         while let Some(expired) = timers.pop_due(u64::MAX) {
-            let TimerAction::CallTimeout(tag) = expired.action else { unreachable!() };
+            let TimerAction::CallTimeout(tag) = expired.action else {
+                unreachable!()
+            };
             let deadline = live.iter().find(|entry| entry.2 == tag).unwrap().1;
             assert!((deadline, tag) >= previous);
             previous = (deadline, tag);

@@ -16,7 +16,7 @@ macro_rules! messages {
         }
 
         impl tina_runtime::Message for $name {
-            #[allow(irrefutable_let_patterns)]
+            #[allow(irrefutable_let_patterns, unused_mut)]
             fn tag(&self) -> u16 {
                 let mut tag = 0u16;
                 $(
@@ -42,6 +42,10 @@ macro_rules! messages {
 /// A spec with small, test-friendly capacities.
 pub fn small_spec(shards: usize) -> tina_runtime::BootSpec {
     let mut spec = tina_runtime::BootSpec::new(shards);
-    spec.pool_slots(256).control_reserve(32).ring_capacity(64).timer_slots(64).pin_threads(false);
+    spec.pool_slots(256)
+        .control_reserve(32)
+        .ring_capacity(64)
+        .timer_slots(64)
+        .pin_threads(false);
     spec
 }

@@ -1,0 +1,271 @@
+//! A counting global allocator proves the steady state never allocates: after boot, a
+//! million local and cross-shard messages, timers and calls cause zero allocator calls —
+//! in simulation and on real threads.
+//!
+//! One `#[test]` only: tests in one binary run in parallel and would count each other.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use core::time::Duration;
+
+use tina_runtime::{
+    BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Request, ShardId, Simulation, System,
+};
+
+/// Counts allocator calls while `COUNTING` is set.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments
+// unchanged, so the caller's contract is the system allocator's; counting touches only an
+// atomic.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; see the impl's comment.
+        unsafe { SystemAllocator.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; see the impl's comment.
+        unsafe { SystemAllocator.dealloc(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged; see the impl's comment.
+        unsafe { SystemAllocator.realloc(pointer, layout, size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// A token passed around a ring of relays, alternating local and cross-shard hops.
+struct Token {
+    hops: u32,
+}
+
+/// Tells a relay where to forward.
+struct Next(Handle<Relay>);
+
+/// Forwards tokens to the next relay until `HOPS` hops.
+struct Relay {
+    next: Option<Handle<Relay>>,
+    forwarded: u64,
+}
+
+const HOPS: u32 = 150_000;
+
+messages!(Relay => RelayMessage { Token(Token), Next(Next) });
+
+impl Isolate for Relay {
+    type Message = RelayMessage;
+    type Args = ();
+    const MAILBOX: usize = 16;
+    const NAME: &'static str = "Relay";
+
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Relay {
+            next: None,
+            forwarded: 0,
+        }
+    }
+
+    fn handle(&mut self, message: RelayMessage, ctx: &mut Ctx<Self>) -> Effect {
+        match message {
+            RelayMessage::Next(Next(next)) => self.next = Some(next),
+            RelayMessage::Token(Token { hops }) => {
+                if hops < HOPS {
+                    self.forwarded += 1;
+                    let next = self.next.expect("wired before the first token");
+                    ctx.send(&next, Token { hops: hops + 1 }).unwrap();
+                }
+            }
+        }
+        Effect::Receive
+    }
+}
+
+/// Wires the relays into a ring and starts eight tokens: an ordinary isolate as test driver.
+struct Wirer;
+
+messages!(Wirer => WirerMessage {});
+
+impl Isolate for Wirer {
+    type Message = WirerMessage;
+    type Args = [Handle<Relay>; 4];
+    const MAILBOX: usize = 1;
+    const NAME: &'static str = "Wirer";
+
+    fn init(relays: &[Handle<Relay>; 4], ctx: &mut Ctx<Self>) -> Self {
+        for (index, relay) in relays.iter().enumerate() {
+            ctx.send(relay, Next(relays[(index + 1) % 4])).unwrap();
+        }
+        for _ in 0..4 {
+            ctx.send(&relays[0], Token { hops: 0 }).unwrap();
+            ctx.send(&relays[2], Token { hops: 0 }).unwrap();
+        }
+        Wirer
+    }
+
+    fn handle(&mut self, message: WirerMessage, _ctx: &mut Ctx<Self>) -> Effect {
+        match message {}
+    }
+}
+
+/// Answers `Echo` with its value.
+struct Echo(u64);
+
+impl Request for Echo {
+    type Reply = u64;
+}
+
+struct Server;
+
+messages!(Server => ServerMessage { Echo(Echo) });
+
+impl Isolate for Server {
+    type Message = ServerMessage;
+    type Args = ();
+    const MAILBOX: usize = 8;
+    const NAME: &'static str = "Server";
+
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Server
+    }
+
+    fn handle(&mut self, message: ServerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        let ServerMessage::Echo(Echo(value)) = message;
+        ctx.reply(value)
+    }
+}
+
+/// Calls a server, then waits on a timer, `CALLS` times.
+struct Caller {
+    server: Handle<Server>,
+    replies: u64,
+}
+
+struct Again;
+
+const CALLS: u64 = 50_000;
+
+messages!(Caller => CallerMessage { Result(CallResult<u64>), Again(Again) });
+
+impl Isolate for Caller {
+    type Message = CallerMessage;
+    type Args = Handle<Server>;
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Caller";
+
+    fn init(server: &Handle<Server>, ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::ZERO, Again).unwrap();
+        Caller {
+            server: *server,
+            replies: 0,
+        }
+    }
+
+    fn handle(&mut self, message: CallerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        match message {
+            CallerMessage::Result(CallResult::Reply(value)) => {
+                assert_eq!(value, self.replies);
+                self.replies += 1;
+                if self.replies < CALLS {
+                    // A timer that is cancelled and one that fires.
+                    let cancelled = ctx.after(Duration::from_secs(60), Again).unwrap();
+                    assert!(ctx.cancel(cancelled));
+                    ctx.after(Duration::ZERO, Again).unwrap();
+                }
+                Effect::Receive
+            }
+            CallerMessage::Result(CallResult::Timeout) => panic!("no call should time out"),
+            CallerMessage::Again(Again) => {
+                let server = self.server;
+                ctx.call(&server, Echo(self.replies), Duration::from_secs(10))
+                    .unwrap()
+            }
+        }
+    }
+}
+
+/// Two shards; on each, two relays (the ring a0 -> a1 -> b0 -> b1 -> a0 makes half the hops
+/// remote), a server, and two callers — one calling the local server, one the remote.
+fn spec() -> BootSpec {
+    let mut spec = support::small_spec(2);
+    spec.isolate::<Relay>(2)
+        .isolate::<Server>(1)
+        .isolate::<Caller>(2)
+        .isolate::<Wirer>(1);
+    let relays = [
+        spec.root::<Relay>(ShardId(0), ()),
+        spec.root::<Relay>(ShardId(0), ()),
+        spec.root::<Relay>(ShardId(1), ()),
+        spec.root::<Relay>(ShardId(1), ()),
+    ];
+    let servers = [
+        spec.root::<Server>(ShardId(0), ()),
+        spec.root::<Server>(ShardId(1), ()),
+    ];
+    for shard in 0..2 {
+        spec.root::<Caller>(ShardId(shard as u16), servers[shard]);
+        spec.root::<Caller>(ShardId(shard as u16), servers[1 - shard]);
+    }
+    spec.root::<Wirer>(ShardId(0), relays);
+    spec
+}
+
+#[test]
+fn steady_state_never_allocates() {
+    // Simulation.
+    let mut sim = Simulation::new(spec(), 5).unwrap();
+    for _ in 0..4 {
+        sim.step();
+    }
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let report = sim.run(u64::MAX);
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert!(report.quiescent);
+    let totals = sim.totals();
+    assert_eq!(totals.calls, 4 * CALLS);
+    assert!(totals.dispatched > 1_000_000, "{totals:?}");
+    assert!(totals.sent_remote > 500_000, "{totals:?}");
+    assert_eq!(
+        allocations, 0,
+        "the simulated steady state allocated {allocations} times"
+    );
+
+    // Real threads.
+    let system = System::start(spec()).unwrap();
+    assert!(system.wait_until(Duration::from_secs(10), |totals| totals.live_isolates == 11));
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let finished = system.wait_until(Duration::from_secs(120), |totals| {
+        totals.calls_timed_out == 0
+            && totals.timers_fired >= 4 * CALLS - 4
+            && totals.dispatched > 1_000_000
+    });
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let summary = system.shutdown(Duration::from_secs(5));
+    assert!(finished, "{:?}", summary.total);
+    assert_eq!(
+        allocations, 0,
+        "the threaded steady state allocated {allocations} times"
+    );
+}
