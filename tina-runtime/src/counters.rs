@@ -69,6 +69,14 @@ counters! {
     exited,
     /// Isolates that crashed (panic or `Effect::Crash`).
     crashed,
+    /// Restarts performed by supervision groups (a one-for-all restart counts once).
+    restarts,
+    /// Groups that went over their restart budget.
+    escalations,
+    /// Times the shard was quarantined.
+    quarantines,
+    /// Times the shard was revived.
+    revives,
     /// Isolates currently alive on the shard.
     live_isolates,
     /// Calls made.

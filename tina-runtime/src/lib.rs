@@ -40,6 +40,7 @@
 //! Panics: the workspace builds with `panic = "unwind"`; a panic in a handler is caught at
 //! the dispatch boundary and tears down only that isolate.
 
+mod bounded;
 mod clock;
 mod counters;
 mod ctx;
@@ -52,9 +53,11 @@ mod shard;
 mod signal;
 mod sim;
 mod spec;
+mod supervision;
 mod system;
 mod timer;
 
+pub use bounded::Bounded;
 pub use clock::Instant;
 pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
@@ -65,6 +68,8 @@ pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYP
 pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
 pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BootSpec, MemoryReport, SpecError, SpecErrors};
+pub use supervision::crash::REASON_BYTES;
+pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 pub use system::{BootError, Summary, System};
 pub use timer::TimerId;
 

@@ -1,17 +1,24 @@
-//! SIGINT/SIGTERM for the process-level runner: the handler only sets a flag.
+//! Signals for the process-level runner: SIGINT/SIGTERM ask for shutdown, SIGUSR2 revives
+//! quarantined shards. The handler only touches atomics.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+static REVIVES: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_signal(_signal: libc::c_int) {
-    // Storing to an atomic is async-signal-safe.
-    SIGNALLED.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(signal: libc::c_int) {
+    // Atomic operations are async-signal-safe.
+    if signal == libc::SIGUSR2 {
+        REVIVES.fetch_add(1, Ordering::SeqCst);
+    } else {
+        SIGNALLED.store(true, Ordering::SeqCst);
+    }
 }
 
-/// Installs the handler for SIGINT and SIGTERM.
+/// Installs the handler for SIGINT, SIGTERM (shut down) and SIGUSR2 (revive quarantined
+/// shards).
 pub(crate) fn install() -> std::io::Result<()> {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR2] {
         // SAFETY: `sigaction` is given a zero-initialised struct with a valid handler address
         // and an empty mask; the handler only performs an atomic store, which is
         // async-signal-safe, and it is a plain `extern "C"` function that lives forever.
@@ -32,4 +39,9 @@ pub(crate) fn install() -> std::io::Result<()> {
 /// Whether SIGINT or SIGTERM arrived since the handler was installed.
 pub(crate) fn signalled() -> bool {
     SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// How many SIGUSR2 revive requests arrived since the handler was installed.
+pub(crate) fn revive_requests() -> u64 {
+    REVIVES.load(Ordering::SeqCst)
 }

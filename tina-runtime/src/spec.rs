@@ -34,6 +34,7 @@ use crate::handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, 
 use crate::isolate::{Isolate, MAILBOX_MAX};
 use crate::shard::arena::{Arena, ErasedArena};
 use crate::shard::core::SlotMeta;
+use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 
 /// Builds one type's arena for one shard.
 pub(crate) type ArenaFactory = fn(slots: usize) -> Box<dyn ErasedArena>;
@@ -52,10 +53,29 @@ pub(crate) struct TypeEntry {
 /// Makes the init envelope for a root isolate (once per boot, and again on revive).
 pub(crate) type RootFactory = Box<dyn Fn() -> Payload + Send>;
 
-/// One root isolate, started at boot.
+/// One static child isolate, started at boot in declaration order.
 pub(crate) struct RootEntry {
     pub(crate) handle: RawHandle,
     pub(crate) make_args: RootFactory,
+    pub(crate) restart: Restart,
+}
+
+/// One supervision group, as declared.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupSpec {
+    pub(crate) shard: ShardId,
+    pub(crate) parent: Option<GroupId>,
+    pub(crate) strategy: Strategy,
+    pub(crate) budget: RestartBudget,
+    /// Children in declaration order.
+    pub(crate) children: Vec<ChildSpec>,
+}
+
+/// A declared child: an isolate (index into the roots) or a nested group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChildSpec {
+    Isolate(usize),
+    Group(GroupId),
 }
 
 /// The whole system's capacities and its root isolates.
@@ -70,6 +90,9 @@ pub struct BootSpec {
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
     pub(crate) pin_threads: bool,
+    pub(crate) groups: Vec<GroupSpec>,
+    pub(crate) overload_policy: OverloadPolicy,
+    pub(crate) print_crashes: bool,
     /// Mistakes found while building (a root of an unregistered type, …), reported by
     /// `validate`.
     pub(crate) early_errors: Vec<SpecError>,
@@ -114,6 +137,9 @@ impl BootSpec {
             dispatch_budget: 256,
             spin_before_sleep: 1000,
             pin_threads: true,
+            groups: Vec::new(),
+            overload_policy: OverloadPolicy::Quarantine,
+            print_crashes: true,
             early_errors: Vec::new(),
         }
     }
@@ -152,10 +178,106 @@ impl BootSpec {
         self
     }
 
-    /// Adds a root isolate of type `I` on `shard`, started at boot (in the order roots were
-    /// added) with `args`, and returns its handle. Register `I` with
-    /// [`BootSpec::isolate`] first.
+    /// Adds a root isolate of type `I` on `shard`, started at boot with `args`, and returns
+    /// its handle: a [`Restart::Transient`] child of the shard's root supervision group
+    /// (restarted after a crash, not after `Done`). Register `I` with [`BootSpec::isolate`]
+    /// first. Static children start in the order they were declared.
     pub fn root<I: Isolate>(&mut self, shard: ShardId, args: I::Args) -> Handle<I> {
+        let group = self.supervisor(shard);
+        self.child::<I>(group, Restart::Transient, args)
+    }
+
+    /// The root supervision group of `shard` (one-for-one, [`RestartBudget::default`]),
+    /// created on first use. Change it with [`BootSpec::strategy`] and [`BootSpec::budget`].
+    pub fn supervisor(&mut self, shard: ShardId) -> GroupId {
+        if let Some(index) = self
+            .groups
+            .iter()
+            .position(|group| group.shard == shard && group.parent.is_none())
+        {
+            return GroupId(index as u32);
+        }
+        self.groups.push(GroupSpec {
+            shard,
+            parent: None,
+            strategy: Strategy::OneForOne,
+            budget: RestartBudget::default(),
+            children: Vec::new(),
+        });
+        GroupId(self.groups.len() as u32 - 1)
+    }
+
+    /// Declares a group nested in `parent` (on the parent's shard) and returns it. It is a
+    /// child of `parent` in declaration order: if it goes over budget, `parent` sees it as one
+    /// crashed child.
+    pub fn group(&mut self, parent: GroupId, strategy: Strategy, budget: RestartBudget) -> GroupId {
+        let shard = self
+            .groups
+            .get(parent.0 as usize)
+            .map_or(ShardId(0), |group| group.shard);
+        if parent.0 as usize >= self.groups.len() {
+            self.early_errors.push(SpecError::UnknownGroup);
+        }
+        self.groups.push(GroupSpec {
+            shard,
+            parent: Some(parent),
+            strategy,
+            budget,
+            children: Vec::new(),
+        });
+        let id = GroupId(self.groups.len() as u32 - 1);
+        if let Some(group) = self.groups.get_mut(parent.0 as usize) {
+            group.children.push(ChildSpec::Group(id));
+        }
+        id
+    }
+
+    /// Sets a group's strategy.
+    pub fn strategy(&mut self, group: GroupId, strategy: Strategy) -> &mut Self {
+        match self.groups.get_mut(group.0 as usize) {
+            Some(spec) => spec.strategy = strategy,
+            None => self.early_errors.push(SpecError::UnknownGroup),
+        }
+        self
+    }
+
+    /// Sets a group's restart budget.
+    pub fn budget(&mut self, group: GroupId, budget: RestartBudget) -> &mut Self {
+        match self.groups.get_mut(group.0 as usize) {
+            Some(spec) => spec.budget = budget,
+            None => self.early_errors.push(SpecError::UnknownGroup),
+        }
+        self
+    }
+
+    /// What a shard's root group does when it goes over budget (default: quarantine).
+    pub fn overload_policy(&mut self, policy: OverloadPolicy) -> &mut Self {
+        self.overload_policy = policy;
+        self
+    }
+
+    /// Whether crash reports are printed to stderr (rate-limited; default true). They are
+    /// kept in the bounded per-shard crash log either way.
+    pub fn print_crashes(&mut self, print: bool) -> &mut Self {
+        self.print_crashes = print;
+        self
+    }
+
+    /// Adds a static child of type `I` to `group`, started at boot (in declaration order)
+    /// with `args`, restarted according to `restart`; returns its first handle.
+    pub fn child<I: Isolate>(
+        &mut self,
+        group: GroupId,
+        restart: Restart,
+        args: I::Args,
+    ) -> Handle<I> {
+        let shard = match self.groups.get(group.0 as usize) {
+            Some(spec) => spec.shard,
+            None => {
+                self.early_errors.push(SpecError::UnknownGroup);
+                ShardId(0)
+            }
+        };
         let Some(type_index) = self.type_index::<I>() else {
             self.early_errors
                 .push(SpecError::RootOfUnregisteredType { name: I::NAME });
@@ -182,7 +304,12 @@ impl BootSpec {
         self.roots.push(RootEntry {
             handle,
             make_args: Box::new(move || Payload::new(args.clone())),
+            restart,
         });
+        let index = self.roots.len() - 1;
+        if let Some(spec) = self.groups.get_mut(group.0 as usize) {
+            spec.children.push(ChildSpec::Isolate(index));
+        }
         Handle::from_raw(handle)
     }
 
@@ -342,6 +469,21 @@ impl BootSpec {
         if self.dispatch_budget == 0 {
             errors.push(SpecError::DispatchBudget);
         }
+        for group in &self.groups {
+            if group.budget.window.is_zero() {
+                errors.push(SpecError::BudgetWindow);
+            }
+            if group.budget.restarts > 1 << 16 {
+                errors.push(SpecError::BudgetRestarts {
+                    restarts: group.budget.restarts,
+                });
+            }
+        }
+        if self.groups.len() > u16::MAX as usize - 1 {
+            errors.push(SpecError::TooManyGroups {
+                groups: self.groups.len(),
+            });
+        }
         if errors.is_empty() {
             Ok(self.memory_report())
         } else {
@@ -473,6 +615,20 @@ pub enum SpecError {
     },
     /// A dispatch budget of zero.
     DispatchBudget,
+    /// A group id that this spec did not create.
+    UnknownGroup,
+    /// A restart budget with a zero window.
+    BudgetWindow,
+    /// A restart budget allowing more restarts per window than supported.
+    BudgetRestarts {
+        /// What was asked.
+        restarts: u32,
+    },
+    /// More supervision groups than supported.
+    TooManyGroups {
+        /// How many were declared.
+        groups: usize,
+    },
 }
 
 impl fmt::Display for SpecError {
@@ -553,6 +709,22 @@ impl fmt::Display for SpecError {
             SpecError::DispatchBudget => write!(
                 formatter,
                 "dispatch_budget is 0: each type needs at least one dispatch per tick"
+            ),
+            SpecError::UnknownGroup => write!(
+                formatter,
+                "a group id was used that this spec did not create: use the GroupId returned by spec.supervisor(..) or spec.group(..) of the same spec"
+            ),
+            SpecError::BudgetWindow => write!(
+                formatter,
+                "a restart budget has a zero window: give it a window of at least 1 ns (e.g. RestartBudget::new(3, Duration::from_secs(5)))"
+            ),
+            SpecError::BudgetRestarts { restarts } => write!(
+                formatter,
+                "a restart budget allows {restarts} restarts per window: at most 65536 are supported"
+            ),
+            SpecError::TooManyGroups { groups } => write!(
+                formatter,
+                "{groups} supervision groups declared: at most 65534 are supported"
             ),
         }
     }

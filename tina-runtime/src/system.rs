@@ -53,6 +53,8 @@ pub struct Summary {
     pub shards: Vec<Counters>,
     /// Every shard's counters added up.
     pub total: Counters,
+    /// The most recent crash reports of each shard (at most 64 per shard), oldest first.
+    pub crash_reports: Vec<crate::CrashReport>,
     /// Whether every isolate exited before the drain deadline (otherwise the rest were torn
     /// down at the deadline).
     pub drained: bool,
@@ -61,7 +63,7 @@ pub struct Summary {
 /// A running system: one thread per shard.
 #[derive(Debug)]
 pub struct System {
-    threads: Vec<JoinHandle<(Counters, bool)>>,
+    threads: Vec<JoinHandle<(Counters, bool, Vec<crate::CrashReport>)>>,
     signals: Arc<[Signals]>,
     drain_deadline: Arc<AtomicU64>,
     clock: Clock,
@@ -107,7 +109,13 @@ impl System {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
                         let _ = core_affinity::set_for_current(core);
                     }
-                    run_shard(shard.grow(), poll, clock, spin, &deadline)
+                    run_shard(
+                        shard.grow(clock.read().as_nanos()),
+                        poll,
+                        clock,
+                        spin,
+                        &deadline,
+                    )
                 })
                 .map_err(BootError::Os)?;
             threads.push(thread);
@@ -154,7 +162,18 @@ impl System {
         }
     }
 
-    /// Installs a SIGINT/SIGTERM handler that makes [`System::wait_for_signal`] return.
+    /// Revives a quarantined shard: its supervision tree is rebuilt from the boot spec and
+    /// peers' sends reach it again. Does nothing to a shard that is not quarantined.
+    pub fn revive(&self, shard: ShardId) {
+        let signals = &self.signals[shard.index()];
+        signals.revive.store(true, Ordering::Release);
+        if let Some(waker) = &signals.waker {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Installs handlers for SIGINT/SIGTERM, which make [`System::wait_for_signal`] return,
+    /// and SIGUSR2, which revives every quarantined shard.
     pub fn shutdown_on_signals(&self) -> std::io::Result<()> {
         crate::signal::install()
     }
@@ -187,12 +206,14 @@ impl System {
         }
         let mut shards = Vec::with_capacity(self.threads.len());
         let mut drained = true;
+        let mut crash_reports = Vec::new();
         for thread in self.threads {
-            let (counters, shard_drained) = thread
+            let (counters, shard_drained, reports) = thread
                 .join()
-                .unwrap_or_else(|_| (Counters::default(), false));
+                .unwrap_or_else(|_| (Counters::default(), false, Vec::new()));
             drained &= shard_drained;
             shards.push(counters);
+            crash_reports.extend(reports);
         }
         let mut total = Counters::default();
         for counters in &shards {
@@ -202,6 +223,7 @@ impl System {
             shards,
             total,
             drained,
+            crash_reports,
         }
     }
 }
@@ -214,14 +236,26 @@ fn run_shard(
     clock: Clock,
     spin: u32,
     drain_deadline: &AtomicU64,
-) -> (Counters, bool) {
+) -> (Counters, bool, Vec<crate::CrashReport>) {
     let mut events = Events::with_capacity(8);
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
+    let mut revives_seen = crate::signal::revive_requests();
     let drained = loop {
         shard.core.now = clock.read().as_nanos();
         if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
             shard.begin_shutdown();
+        }
+        let revives = crate::signal::revive_requests();
+        if shard.core.signals[index]
+            .revive
+            .swap(false, Ordering::AcqRel)
+            || revives != revives_seen
+        {
+            revives_seen = revives;
+            if !shard.shutdown_started {
+                shard.revive();
+            }
         }
         let work = shard.tick();
         shard.publish_counters();
@@ -265,5 +299,9 @@ fn run_shard(
         .down
         .store(true, Ordering::Release);
     shard.publish_counters();
-    (shard.counters(), drained)
+    (
+        shard.counters(),
+        drained,
+        shard.core.crash_log.iter().cloned().collect(),
+    )
 }

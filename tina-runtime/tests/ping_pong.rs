@@ -140,7 +140,7 @@ fn threaded_ping_pong_on_two_shards() {
         system.totals()
     );
     let summary = system.shutdown(Duration::from_secs(5));
-    assert!(summary.drained);
+    assert!(summary.drained, "{summary:?}");
     assert_eq!(summary.total.sent_remote, 8 * 2_000 * 2);
     assert_eq!(
         summary.total.refused_ring_full + summary.total.dropped_on_arrival,

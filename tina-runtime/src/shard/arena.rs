@@ -3,12 +3,14 @@
 use core::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::clock::Instant;
 use crate::ctx::{CallDecoder, Ctx};
 use crate::effect::Effect;
-use crate::envelope::Kind;
+use crate::envelope::{Kind, Payload};
 use crate::handle::RawHandle;
 use crate::isolate::{Isolate, Message};
-use crate::shard::core::{CallOutcome, Core, RequestInfo, Status};
+use crate::shard::core::{CallOutcome, Core, Exit, NO_GROUP, RequestInfo, Status};
+use crate::supervision::crash::{self, CrashReport, Truncating};
 
 /// What the shard asks of an arena, without knowing its type.
 pub(crate) trait ErasedArena: Any {
@@ -16,10 +18,18 @@ pub(crate) trait ErasedArena: Any {
     fn bind(&mut self, type_index: u16);
     /// Runs up to `budget` handler invocations of ready isolates; returns how many ran.
     fn run(&mut self, core: &mut Core, budget: usize) -> usize;
+    /// Stores the init args a static child starts (and restarts) with; false if the payload
+    /// does not hold this type's args.
+    fn install_args(&mut self, slot: u32, payload: Payload) -> bool;
+    /// Starts (or restarts) the isolate in `slot` by calling `init` directly with its kept
+    /// args; no message, no pool slot. A panic in `init` is a crash like any other.
+    fn start(&mut self, core: &mut Core, slot: u32) -> bool;
+    /// Tears the isolate in `slot` down for its supervisor, keeping its args for a restart.
+    fn stop(&mut self, core: &mut Core, slot: u32);
+    /// Tears the isolate down, forgets its args and frees the slot.
+    fn release(&mut self, core: &mut Core, slot: u32);
     /// Asks every isolate to shut down (their `shutdown` hooks run on their next dispatch).
     fn request_shutdown(&mut self, core: &mut Core);
-    /// Tears every isolate down at once.
-    fn teardown_all(&mut self, core: &mut Core);
     /// For inspection in simulation.
     fn as_any(&self) -> &dyn Any;
 }
@@ -30,6 +40,13 @@ enum Input<I: Isolate> {
     Message(I::Message, Option<RequestInfo>),
     Resume,
     Shutdown,
+}
+
+/// How a handler invocation ended, beyond its effect.
+enum Ending {
+    Continue,
+    Done,
+    Crash(heapless::String<{ crash::REASON_BYTES }>),
 }
 
 /// The states of isolate type `I` on one shard.
@@ -57,12 +74,16 @@ impl<I: Isolate> Arena<I> {
         self.states.get(slot as usize)?.as_ref()
     }
 
+    fn global(&self, core: &Core, slot: u32) -> usize {
+        core.types[self.type_index as usize].base + slot as usize
+    }
+
     /// Picks the next input for a ready slot, in priority order: call outcome, shutdown,
     /// control queue (init, timers), resume after yield, mailbox. Expired requests are
     /// dropped here, before dispatch.
     fn next_input(&mut self, core: &mut Core, global: usize, slot: u32) -> Option<Input<I>> {
         let meta = &mut core.slots[global];
-        if meta.status == Status::Free {
+        if !meta.status.is_running() {
             return None;
         }
         if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
@@ -136,13 +157,17 @@ impl<I: Isolate> Arena<I> {
             slot,
             core.slots[global].generation,
         );
-        let tag = match &input {
+        let message_tag = match &input {
+            Input::Message(message, _) => Some(message.tag()),
+            _ => None,
+        };
+        let trace_tag = match &input {
             Input::Message(message, _) => u64::from(message.tag()),
             Input::Init(_) => 1 << 16,
             Input::Resume => 2 << 16,
             Input::Shutdown => 3 << 16,
         };
-        core.trace(self.type_index, slot, tag);
+        core.trace(self.type_index, slot, trace_tag);
         core.counters.dispatched += 1;
         let state = &mut self.states[slot as usize];
         let args_slot = &mut self.args[slot as usize];
@@ -151,64 +176,114 @@ impl<I: Isolate> Arena<I> {
             _ => None,
         };
         let mut ctx = Ctx::new(core, me, global, request);
-        let outcome = catch_unwind(AssertUnwindSafe(|| match input {
-            Input::Init(args) => {
-                *state = Some(I::init(&args, &mut ctx));
-                *args_slot = Some(args);
-                Effect::Receive
-            }
-            Input::Message(message, _) => match state.as_mut() {
-                Some(state) => state.handle(message, &mut ctx),
-                None => Effect::Crash("message for an isolate without state"),
-            },
-            Input::Resume => match state.as_mut() {
-                Some(state) => state.resume(&mut ctx),
-                None => Effect::Receive,
-            },
-            Input::Shutdown => match state.as_mut() {
-                Some(state) => state.shutdown(&mut ctx),
-                None => Effect::Done,
-            },
-        }));
-        let pending_call = ctx.take_pending_call();
-        if let Some(decoder) = pending_call {
+        let outcome = crash::in_dispatch(|| {
+            catch_unwind(AssertUnwindSafe(|| match input {
+                Input::Init(args) => {
+                    *state = Some(I::init(&args, &mut ctx));
+                    *args_slot = Some(args);
+                    Effect::Receive
+                }
+                Input::Message(message, _) => match state.as_mut() {
+                    Some(state) => state.handle(message, &mut ctx),
+                    None => Effect::Crash("message for an isolate without state"),
+                },
+                Input::Resume => match state.as_mut() {
+                    Some(state) => state.resume(&mut ctx),
+                    None => Effect::Receive,
+                },
+                Input::Shutdown => match state.as_mut() {
+                    Some(state) => state.shutdown(&mut ctx),
+                    None => Effect::Done,
+                },
+            }))
+        });
+        if let Some(decoder) = ctx.take_pending_call() {
             self.decoders[slot as usize] = Some(decoder);
         }
-        let meta = &mut core.slots[global];
-        if meta.status == Status::Starting && self.states[slot as usize].is_some() {
-            meta.status = Status::Live;
-            core.counters.spawned += 1;
-            core.counters.live_isolates += 1;
-        }
+        let ending = self.apply(core, global, outcome);
+        self.finish(core, global, slot, me, ending, message_tag);
+    }
+
+    /// Applies a handler's effect to the slot; returns whether the isolate ends.
+    fn apply(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        outcome: std::thread::Result<Effect>,
+    ) -> Ending {
         match outcome {
-            Ok(Effect::Receive) | Ok(Effect::Reply(_)) => {}
-            Ok(Effect::Yield) => core.slots[global].yielded = true,
+            Ok(Effect::Receive) | Ok(Effect::Reply(_)) => Ending::Continue,
+            Ok(Effect::Yield) => {
+                core.slots[global].yielded = true;
+                Ending::Continue
+            }
             Ok(Effect::Call(_)) => {
                 let meta = &mut core.slots[global];
                 if meta.call_correlation != 0 {
                     meta.parked = true;
                 }
+                Ending::Continue
             }
-            Ok(Effect::Done) => {
-                core.counters.exited += 1;
-                self.teardown(core, global, slot);
+            Ok(Effect::Done) => Ending::Done,
+            Ok(Effect::Crash(reason)) => {
+                let mut text = heapless::String::new();
+                let _ = core::fmt::Write::write_str(&mut Truncating(&mut text), reason);
+                Ending::Crash(text)
             }
-            Ok(Effect::Crash(_reason)) => {
-                core.counters.crashed += 1;
-                self.teardown(core, global, slot);
-            }
-            Err(_panic) => {
-                core.counters.crashed += 1;
-                self.teardown(core, global, slot);
-            }
+            Err(_panic) => Ending::Crash(crash::last_panic_message()),
         }
     }
 
-    fn teardown(&mut self, core: &mut Core, global: usize, slot: u32) {
+    /// Marks a successful start live, or tears an ending isolate down and reports its exit.
+    fn finish(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        slot: u32,
+        me: RawHandle,
+        ending: Ending,
+        message_tag: Option<u16>,
+    ) {
+        let crashed = match ending {
+            Ending::Continue => {
+                let meta = &mut core.slots[global];
+                if meta.status == Status::Starting && self.states[slot as usize].is_some() {
+                    meta.status = Status::Live;
+                    core.counters.live_isolates += 1;
+                    core.counters.spawned += 1;
+                }
+                return;
+            }
+            Ending::Done => false,
+            Ending::Crash(reason) => {
+                core.counters.crashed += 1;
+                let report = CrashReport {
+                    type_name: I::NAME,
+                    handle: me,
+                    reason,
+                    message_tag,
+                    at: Instant::from_nanos(core.now),
+                };
+                let shard = core.shard.0;
+                core.crash_log.record(shard, report);
+                true
+            }
+        };
+        if !crashed {
+            core.counters.exited += 1;
+        }
         self.states[slot as usize] = None;
-        self.args[slot as usize] = None;
         self.decoders[slot as usize] = None;
         core.teardown(global);
+        if core.membership[global].group == NO_GROUP {
+            self.args[slot as usize] = None;
+            core.free_slot(global);
+        } else {
+            core.exits.push_back(Exit {
+                global: global as u32,
+                crashed,
+            });
+        }
     }
 }
 
@@ -238,21 +313,72 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         dispatched
     }
 
+    fn install_args(&mut self, slot: u32, mut payload: Payload) -> bool {
+        match payload.take::<I::Args>() {
+            Some(args) => {
+                self.args[slot as usize] = Some(args);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn start(&mut self, core: &mut Core, slot: u32) -> bool {
+        let global = self.global(core, slot);
+        if self.args[slot as usize].is_none() || core.slots[global].status.is_running() {
+            return false;
+        }
+        core.slots[global].status = Status::Starting;
+        let me = RawHandle::new(
+            core.shard,
+            self.type_index,
+            slot,
+            core.slots[global].generation,
+        );
+        core.trace(self.type_index, slot, 1 << 16);
+        core.counters.dispatched += 1;
+        let state = &mut self.states[slot as usize];
+        let args = &self.args[slot as usize];
+        let mut ctx = Ctx::new(core, me, global, None);
+        let outcome = crash::in_dispatch(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                if let Some(args) = args {
+                    *state = Some(I::init(args, &mut ctx));
+                }
+                Effect::Receive
+            }))
+        });
+        drop(ctx.take_pending_call());
+        let ending = self.apply(core, global, outcome);
+        self.finish(core, global, slot, me, ending, None);
+        if core.has_work(global) {
+            core.mark_ready(self.type_index, slot);
+        }
+        true
+    }
+
+    fn stop(&mut self, core: &mut Core, slot: u32) {
+        let global = self.global(core, slot);
+        if core.slots[global].status.is_running() {
+            self.states[slot as usize] = None;
+            self.decoders[slot as usize] = None;
+            core.teardown(global);
+        }
+    }
+
+    fn release(&mut self, core: &mut Core, slot: u32) {
+        self.stop(core, slot);
+        self.args[slot as usize] = None;
+        let global = self.global(core, slot);
+        core.free_slot(global);
+    }
+
     fn request_shutdown(&mut self, core: &mut Core) {
         let base = core.types[self.type_index as usize].base;
         for slot in 0..self.states.len() {
             if self.states[slot].is_some() {
                 core.slots[base + slot].shutdown_pending = true;
                 core.mark_ready(self.type_index, slot as u32);
-            }
-        }
-    }
-
-    fn teardown_all(&mut self, core: &mut Core) {
-        let base = core.types[self.type_index as usize].base;
-        for slot in 0..self.states.len() {
-            if core.slots[base + slot].status != Status::Free {
-                self.teardown(core, base + slot, slot as u32);
             }
         }
     }

@@ -34,10 +34,38 @@ pub(crate) struct TypeInfo {
 pub(crate) enum Status {
     /// Empty; on its type's free list.
     Free,
-    /// Reserved by a spawn; its init envelope waits in the control queue.
+    /// Reserved by a spawn or a restart; `init` has not finished yet.
     Starting,
     /// Running `init` succeeded.
     Live,
+    /// Torn down but kept by its supervision group (args kept) for a possible restart.
+    Stopped,
+}
+
+impl Status {
+    /// Whether the slot holds an incarnation that messages can reach.
+    #[inline]
+    pub(crate) fn is_running(self) -> bool {
+        matches!(self, Status::Starting | Status::Live)
+    }
+}
+
+/// Marks a slot that belongs to no supervision group.
+pub(crate) const NO_GROUP: u16 = u16::MAX;
+
+/// Which supervision group a slot belongs to, and how it restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Membership {
+    /// Local group index, or [`NO_GROUP`].
+    pub(crate) group: u16,
+    pub(crate) restart: crate::supervision::Restart,
+}
+
+/// An isolate that ended (crash or `Done`) and awaits its group's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Exit {
+    pub(crate) global: u32,
+    pub(crate) crashed: bool,
 }
 
 /// How the slot's outstanding call stands.
@@ -84,6 +112,8 @@ pub(crate) struct Signals {
     pub(crate) down: AtomicBool,
     /// Shutdown was requested.
     pub(crate) shutdown: AtomicBool,
+    /// A revive of this (quarantined) shard was requested.
+    pub(crate) revive: AtomicBool,
     /// Wakes the shard from `poll` (absent in simulation).
     pub(crate) waker: Option<mio::Waker>,
     /// Counters, published every tick.
@@ -96,6 +126,7 @@ impl Signals {
             sleeping: AtomicBool::new(false),
             down: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
+            revive: AtomicBool::new(false),
             waker,
             counters: SharedCounters::new(),
         }
@@ -131,6 +162,11 @@ pub(crate) struct Core {
     /// A running hash of every dispatch: the simulator's trace.
     pub(crate) trace: u64,
     pub(crate) next_correlation: u32,
+    /// Supervision membership per slot.
+    pub(crate) membership: Vec<Membership>,
+    /// Exits awaiting their group's decision (capacity: one per slot).
+    pub(crate) exits: VecDeque<Exit>,
+    pub(crate) crash_log: crate::supervision::crash::CrashLog,
 }
 
 /// FNV-1a style mixing of one word into a running hash.
@@ -156,7 +192,7 @@ impl Core {
             .global(raw.type_index(), raw.slot())
             .ok_or(SendErrorKind::Stale)?;
         let meta = &self.slots[global];
-        if meta.status == Status::Free || meta.generation != raw.generation() {
+        if !meta.status.is_running() || meta.generation != raw.generation() {
             return Err(SendErrorKind::Stale);
         }
         Ok(global)
@@ -178,7 +214,7 @@ impl Core {
     #[inline]
     pub(crate) fn has_work(&self, global: usize) -> bool {
         let meta = &self.slots[global];
-        if meta.status == Status::Free {
+        if !meta.status.is_running() {
             return false;
         }
         if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
@@ -417,11 +453,11 @@ impl Core {
     }
 
     /// Tears a slot down: frees its queued envelopes and pending reply, cancels its call
-    /// timer, bumps the generation so every old handle is stale, and frees the slot.
-    /// (Its state is dropped by the typed arena.)
+    /// timer and bumps the generation so every old handle is stale. The slot stays
+    /// `Stopped` (reserved) until [`Core::free_slot`]. (Its state is dropped by the arena.)
     pub(crate) fn teardown(&mut self, global: usize) {
         let meta = &mut self.slots[global];
-        if meta.status == Status::Free {
+        if !meta.status.is_running() {
             return;
         }
         let was_live = meta.status == Status::Live;
@@ -438,13 +474,22 @@ impl Core {
         meta.parked = false;
         meta.yielded = false;
         meta.shutdown_pending = false;
-        meta.status = Status::Free;
+        meta.status = Status::Stopped;
         meta.generation = (meta.generation + 1) & GENERATION_MASK;
         if was_live {
             self.counters.live_isolates -= 1;
         }
-        let (type_index, slot) = self.locate(global);
-        self.free_slots[type_index as usize].push(slot);
+    }
+
+    /// Returns a torn-down slot to its type's free list.
+    pub(crate) fn free_slot(&mut self, global: usize) {
+        let meta = &mut self.slots[global];
+        if meta.status == Status::Stopped {
+            meta.status = Status::Free;
+            self.membership[global].group = NO_GROUP;
+            let (type_index, slot) = self.locate(global);
+            self.free_slots[type_index as usize].push(slot);
+        }
     }
 
     /// A fresh correlation id (never 0).

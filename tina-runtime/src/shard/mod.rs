@@ -17,15 +17,20 @@ use std::sync::atomic::{Ordering, fence};
 use tina_mailbox::{Consumer, Pool, Queue, Ring};
 
 use crate::counters::Counters;
-use crate::envelope::{Envelope, Kind};
+use crate::envelope::{Envelope, Payload};
 use crate::handle::ShardId;
 use crate::isolate::MAILBOX_MAX;
 use crate::shard::arena::ErasedArena;
-use crate::shard::core::{CallOutcome, Core, Signals, SlotMeta, Status, TypeInfo};
-use crate::spec::{BootSpec, TypeEntry};
+use crate::shard::core::{
+    CallOutcome, Core, Membership, NO_GROUP, Signals, SlotMeta, Status, TypeInfo,
+};
+use crate::spec::{BootSpec, ChildSpec, TypeEntry};
+use crate::supervision::crash::CrashLog;
+use crate::supervision::tree::{Child, Group};
+use crate::supervision::{OverloadPolicy, Restart, Strategy};
 use crate::timer::Timers;
 
-/// One shard: the core, the typed arenas and the inbound rings.
+/// One shard: the core, the typed arenas, the inbound rings and the supervision tree.
 pub(crate) struct Shard {
     pub(crate) core: Core,
     pub(crate) arenas: Vec<Box<dyn ErasedArena>>,
@@ -35,6 +40,11 @@ pub(crate) struct Shard {
     /// Most envelopes drained from one ring per tick (its capacity).
     pub(crate) drain_max: usize,
     pub(crate) shutdown_started: bool,
+    /// Supervision groups; index 0 is the shard's root group.
+    pub(crate) groups: Vec<Group>,
+    pub(crate) policy: OverloadPolicy,
+    /// The root group went over budget: nothing is dispatched until a revive.
+    pub(crate) quarantined: bool,
 }
 
 impl Shard {
@@ -45,12 +55,27 @@ impl Shard {
         // 1. Drain inbound rings: one acquire load and one release store per ring.
         for consumer in &mut self.inbound {
             let core = &mut self.core;
-            work += consumer.drain(self.drain_max, |envelope| core.deliver_inbound(envelope));
+            if self.quarantined {
+                // A quarantined shard refuses everything; senders were told `ShardDown`
+                // from the moment it went down, so only envelopes already in flight land here.
+                work += consumer.drain(self.drain_max, |envelope| {
+                    drop(envelope);
+                    core.counters.dropped_on_arrival += 1;
+                });
+            } else {
+                work += consumer.drain(self.drain_max, |envelope| core.deliver_inbound(envelope));
+            }
         }
         // 2. I/O completions: no reactor yet.
-        // 3. Dispatch, type by type, each within its budget.
-        for arena in &mut self.arenas {
-            work += arena.run(&mut self.core, self.dispatch_budget);
+        // 3. Dispatch, type by type, each within its budget; exits are handled by the
+        //    supervision tree right after the type that produced them.
+        if !self.quarantined {
+            for index in 0..self.arenas.len() {
+                work += self.arenas[index].run(&mut self.core, self.dispatch_budget);
+                if !self.core.exits.is_empty() {
+                    self.supervise();
+                }
+            }
         }
         // 4. Flush outbound rings: one release store per ring written this tick.
         self.core.flush();
@@ -72,17 +97,18 @@ impl Shard {
 
     /// Whether no isolate is alive or starting.
     pub(crate) fn is_empty(&self) -> bool {
-        self.core
-            .slots
-            .iter()
-            .all(|meta| meta.status == Status::Free)
+        self.core.slots.iter().all(|meta| !meta.status.is_running())
     }
 
     /// Tears every isolate down at once.
     pub(crate) fn teardown_all(&mut self) {
-        for arena in &mut self.arenas {
-            arena.teardown_all(&mut self.core);
+        for global in 0..self.core.slots.len() {
+            if self.core.slots[global].status.is_running() {
+                let (type_index, slot) = self.core.locate(global);
+                self.arenas[type_index as usize].stop(&mut self.core, slot);
+            }
         }
+        self.core.exits.clear();
     }
 
     /// Whether any inbound ring has published items (checked before sleeping).
@@ -132,11 +158,16 @@ pub(crate) struct ShardSeed {
     dispatch_budget: usize,
     drain_max: usize,
     types: Vec<TypeEntry>,
+    groups: Vec<Group>,
+    policy: OverloadPolicy,
+    /// Init args of the static children: (type index, slot, args).
+    static_args: Vec<(u16, u32, Payload)>,
 }
 
 impl ShardSeed {
-    /// Builds the typed arenas, on the thread that will run the shard.
-    pub(crate) fn grow(self) -> Shard {
+    /// Builds the typed arenas on the thread that will run the shard, and starts the static
+    /// supervision tree in declared order (`init` runs here, at time `now`).
+    pub(crate) fn grow(self, now: u64) -> Shard {
         let arenas = self
             .types
             .iter()
@@ -147,14 +178,25 @@ impl ShardSeed {
                 arena
             })
             .collect();
-        Shard {
+        let mut shard = Shard {
             core: self.core,
             arenas,
             inbound: self.inbound,
             dispatch_budget: self.dispatch_budget,
             drain_max: self.drain_max,
             shutdown_started: false,
+            groups: self.groups,
+            policy: self.policy,
+            quarantined: false,
+        };
+        for (type_index, slot, payload) in self.static_args {
+            let installed = shard.arenas[type_index as usize].install_args(slot, payload);
+            assert!(installed, "static child args match their isolate type");
         }
+        shard.core.now = now;
+        shard.start_group(0);
+        shard.supervise();
+        shard
     }
 }
 
@@ -178,6 +220,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             }
         }
     }
+    crate::supervision::crash::install_panic_hook();
     let mut shards = Vec::with_capacity(shard_count);
     for (index, (outbound, inbound)) in producers.into_iter().zip(consumers).enumerate() {
         let mut types = Vec::with_capacity(spec.types.len());
@@ -207,7 +250,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
             ready.push(VecDeque::with_capacity(entry.slots));
         }
-        let core = Core {
+        let slot_count = slots.len();
+        let mut core = Core {
             shard: ShardId(index as u16),
             shard_count,
             now: 0,
@@ -222,28 +266,110 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             next_correlation: 0,
+            membership: vec![
+                Membership {
+                    group: NO_GROUP,
+                    restart: Restart::Temporary
+                };
+                slot_count
+            ],
+            exits: VecDeque::with_capacity(slot_count),
+            crash_log: CrashLog::new(spec.print_crashes),
         };
+        let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         shards.push(ShardSeed {
             core,
             inbound,
             dispatch_budget: spec.dispatch_budget,
             drain_max: spec.ring_capacity,
             types: spec.types.clone(),
+            groups,
+            policy: spec.overload_policy,
+            static_args,
         });
     }
-    for root in &spec.roots {
-        let shard = &mut shards[root.handle.shard().index()];
-        let reserved = shard.core.reserve_slot(root.handle.type_index());
-        assert_eq!(
-            reserved,
-            Some(root.handle),
-            "root slots are assigned in order at boot"
-        );
-        let mut envelope = Envelope::user(root.handle, (root.make_args)());
-        envelope.kind = Kind::Init;
-        if shard.core.accept_init(envelope).is_err() {
-            panic!("the control reserve cannot hold the root isolates: raise control_reserve");
-        }
-    }
     shards
+}
+
+/// Builds one shard's supervision groups from the spec (local index 0 is the root group),
+/// reserves the static children's slots and records their membership.
+fn build_tree(
+    spec: &BootSpec,
+    shard: ShardId,
+    core: &mut Core,
+) -> (Vec<Group>, Vec<(u16, u32, Payload)>) {
+    let local: Vec<usize> = (0..spec.groups.len())
+        .filter(|&index| spec.groups[index].shard == shard)
+        .collect();
+    let local_index = |global: usize| {
+        local
+            .iter()
+            .position(|&index| index == global)
+            .map(|index| index as u16)
+    };
+    let mut groups = Vec::with_capacity(local.len().max(1));
+    let mut static_args = Vec::new();
+    for &global_group in &local {
+        let declared = &spec.groups[global_group];
+        let local_group = groups.len() as u16;
+        let mut children = Vec::with_capacity(declared.children.len());
+        for child in &declared.children {
+            match *child {
+                ChildSpec::Isolate(root_index) => {
+                    let root = &spec.roots[root_index];
+                    let reserved = core.reserve_slot(root.handle.type_index());
+                    assert_eq!(
+                        reserved,
+                        Some(root.handle),
+                        "static slots are assigned in declaration order"
+                    );
+                    let global = core.types[root.handle.type_index() as usize].base
+                        + root.handle.slot() as usize;
+                    // Reserved, not started: it starts when the tree starts.
+                    core.slots[global].status = Status::Stopped;
+                    core.membership[global] = Membership {
+                        group: local_group,
+                        restart: root.restart,
+                    };
+                    children.push(Child::Isolate {
+                        global: global as u32,
+                        restart: root.restart,
+                    });
+                    static_args.push((
+                        root.handle.type_index(),
+                        root.handle.slot(),
+                        (root.make_args)(),
+                    ));
+                }
+                ChildSpec::Group(group) => {
+                    let index = local_index(group.0 as usize)
+                        .expect("nested groups live on their parent's shard");
+                    children.push(Child::Group(index));
+                }
+            }
+        }
+        let parent = declared
+            .parent
+            .and_then(|parent| local_index(parent.0 as usize));
+        let restarts_max = declared.budget.restarts;
+        groups.push(Group {
+            parent,
+            strategy: declared.strategy,
+            restarts_max,
+            window_nanos: crate::clock::nanos_of(declared.budget.window),
+            children,
+            recent: VecDeque::with_capacity(restarts_max as usize + 1),
+        });
+    }
+    if groups.is_empty() {
+        groups.push(Group {
+            parent: None,
+            strategy: Strategy::OneForOne,
+            restarts_max: 3,
+            window_nanos: 5_000_000_000,
+            children: Vec::new(),
+            recent: VecDeque::with_capacity(4),
+        });
+    }
+    (groups, static_args)
 }

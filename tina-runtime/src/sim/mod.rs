@@ -69,7 +69,7 @@ impl Simulation {
         let signals: Arc<[Signals]> = (0..spec.shards).map(|_| Signals::new(None)).collect();
         let shards: Vec<Shard> = build_shards(&spec, signals)
             .into_iter()
-            .map(|seed| seed.grow())
+            .map(|seed| seed.grow(0))
             .collect();
         let order = (0..shards.len()).collect();
         Ok(Simulation {
@@ -204,6 +204,22 @@ impl Simulation {
                 .down
                 .store(down, std::sync::atomic::Ordering::Release);
         }
+    }
+
+    /// Revives a quarantined shard: its supervision tree is rebuilt from the boot spec.
+    pub fn revive(&mut self, shard: ShardId) {
+        self.shards[shard.index()].core.now = self.now;
+        self.shards[shard.index()].revive();
+    }
+
+    /// Whether `shard` is quarantined.
+    pub fn is_quarantined(&self, shard: ShardId) -> bool {
+        self.shards[shard.index()].quarantined
+    }
+
+    /// The most recent crash reports of `shard` (at most 64), oldest first.
+    pub fn crash_reports(&self, shard: ShardId) -> impl Iterator<Item = &crate::CrashReport> {
+        self.shards[shard.index()].core.crash_log.iter()
     }
 
     /// Checks the envelope pool accounting of every shard.

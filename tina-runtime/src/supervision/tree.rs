@@ -1,0 +1,221 @@
+//! The supervision tree of one shard, and the decisions it makes when isolates exit.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+use crate::shard::Shard;
+use crate::shard::core::{Exit, Status};
+use crate::supervision::{OverloadPolicy, Restart, Strategy};
+
+/// A child of a group, as the shard knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Child {
+    /// An isolate slot (slot-table index) and how it restarts.
+    Isolate { global: u32, restart: Restart },
+    /// A nested group (local index).
+    Group(u16),
+}
+
+/// One supervision group on one shard.
+#[derive(Debug)]
+pub(crate) struct Group {
+    pub(crate) parent: Option<u16>,
+    pub(crate) strategy: Strategy,
+    pub(crate) restarts_max: u32,
+    pub(crate) window_nanos: u64,
+    /// Children in declaration order.
+    pub(crate) children: Vec<Child>,
+    /// Times of the most recent restarts (at most `restarts_max + 1` kept).
+    pub(crate) recent: VecDeque<u64>,
+}
+
+impl Group {
+    /// Records a restart at `now`; false when it would exceed the budget.
+    fn charge(&mut self, now: u64) -> bool {
+        while let Some(&oldest) = self.recent.front() {
+            if now.saturating_sub(oldest) >= self.window_nanos {
+                self.recent.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.recent.len() as u64 >= u64::from(self.restarts_max) {
+            return false;
+        }
+        // Capacity is restarts_max + 1 and the length stays below restarts_max: no growth.
+        self.recent.push_back(now);
+        true
+    }
+}
+
+impl Shard {
+    /// Handles every pending exit: restart, escalate or quarantine, by direct calls.
+    pub(crate) fn supervise(&mut self) {
+        while let Some(exit) = self.core.exits.pop_front() {
+            if self.quarantined || self.shutdown_started {
+                // Nothing restarts while quarantined or shutting down; the slot stays
+                // reserved for its group (and a revive).
+                continue;
+            }
+            self.handle_exit(exit);
+        }
+    }
+
+    fn handle_exit(&mut self, exit: Exit) {
+        let membership = self.core.membership[exit.global as usize];
+        let restart = match membership.restart {
+            Restart::Permanent => true,
+            Restart::Transient => exit.crashed,
+            Restart::Temporary => false,
+        };
+        if !restart {
+            return;
+        }
+        let group = membership.group;
+        let Some(index) = self.groups[group as usize].children.iter().position(
+            |child| matches!(child, Child::Isolate { global, .. } if *global == exit.global),
+        ) else {
+            return;
+        };
+        self.restart_in_group(group, index);
+    }
+
+    /// Restarts child `index` of `group` (and the siblings its strategy names), or
+    /// escalates when the group is over budget.
+    fn restart_in_group(&mut self, group: u16, index: usize) {
+        let now = self.core.now;
+        if !self.groups[group as usize].charge(now) {
+            self.escalate(group);
+            return;
+        }
+        self.core.counters.restarts += 1;
+        let count = self.groups[group as usize].children.len();
+        let (from, to) = match self.groups[group as usize].strategy {
+            Strategy::OneForOne => (index, index + 1),
+            Strategy::OneForAll => (0, count),
+            Strategy::RestForOne => (index, count),
+        };
+        // Stop the affected siblings, last started first; then start them in order.
+        for position in (from..to).rev() {
+            let child = self.groups[group as usize].children[position];
+            self.stop_child(child);
+        }
+        for position in from..to {
+            let child = self.groups[group as usize].children[position];
+            let is_the_exited_child = position == index;
+            self.start_child(child, is_the_exited_child);
+        }
+    }
+
+    /// Tears a child down for its group (a nested group: all of its children, last first).
+    fn stop_child(&mut self, child: Child) {
+        match child {
+            Child::Isolate { global, .. } => {
+                let (type_index, slot) = self.core.locate(global as usize);
+                self.arenas[type_index as usize].stop(&mut self.core, slot);
+            }
+            Child::Group(group) => {
+                for position in (0..self.groups[group as usize].children.len()).rev() {
+                    let child = self.groups[group as usize].children[position];
+                    self.stop_child(child);
+                }
+            }
+        }
+    }
+
+    /// Starts a child again: an isolate runs `init` with its kept args; a nested group
+    /// starts fresh (budget reset) with all its children in order. Temporary siblings are
+    /// not restarted; the exited child itself was already judged by its restart type.
+    fn start_child(&mut self, child: Child, is_the_exited_child: bool) {
+        match child {
+            Child::Isolate { global, restart } => {
+                if restart == Restart::Temporary && !is_the_exited_child {
+                    return;
+                }
+                let (type_index, slot) = self.core.locate(global as usize);
+                if self.core.slots[global as usize].status != Status::Free {
+                    self.arenas[type_index as usize].start(&mut self.core, slot);
+                }
+            }
+            Child::Group(group) => self.start_group(group),
+        }
+    }
+
+    /// Starts every child of `group` in declaration order, with a fresh budget.
+    pub(crate) fn start_group(&mut self, group: u16) {
+        self.groups[group as usize].recent.clear();
+        for position in 0..self.groups[group as usize].children.len() {
+            let child = self.groups[group as usize].children[position];
+            self.start_child(child, false);
+        }
+    }
+
+    /// A group over budget: tear all its children down and report it to its parent as one
+    /// crashed child; the root group quarantines the shard (or aborts, by policy).
+    fn escalate(&mut self, group: u16) {
+        self.core.counters.escalations += 1;
+        self.stop_child(Child::Group(group));
+        match self.groups[group as usize].parent {
+            Some(parent) => {
+                let index = self.groups[parent as usize]
+                    .children
+                    .iter()
+                    .position(|child| *child == Child::Group(group))
+                    .expect("a nested group is a child of its parent");
+                self.restart_in_group(parent, index);
+            }
+            None => self.quarantine(),
+        }
+    }
+
+    /// Tears every isolate of the shard down and stops dispatching; peers' sends get
+    /// `ShardDown` until [`Shard::revive`].
+    pub(crate) fn quarantine(&mut self) {
+        if self.policy == OverloadPolicy::Abort {
+            eprintln!(
+                "tina: {}: root supervision group over its restart budget; aborting the process by policy",
+                self.core.shard
+            );
+            std::process::abort();
+        }
+        eprintln!(
+            "tina: {}: root supervision group over its restart budget; shard quarantined",
+            self.core.shard
+        );
+        self.quarantined = true;
+        self.core.counters.quarantines += 1;
+        self.core.signals[self.core.shard.index()]
+            .down
+            .store(true, Ordering::Release);
+        for global in 0..self.core.slots.len() {
+            let (type_index, slot) = self.core.locate(global);
+            if self.core.membership[global].group == crate::shard::core::NO_GROUP {
+                if self.core.slots[global].status.is_running() {
+                    self.arenas[type_index as usize].release(&mut self.core, slot);
+                }
+            } else {
+                self.arenas[type_index as usize].stop(&mut self.core, slot);
+            }
+        }
+        self.core.exits.clear();
+    }
+
+    /// Brings a quarantined shard back: rebuilds its supervision tree from the boot spec
+    /// (every static child restarted in declared order with its init args).
+    pub(crate) fn revive(&mut self) {
+        if !self.quarantined {
+            return;
+        }
+        self.quarantined = false;
+        self.core.counters.revives += 1;
+        self.core.signals[self.core.shard.index()]
+            .down
+            .store(false, Ordering::Release);
+        for group in 0..self.groups.len() {
+            self.groups[group].recent.clear();
+        }
+        if !self.groups.is_empty() {
+            self.start_group(0);
+        }
+    }
+}
