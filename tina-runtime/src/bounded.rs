@@ -65,9 +65,14 @@ use crate::timer::TimerId;
 )]
 pub trait Bounded {}
 
+// `do_not_recommend` keeps these out of the "other types implement `Bounded`" list of an
+// error, which would otherwise be a wall of integer types.
 macro_rules! bounded {
     ($($type:ty),* $(,)?) => {
-        $(impl Bounded for $type {})*
+        $(
+            #[diagnostic::do_not_recommend]
+            impl Bounded for $type {}
+        )*
     };
 }
 
@@ -102,7 +107,10 @@ impl<R: Bounded> Bounded for CallResult<R> {}
 
 macro_rules! bounded_tuples {
     ($(($($name:ident),+))*) => {
-        $(impl<$($name: Bounded),+> Bounded for ($($name,)+) {})*
+        $(
+            #[diagnostic::do_not_recommend]
+            impl<$($name: Bounded),+> Bounded for ($($name,)+) {}
+        )*
     };
 }
 

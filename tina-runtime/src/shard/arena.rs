@@ -91,7 +91,13 @@ impl<I: Isolate> Arena<I> {
             meta.call_outcome = CallOutcome::Waiting;
             meta.call_correlation = 0;
             meta.parked = false;
-            let decoder = self.decoders[slot as usize].take()?;
+            let Some(decoder) = self.decoders[slot as usize].take() else {
+                // No decoder means no typed receiver for this outcome: free what it holds.
+                if let CallOutcome::Reply(index) = outcome {
+                    drop(core.pool.take(index));
+                }
+                return None;
+            };
             return match outcome {
                 CallOutcome::Reply(index) => {
                     let mut envelope = core.pool.take(index);
@@ -348,7 +354,10 @@ impl<I: Isolate> ErasedArena for Arena<I> {
                 Effect::Receive
             }))
         });
-        drop(ctx.take_pending_call());
+        if let Some(decoder) = ctx.take_pending_call() {
+            // A call made from `init`: its result arrives as the first message.
+            self.decoders[slot as usize] = Some(decoder);
+        }
         let ending = self.apply(core, global, outcome);
         self.finish(core, global, slot, me, ending, None);
         if core.has_work(global) {

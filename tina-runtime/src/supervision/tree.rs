@@ -123,13 +123,15 @@ impl Shard {
         }
     }
 
-    /// Starts a child again: an isolate runs `init` with its kept args; a nested group
-    /// starts fresh (budget reset) with all its children in order. Temporary siblings are
-    /// not restarted; the exited child itself was already judged by its restart type.
-    fn start_child(&mut self, child: Child, is_the_exited_child: bool) {
+    /// Starts a child: an isolate runs `init` with its kept args; a nested group starts
+    /// fresh (budget reset) with all its children in order. When a strategy restarts
+    /// siblings (`force` false), temporary siblings stay down; the exited child itself was
+    /// already judged by its restart type, and a whole group (re)built from the spec — at
+    /// boot, on revive, or after its escalation — starts every child (`force` true).
+    fn start_child(&mut self, child: Child, force: bool) {
         match child {
             Child::Isolate { global, restart } => {
-                if restart == Restart::Temporary && !is_the_exited_child {
+                if restart == Restart::Temporary && !force {
                     return;
                 }
                 let (type_index, slot) = self.core.locate(global as usize);
@@ -146,7 +148,7 @@ impl Shard {
         self.groups[group as usize].recent.clear();
         for position in 0..self.groups[group as usize].children.len() {
             let child = self.groups[group as usize].children[position];
-            self.start_child(child, false);
+            self.start_child(child, true);
         }
     }
 
