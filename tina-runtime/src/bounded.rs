@@ -35,6 +35,11 @@ use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::{CallError, CallResult};
 use crate::timer::TimerId;
 
+// `#[diagnostic::do_not_recommend]` keeps an impl out of the "other types implement `Bounded`"
+// list of an error, which would otherwise be a wall of integer and `heapless` types. The
+// containers users meet most (`Option`, `Result`, arrays, `CallResult`) stay listed, so an
+// error about `Option<T>` still says that `T` is the problem and suggests the bound.
+
 /// A type whose values own no heap memory that can grow: its size is fixed at compile time.
 ///
 /// Every message type, the init args and every field of an isolate's state must be
@@ -65,8 +70,6 @@ use crate::timer::TimerId;
 )]
 pub trait Bounded {}
 
-// `do_not_recommend` keeps these out of the "other types implement `Bounded`" list of an
-// error, which would otherwise be a wall of integer types.
 macro_rules! bounded {
     ($($type:ty),* $(,)?) => {
         $(
@@ -90,18 +93,28 @@ bounded! {
 impl<T: Bounded, const N: usize> Bounded for [T; N] {}
 impl<T: Bounded> Bounded for Option<T> {}
 impl<T: Bounded, E: Bounded> Bounded for Result<T, E> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for Wrapping<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for Saturating<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for Reverse<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for Cell<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for Range<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded> Bounded for RangeInclusive<T> {}
+#[diagnostic::do_not_recommend]
 impl<T: ?Sized> Bounded for PhantomData<T> {}
+#[diagnostic::do_not_recommend]
 impl<H> Bounded for BuildHasherDefault<H> {}
 /// A `'static` borrow owns nothing: `&'static str` is a fine message field.
+#[diagnostic::do_not_recommend]
 impl<T: ?Sized + 'static> Bounded for &'static T {}
 
 /// A handle names an isolate; it owns nothing.
+#[diagnostic::do_not_recommend]
 impl<T> Bounded for Handle<T> {}
 impl<R: Bounded> Bounded for CallResult<R> {}
 
@@ -131,17 +144,26 @@ bounded_tuples! {
 
 // The fixed-capacity collections of `heapless`: their capacity is a const generic, so their
 // size is known at compile time and they never allocate.
+#[diagnostic::do_not_recommend]
 impl<T: Bounded, const N: usize, L: heapless::LenType> Bounded for heapless::Vec<T, N, L> {}
+#[diagnostic::do_not_recommend]
 impl<const N: usize, L: heapless::LenType> Bounded for heapless::String<N, L> {}
+#[diagnostic::do_not_recommend]
 impl<const N: usize, L: heapless::LenType> Bounded for heapless::CString<N, L> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded, const N: usize> Bounded for heapless::Deque<T, N> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded, const N: usize> Bounded for heapless::HistoryBuf<T, N> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded, K: heapless::binary_heap::Kind, const N: usize> Bounded
     for heapless::BinaryHeap<T, K, N>
 {
 }
+#[diagnostic::do_not_recommend]
 impl<K: Bounded, V: Bounded, const N: usize> Bounded for heapless::LinearMap<K, V, N> {}
+#[diagnostic::do_not_recommend]
 impl<K: Bounded, V: Bounded, S, const N: usize> Bounded for heapless::IndexMap<K, V, S, N> {}
+#[diagnostic::do_not_recommend]
 impl<T: Bounded, S, const N: usize> Bounded for heapless::IndexSet<T, S, N> {}
 
 #[cfg(test)]

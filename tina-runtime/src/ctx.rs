@@ -277,6 +277,36 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         }
     }
 
+    /// Spawns an isolate of type `W` on this shard as a dynamic child of this isolate's own
+    /// supervision group, restarted according to `restart`. Refused when this isolate is not
+    /// supervised (it was itself spawned with [`Ctx::spawn`]) or the group has no room left
+    /// (see [`BootSpec::dynamic_children`](crate::BootSpec::dynamic_children)).
+    pub fn spawn_child<W: Isolate>(
+        &mut self,
+        args: W::Args,
+        restart: crate::supervision::Restart,
+    ) -> Result<Handle<W>, SpawnError> {
+        let group = self.core.membership[self.global].group;
+        if group == crate::shard::core::NO_GROUP {
+            return Err(SpawnError::NotSupervised);
+        }
+        let members = &self.core.groups[group as usize];
+        if members.children.len() >= members.static_children + members.dynamic_room {
+            return Err(SpawnError::GroupFull);
+        }
+        let handle = self.spawn::<W>(args)?;
+        let raw = handle.raw();
+        let global = self.core.types[raw.type_index() as usize].base + raw.slot() as usize;
+        self.core.membership[global] = crate::shard::core::Membership { group, restart };
+        self.core.groups[group as usize]
+            .children
+            .push(crate::supervision::tree::Child::Isolate {
+                global: global as u32,
+                restart,
+            });
+        Ok(handle)
+    }
+
     /// Asks `shard` to spawn an isolate of type `W`. The handle is not known here: the new
     /// isolate announces itself (the check-in pattern). Refused when the ring to that shard
     /// is full or the shard is down; a full arena there is counted as `dropped_on_arrival`.

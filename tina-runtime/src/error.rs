@@ -78,6 +78,10 @@ pub enum SpawnError {
     UnknownType,
     /// The control reserve of the envelope pool is exhausted.
     PoolExhausted,
+    /// `spawn_child` from an isolate that belongs to no supervision group.
+    NotSupervised,
+    /// The supervision group has no room left for dynamic children.
+    GroupFull,
 }
 
 impl fmt::Display for SpawnError {
@@ -86,6 +90,8 @@ impl fmt::Display for SpawnError {
             SpawnError::NoFreeSlot => "no free slot for this isolate type on this shard",
             SpawnError::UnknownType => "isolate type not registered in the boot spec",
             SpawnError::PoolExhausted => "envelope pool control reserve exhausted",
+            SpawnError::NotSupervised => "the spawning isolate belongs to no supervision group",
+            SpawnError::GroupFull => "the supervision group has no room left for dynamic children",
         })
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct GroupSpec {
     pub(crate) budget: RestartBudget,
     /// Children in declaration order.
     pub(crate) children: Vec<ChildSpec>,
+    /// Room for children spawned at run time with `Ctx::spawn_child`.
+    pub(crate) dynamic_room: usize,
 }
 
 /// A declared child: an isolate (index into the roots) or a nested group.
@@ -203,6 +205,7 @@ impl BootSpec {
             strategy: Strategy::OneForOne,
             budget: RestartBudget::default(),
             children: Vec::new(),
+            dynamic_room: 0,
         });
         GroupId(self.groups.len() as u32 - 1)
     }
@@ -224,6 +227,7 @@ impl BootSpec {
             strategy,
             budget,
             children: Vec::new(),
+            dynamic_room: 0,
         });
         let id = GroupId(self.groups.len() as u32 - 1);
         if let Some(group) = self.groups.get_mut(parent.0 as usize) {
@@ -245,6 +249,18 @@ impl BootSpec {
     pub fn budget(&mut self, group: GroupId, budget: RestartBudget) -> &mut Self {
         match self.groups.get_mut(group.0 as usize) {
             Some(spec) => spec.budget = budget,
+            None => self.early_errors.push(SpecError::UnknownGroup),
+        }
+        self
+    }
+
+    /// Gives `group` room for `room` children spawned at run time by its members with
+    /// [`Ctx::spawn_child`](crate::Ctx::spawn_child) (default 0). Dynamic children restart by
+    /// their own restart type; a group rebuilt from the spec (after escalation or a revive)
+    /// starts with its declared children only.
+    pub fn dynamic_children(&mut self, group: GroupId, room: usize) -> &mut Self {
+        match self.groups.get_mut(group.0 as usize) {
+            Some(spec) => spec.dynamic_room = room,
             None => self.early_errors.push(SpecError::UnknownGroup),
         }
         self

@@ -185,8 +185,10 @@ impl<I: Isolate> Arena<I> {
         let outcome = crash::in_dispatch(|| {
             catch_unwind(AssertUnwindSafe(|| match input {
                 Input::Init(args) => {
-                    *state = Some(I::init(&args, &mut ctx));
-                    *args_slot = Some(args);
+                    // Keep the args before `init` runs, so a restart after a panic in
+                    // `init` still has them.
+                    let args = args_slot.insert(args);
+                    *state = Some(I::init(args, &mut ctx));
                     Effect::Receive
                 }
                 Input::Message(message, _) => match state.as_mut() {

@@ -167,6 +167,8 @@ pub(crate) struct Core {
     /// Exits awaiting their group's decision (capacity: one per slot).
     pub(crate) exits: VecDeque<Exit>,
     pub(crate) crash_log: crate::supervision::crash::CrashLog,
+    /// Supervision groups; index 0 is the shard's root group.
+    pub(crate) groups: Vec<crate::supervision::tree::Group>,
 }
 
 /// FNV-1a style mixing of one word into a running hash.

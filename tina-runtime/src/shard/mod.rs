@@ -40,8 +40,6 @@ pub(crate) struct Shard {
     /// Most envelopes drained from one ring per tick (its capacity).
     pub(crate) drain_max: usize,
     pub(crate) shutdown_started: bool,
-    /// Supervision groups; index 0 is the shard's root group.
-    pub(crate) groups: Vec<Group>,
     pub(crate) policy: OverloadPolicy,
     /// The root group went over budget: nothing is dispatched until a revive.
     pub(crate) quarantined: bool,
@@ -178,14 +176,15 @@ impl ShardSeed {
                 arena
             })
             .collect();
+        let mut core = self.core;
+        core.groups = self.groups;
         let mut shard = Shard {
-            core: self.core,
+            core,
             arenas,
             inbound: self.inbound,
             dispatch_budget: self.dispatch_budget,
             drain_max: self.drain_max,
             shutdown_started: false,
-            groups: self.groups,
             policy: self.policy,
             quarantined: false,
         };
@@ -275,6 +274,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             ],
             exits: VecDeque::with_capacity(slot_count),
             crash_log: CrashLog::new(spec.print_crashes),
+            groups: Vec::new(),
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         shards.push(ShardSeed {
@@ -352,12 +352,16 @@ fn build_tree(
             .parent
             .and_then(|parent| local_index(parent.0 as usize));
         let restarts_max = declared.budget.restarts;
+        let static_children = children.len();
+        children.reserve_exact(declared.dynamic_room);
         groups.push(Group {
             parent,
             strategy: declared.strategy,
             restarts_max,
             window_nanos: crate::clock::nanos_of(declared.budget.window),
             children,
+            static_children,
+            dynamic_room: declared.dynamic_room,
             recent: VecDeque::with_capacity(restarts_max as usize + 1),
         });
     }
@@ -368,6 +372,8 @@ fn build_tree(
             restarts_max: 3,
             window_nanos: 5_000_000_000,
             children: Vec::new(),
+            static_children: 0,
+            dynamic_room: 0,
             recent: VecDeque::with_capacity(4),
         });
     }

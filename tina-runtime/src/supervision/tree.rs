@@ -23,8 +23,12 @@ pub(crate) struct Group {
     pub(crate) strategy: Strategy,
     pub(crate) restarts_max: u32,
     pub(crate) window_nanos: u64,
-    /// Children in declaration order.
+    /// Static children in declaration order, then dynamic ones in spawn order.
     pub(crate) children: Vec<Child>,
+    /// How many of `children` are static (declared in the spec).
+    pub(crate) static_children: usize,
+    /// Room for dynamically spawned children (`children` never exceeds static + room).
+    pub(crate) dynamic_room: usize,
     /// Times of the most recent restarts (at most `restarts_max + 1` kept).
     pub(crate) recent: VecDeque<u64>,
 }
@@ -68,11 +72,12 @@ impl Shard {
             Restart::Transient => exit.crashed,
             Restart::Temporary => false,
         };
+        let group = membership.group;
         if !restart {
+            self.forget_dynamic(group, exit.global);
             return;
         }
-        let group = membership.group;
-        let Some(index) = self.groups[group as usize].children.iter().position(
+        let Some(index) = self.core.groups[group as usize].children.iter().position(
             |child| matches!(child, Child::Isolate { global, .. } if *global == exit.global),
         ) else {
             return;
@@ -84,24 +89,24 @@ impl Shard {
     /// escalates when the group is over budget.
     fn restart_in_group(&mut self, group: u16, index: usize) {
         let now = self.core.now;
-        if !self.groups[group as usize].charge(now) {
+        if !self.core.groups[group as usize].charge(now) {
             self.escalate(group);
             return;
         }
         self.core.counters.restarts += 1;
-        let count = self.groups[group as usize].children.len();
-        let (from, to) = match self.groups[group as usize].strategy {
+        let count = self.core.groups[group as usize].children.len();
+        let (from, to) = match self.core.groups[group as usize].strategy {
             Strategy::OneForOne => (index, index + 1),
             Strategy::OneForAll => (0, count),
             Strategy::RestForOne => (index, count),
         };
         // Stop the affected siblings, last started first; then start them in order.
         for position in (from..to).rev() {
-            let child = self.groups[group as usize].children[position];
+            let child = self.core.groups[group as usize].children[position];
             self.stop_child(child);
         }
         for position in from..to {
-            let child = self.groups[group as usize].children[position];
+            let child = self.core.groups[group as usize].children[position];
             let is_the_exited_child = position == index;
             self.start_child(child, is_the_exited_child);
         }
@@ -115,8 +120,8 @@ impl Shard {
                 self.arenas[type_index as usize].stop(&mut self.core, slot);
             }
             Child::Group(group) => {
-                for position in (0..self.groups[group as usize].children.len()).rev() {
-                    let child = self.groups[group as usize].children[position];
+                for position in (0..self.core.groups[group as usize].children.len()).rev() {
+                    let child = self.core.groups[group as usize].children[position];
                     self.stop_child(child);
                 }
             }
@@ -145,10 +150,44 @@ impl Shard {
 
     /// Starts every child of `group` in declaration order, with a fresh budget.
     pub(crate) fn start_group(&mut self, group: u16) {
-        self.groups[group as usize].recent.clear();
-        for position in 0..self.groups[group as usize].children.len() {
-            let child = self.groups[group as usize].children[position];
+        self.core.groups[group as usize].recent.clear();
+        for position in 0..self.core.groups[group as usize].children.len() {
+            let child = self.core.groups[group as usize].children[position];
             self.start_child(child, true);
+        }
+    }
+
+    /// Removes a dynamic child that will not restart from its group and frees its slot.
+    fn forget_dynamic(&mut self, group: u16, global: u32) {
+        let members = &mut self.core.groups[group as usize];
+        let Some(position) = members.children.iter().position(
+            |child| matches!(child, Child::Isolate { global: member, .. } if *member == global),
+        ) else {
+            return;
+        };
+        if position < members.static_children {
+            return;
+        }
+        members.children.remove(position);
+        let (type_index, slot) = self.core.locate(global as usize);
+        self.arenas[type_index as usize].release(&mut self.core, slot);
+    }
+
+    /// Releases every dynamic child of `group` and its nested groups: a group rebuilt from
+    /// the spec has only its declared children.
+    fn release_dynamic(&mut self, group: u16) {
+        let static_children = self.core.groups[group as usize].static_children;
+        while self.core.groups[group as usize].children.len() > static_children {
+            let child = self.core.groups[group as usize].children.pop();
+            if let Some(Child::Isolate { global, .. }) = child {
+                let (type_index, slot) = self.core.locate(global as usize);
+                self.arenas[type_index as usize].release(&mut self.core, slot);
+            }
+        }
+        for position in 0..static_children {
+            if let Child::Group(nested) = self.core.groups[group as usize].children[position] {
+                self.release_dynamic(nested);
+            }
         }
     }
 
@@ -157,9 +196,10 @@ impl Shard {
     fn escalate(&mut self, group: u16) {
         self.core.counters.escalations += 1;
         self.stop_child(Child::Group(group));
-        match self.groups[group as usize].parent {
+        self.release_dynamic(group);
+        match self.core.groups[group as usize].parent {
             Some(parent) => {
-                let index = self.groups[parent as usize]
+                let index = self.core.groups[parent as usize]
                     .children
                     .iter()
                     .position(|child| *child == Child::Group(group))
@@ -186,6 +226,9 @@ impl Shard {
         );
         self.quarantined = true;
         self.core.counters.quarantines += 1;
+        if !self.core.groups.is_empty() {
+            self.release_dynamic(0);
+        }
         self.core.signals[self.core.shard.index()]
             .down
             .store(true, Ordering::Release);
@@ -213,10 +256,10 @@ impl Shard {
         self.core.signals[self.core.shard.index()]
             .down
             .store(false, Ordering::Release);
-        for group in 0..self.groups.len() {
-            self.groups[group].recent.clear();
+        for group in 0..self.core.groups.len() {
+            self.core.groups[group].recent.clear();
         }
-        if !self.groups.is_empty() {
+        if !self.core.groups.is_empty() {
             self.start_group(0);
         }
     }
