@@ -95,7 +95,7 @@ impl Dispatcher {
         self.next_id += 1;
         let job = Job {
             id,
-            poisoned: id % self.args.poison_every == 0,
+            poisoned: id.is_multiple_of(self.args.poison_every),
         };
         if self.queue.push_back(job).is_err() {
             println!("BACKLOG job {id} dropped: every worker is down or busy");
