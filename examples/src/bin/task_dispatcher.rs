@@ -280,7 +280,8 @@ fn main() {
             WorkerArgs {
                 index: index as u8,
                 dispatcher,
-                warm_up_micros: 5 * interval_micros,
+                // Long enough that the dispatcher routes work to the old handle meanwhile.
+                warm_up_micros: 3 * WORKERS as u64 * interval_micros,
             },
         );
     }
