@@ -7,8 +7,9 @@
 //! message type, the init args and every field of the state implement [`Bounded`].
 //!
 //! The trait is implemented here for the building blocks that cannot grow — integers,
-//! `bool`, `char`, arrays, tuples, `Option`, `Result`, `Duration`, the runtime's own handles
-//! and the fixed-capacity `heapless` collections — and deliberately **not** for `Vec`,
+//! `bool`, `char`, `&'static str`, arrays, tuples, `Option`, `Result`, `Duration`, the
+//! runtime's own handles and the fixed-capacity `heapless` collections — and deliberately
+//! **not** for `Vec`,
 //! `String`, `Box`, `HashMap`, `HashSet`, `BTreeMap`, `BTreeSet`, `VecDeque`, `LinkedList`,
 //! `BinaryHeap`, `Rc` or `Arc`. User types opt in with `#[derive(Bounded)]` (from the `tina`
 //! facade), which checks every field, so the rule holds through nested types, type aliases
@@ -109,9 +110,11 @@ impl<T: Bounded> Bounded for RangeInclusive<T> {}
 impl<T: ?Sized> Bounded for PhantomData<T> {}
 #[diagnostic::do_not_recommend]
 impl<H> Bounded for BuildHasherDefault<H> {}
-/// A `'static` borrow owns nothing: `&'static str` is a fine message field.
+/// A `'static` string owns nothing: a fine message field for names and reasons. (Only
+/// `str`: a blanket `&'static T` impl would make the compiler suggest borrowing a message
+/// whenever it is not `Bounded`.)
 #[diagnostic::do_not_recommend]
-impl<T: ?Sized + 'static> Bounded for &'static T {}
+impl Bounded for &'static str {}
 
 /// A handle names an isolate; it owns nothing.
 #[diagnostic::do_not_recommend]

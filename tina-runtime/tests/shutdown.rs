@@ -140,3 +140,24 @@ fn stubborn_isolates_are_torn_down_at_the_deadline() {
     );
     assert_eq!(summary.total.live_isolates, 0, "the rest were torn down");
 }
+
+#[test]
+fn sigterm_is_seen_by_wait_for_signal_and_shutdown_follows() {
+    let system = System::start(spec(false)).unwrap();
+    system.shutdown_on_signals().unwrap();
+    assert!(
+        !system.wait_for_signal(Duration::from_millis(20)),
+        "no signal yet"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    assert!(
+        system.wait_for_signal(Duration::from_secs(5)),
+        "SIGTERM was caught, not fatal"
+    );
+    let summary = system.shutdown(Duration::from_secs(5));
+    assert!(summary.drained);
+}
