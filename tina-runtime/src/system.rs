@@ -110,7 +110,7 @@ impl System {
                         let _ = core_affinity::set_for_current(core);
                     }
                     run_shard(
-                        shard.grow(clock.read().as_nanos()),
+                        shard.grow(clock.read().as_nanos(), false),
                         poll,
                         clock,
                         spin,

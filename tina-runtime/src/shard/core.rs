@@ -161,6 +161,8 @@ pub(crate) struct Core {
     pub(crate) counters: Counters,
     /// A running hash of every dispatch: the simulator's trace.
     pub(crate) trace: u64,
+    /// Whether dispatches feed `trace` (simulation only; production skips the hashing).
+    pub(crate) tracing: bool,
     pub(crate) next_correlation: u32,
     /// Supervision membership per slot.
     pub(crate) membership: Vec<Membership>,
@@ -529,6 +531,9 @@ impl Core {
     /// Records one dispatch in the trace hash.
     #[inline]
     pub(crate) fn trace(&mut self, type_index: u16, slot: u32, tag: u64) {
+        if !self.tracing {
+            return;
+        }
         let mut hash = mix(self.trace, u64::from(self.shard.0));
         hash = mix(hash, (u64::from(type_index) << 32) | u64::from(slot));
         hash = mix(hash, tag);

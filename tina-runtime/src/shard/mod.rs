@@ -165,7 +165,7 @@ pub(crate) struct ShardSeed {
 impl ShardSeed {
     /// Builds the typed arenas on the thread that will run the shard, and starts the static
     /// supervision tree in declared order (`init` runs here, at time `now`).
-    pub(crate) fn grow(self, now: u64) -> Shard {
+    pub(crate) fn grow(self, now: u64, tracing: bool) -> Shard {
         let arenas = self
             .types
             .iter()
@@ -193,6 +193,7 @@ impl ShardSeed {
             assert!(installed, "static child args match their isolate type");
         }
         shard.core.now = now;
+        shard.core.tracing = tracing;
         shard.start_group(0);
         shard.supervise();
         shard
@@ -264,6 +265,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             timers: Timers::new(spec.timer_slots),
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
+            tracing: false,
             next_correlation: 0,
             membership: vec![
                 Membership {

@@ -69,7 +69,7 @@ impl Simulation {
         let signals: Arc<[Signals]> = (0..spec.shards).map(|_| Signals::new(None)).collect();
         let shards: Vec<Shard> = build_shards(&spec, signals)
             .into_iter()
-            .map(|seed| seed.grow(0))
+            .map(|seed| seed.grow(0, true))
             .collect();
         let order = (0..shards.len()).collect();
         Ok(Simulation {
