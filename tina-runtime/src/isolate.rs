@@ -111,7 +111,7 @@ pub trait Accepts<M>: Isolate {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a request: it declares no reply type",
     label = "`ctx.call` needs a request type with a declared reply",
-    note = "declare the reply: `impl tina::Request for {Self} {{ type Reply = YourReply; }}`"
+    note = "declare the reply on the request type: `#[derive(Bounded, Request)] #[reply(YourReply)] struct {Self};`"
 )]
 pub trait Request: Send + 'static {
     /// What the target answers with.

@@ -18,8 +18,9 @@ pub mod prelude {
 
     pub use tina_macros::{Bounded, Request, isolate};
     pub use tina_runtime::{
-        Accepts, BootSpec, Bounded, CallResult, Ctx, Effect, Handle, Instant, Isolate, Request,
-        SendError, SendErrorKind, ShardId, Simulation, System,
+        Accepts, BootSpec, Bounded, CallResult, Ctx, Effect, Handle, Instant, Isolate,
+        OverloadPolicy, Request, Restart, RestartBudget, SendError, SendErrorKind, ShardId,
+        Simulation, Strategy, System,
     };
 }
 
