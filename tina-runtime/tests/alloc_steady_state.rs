@@ -9,11 +9,7 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use core::time::Duration;
-
-use tina_runtime::{
-    BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Request, ShardId, Simulation, System,
-};
+use tina::prelude::*;
 
 /// Counts allocator calls made by the runtime's threads (the test thread running the
 /// simulation and the `tina-shard-*` threads) while `COUNTING` is set. The test harness's
@@ -79,14 +75,17 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// A token passed around a ring of relays, alternating local and cross-shard hops.
+#[derive(Bounded)]
 struct Token {
     hops: u32,
 }
 
 /// Tells a relay where to forward.
+#[derive(Bounded)]
 struct Next(Handle<Relay>);
 
 /// Forwards tokens to the next relay until `HOPS` hops.
+#[isolate(mailbox = 16)]
 struct Relay {
     next: Option<Handle<Relay>>,
     forwarded: u64,
@@ -94,47 +93,42 @@ struct Relay {
 
 const HOPS: u32 = 150_000;
 
-messages!(Relay => RelayMessage { Token(Token), Next(Next) });
-
-impl Isolate for Relay {
-    type Message = RelayMessage;
-    type Args = ();
-    const MAILBOX: usize = 16;
-    const NAME: &'static str = "Relay";
-
-    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+#[isolate]
+impl Relay {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
         Relay {
             next: None,
             forwarded: 0,
         }
     }
 
-    fn handle(&mut self, message: RelayMessage, ctx: &mut Ctx<Self>) -> Effect {
-        match message {
-            RelayMessage::Next(Next(next)) => self.next = Some(next),
-            RelayMessage::Token(Token { hops }) => {
-                if hops < HOPS {
-                    self.forwarded += 1;
-                    let next = self.next.expect("wired before the first token");
-                    ctx.send(&next, Token { hops: hops + 1 }).unwrap();
-                }
-            }
+    fn next(&mut self, next: Next, _ctx: &mut Ctx<Self>) -> Effect {
+        self.next = Some(next.0);
+        Effect::Receive
+    }
+
+    fn token(&mut self, token: Token, ctx: &mut Ctx<Self>) -> Effect {
+        if token.hops < HOPS {
+            self.forwarded += 1;
+            let next = self.next.expect("wired before the first token");
+            ctx.send(
+                &next,
+                Token {
+                    hops: token.hops + 1,
+                },
+            )
+            .unwrap();
         }
         Effect::Receive
     }
 }
 
 /// Wires the relays into a ring and starts eight tokens: an ordinary isolate as test driver.
+#[isolate(mailbox = 1)]
 struct Wirer;
 
-messages!(Wirer => WirerMessage {});
-
-impl Isolate for Wirer {
-    type Message = WirerMessage;
-    type Args = [Handle<Relay>; 4];
-    const MAILBOX: usize = 1;
-    const NAME: &'static str = "Wirer";
-
+#[isolate]
+impl Wirer {
     fn init(relays: &[Handle<Relay>; 4], ctx: &mut Ctx<Self>) -> Self {
         for (index, relay) in relays.iter().enumerate() {
             ctx.send(relay, Next(relays[(index + 1) % 4])).unwrap();
@@ -145,57 +139,42 @@ impl Isolate for Wirer {
         }
         Wirer
     }
-
-    fn handle(&mut self, message: WirerMessage, _ctx: &mut Ctx<Self>) -> Effect {
-        match message {}
-    }
 }
 
 /// Answers `Echo` with its value.
+#[derive(Bounded, Request)]
+#[reply(u64)]
 struct Echo(u64);
 
-impl Request for Echo {
-    type Reply = u64;
-}
-
+#[isolate(mailbox = 8)]
 struct Server;
 
-messages!(Server => ServerMessage { Echo(Echo) });
-
-impl Isolate for Server {
-    type Message = ServerMessage;
-    type Args = ();
-    const MAILBOX: usize = 8;
-    const NAME: &'static str = "Server";
-
-    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+#[isolate]
+impl Server {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
         Server
     }
 
-    fn handle(&mut self, message: ServerMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let ServerMessage::Echo(Echo(value)) = message;
-        ctx.reply(value)
+    fn echo(&mut self, echo: Echo, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(echo.0)
     }
 }
 
 /// Calls a server, then waits on a timer, `CALLS` times.
+#[isolate(mailbox = 4)]
 struct Caller {
     server: Handle<Server>,
     replies: u64,
 }
 
+/// Time for the next call.
+#[derive(Bounded)]
 struct Again;
 
 const CALLS: u64 = 50_000;
 
-messages!(Caller => CallerMessage { Result(CallResult<u64>), Again(Again) });
-
-impl Isolate for Caller {
-    type Message = CallerMessage;
-    type Args = Handle<Server>;
-    const MAILBOX: usize = 4;
-    const NAME: &'static str = "Caller";
-
+#[isolate]
+impl Caller {
     fn init(server: &Handle<Server>, ctx: &mut Ctx<Self>) -> Self {
         ctx.after(Duration::ZERO, Again).unwrap();
         Caller {
@@ -204,26 +183,25 @@ impl Isolate for Caller {
         }
     }
 
-    fn handle(&mut self, message: CallerMessage, ctx: &mut Ctx<Self>) -> Effect {
-        match message {
-            CallerMessage::Result(CallResult::Reply(value)) => {
-                assert_eq!(value, self.replies);
-                self.replies += 1;
-                if self.replies < CALLS {
-                    // A timer that is cancelled and one that fires.
-                    let cancelled = ctx.after(Duration::from_secs(60), Again).unwrap();
-                    assert!(ctx.cancel(cancelled));
-                    ctx.after(Duration::ZERO, Again).unwrap();
-                }
-                Effect::Receive
-            }
-            CallerMessage::Result(CallResult::Timeout) => panic!("no call should time out"),
-            CallerMessage::Again(Again) => {
-                let server = self.server;
-                ctx.call(&server, Echo(self.replies), Duration::from_secs(10))
-                    .unwrap()
-            }
+    fn result(&mut self, result: CallResult<u64>, ctx: &mut Ctx<Self>) -> Effect {
+        let CallResult::Reply(value) = result else {
+            panic!("no call should time out")
+        };
+        assert_eq!(value, self.replies);
+        self.replies += 1;
+        if self.replies < CALLS {
+            // A timer that is cancelled and one that fires.
+            let cancelled = ctx.after(Duration::from_secs(60), Again).unwrap();
+            assert!(ctx.cancel(cancelled));
+            ctx.after(Duration::ZERO, Again).unwrap();
         }
+        Effect::Receive
+    }
+
+    fn again(&mut self, _again: Again, ctx: &mut Ctx<Self>) -> Effect {
+        let server = self.server;
+        ctx.call(&server, Echo(self.replies), Duration::from_secs(10))
+            .unwrap()
     }
 }
 

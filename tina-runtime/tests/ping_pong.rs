@@ -1,59 +1,51 @@
 //! Multi-shard ping-pong, on real threads and in deterministic simulation: the same seed
-//! twice gives the same trace hash; many seeds all complete.
+//! twice gives the same trace hash; many seeds all complete. Written with `#[isolate]`, as
+//! a user would.
 
 mod support;
 
-use core::time::Duration;
+use tina::prelude::*;
 
-use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, ShardId, Simulation, System};
-
-/// Returns every ball to its sender.
-struct Pong {
-    returned: u64,
-}
-
+/// A ball on its way to a pong, carrying who to return it to.
+#[derive(Bounded)]
 struct Ball {
     count: u32,
     from: Handle<Ping>,
 }
 
-messages!(Pong => PongMessage { Ball(Ball) });
+/// A ball on its way back.
+#[derive(Bounded)]
+struct Back(u32);
 
-impl Isolate for Pong {
-    type Message = PongMessage;
-    type Args = ();
-    const MAILBOX: usize = 16;
-    const NAME: &'static str = "Pong";
+/// Returns every ball to its sender.
+#[isolate(mailbox = 16)]
+struct Pong {
+    returned: u64,
+}
 
-    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+#[isolate]
+impl Pong {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
         Pong { returned: 0 }
     }
 
-    fn handle(&mut self, message: PongMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let PongMessage::Ball(Ball { count, from }) = message;
+    fn ball(&mut self, ball: Ball, ctx: &mut Ctx<Self>) -> Effect {
         self.returned += 1;
-        ctx.send(&from, Back(count))
+        ctx.send(&ball.from, Back(ball.count))
             .expect("ping has room for its own ball");
         Effect::Receive
     }
 }
 
 /// Serves `rounds` balls to its pong, one at a time, then exits.
+#[isolate(mailbox = 16)]
 struct Ping {
     peer: Handle<Pong>,
     rounds: u32,
 }
 
-struct Back(u32);
-
-messages!(Ping => PingMessage { Back(Back) });
-
-impl Isolate for Ping {
-    type Message = PingMessage;
-    type Args = (Handle<Pong>, u32);
-    const MAILBOX: usize = 16;
-    const NAME: &'static str = "Ping";
-
+#[isolate]
+impl Ping {
     fn init(args: &(Handle<Pong>, u32), ctx: &mut Ctx<Self>) -> Self {
         let from = ctx.me();
         ctx.send(&args.0, Ball { count: 1, from }).unwrap();
@@ -63,16 +55,15 @@ impl Isolate for Ping {
         }
     }
 
-    fn handle(&mut self, message: PingMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let PingMessage::Back(Back(count)) = message;
-        if count == self.rounds {
+    fn back(&mut self, back: Back, ctx: &mut Ctx<Self>) -> Effect {
+        if back.0 == self.rounds {
             return Effect::Done;
         }
         let from = ctx.me();
         ctx.send(
             &self.peer,
             Ball {
-                count: count + 1,
+                count: back.0 + 1,
                 from,
             },
         )
@@ -81,7 +72,7 @@ impl Isolate for Ping {
     }
 }
 
-/// `shards` shards; on each shard, `pairs` pings whose pongs live on the next shard.
+/// `shards` shards; on each, `pairs` pings whose pongs live on the next shard.
 fn spec(shards: usize, pairs: usize, rounds: u32) -> BootSpec {
     let mut spec = support::small_spec(shards);
     spec.isolate::<Pong>(pairs).isolate::<Ping>(pairs);

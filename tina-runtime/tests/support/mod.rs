@@ -1,8 +1,11 @@
 //! Shared helpers for the runtime's integration tests.
 //!
-//! The tests implement `Isolate` by hand (the runtime crate cannot depend on the macro
-//! crate); `messages!` writes the message enum, its `Message` impl and the `Accepts` impls —
-//! the part the `#[isolate]` macro generates for users.
+//! Two kinds of isolates appear in these tests. `ping_pong.rs` and `alloc_steady_state.rs`
+//! use `#[isolate]` through the facade, exactly as users write them (so the zero-allocation
+//! proof covers generated code). The other files implement `Isolate` by hand on purpose:
+//! they pin down the trait contract the macro targets, independently of the macro. For them,
+//! `messages!` writes the message enum, its `Message` impl and the `Accepts` impls — the part
+//! the macro generates.
 #![allow(dead_code, unreachable_pub)]
 
 /// Declares `enum $name { Variant(Type), .. }` for isolate `$isolate`, with tags in order and
