@@ -20,6 +20,7 @@ use tina_examples::{flag, switch};
 /// How many workers, and where: the first half on shard 0, the rest on shard 1.
 const WORKERS: usize = 4;
 
+// ANCHOR: messages
 /// A unit of work. Poisoned jobs crash the worker that takes them.
 #[derive(Bounded, Clone, Copy, Debug)]
 struct Job {
@@ -39,6 +40,7 @@ struct CheckIn {
     index: u8,
     handle: Handle<Worker>,
 }
+// ANCHOR_END: messages
 
 /// The dispatcher's clock.
 #[derive(Bounded)]
@@ -106,6 +108,7 @@ impl Dispatcher {
         Effect::Receive
     }
 
+    // ANCHOR: check_in
     fn check_in(&mut self, check_in: CheckIn, _ctx: &mut Ctx<Self>) -> Effect {
         let index = check_in.index as usize;
         if check_in.handle.raw().generation() > 0 {
@@ -118,6 +121,7 @@ impl Dispatcher {
         self.workers[index] = Some(check_in.handle);
         Effect::Receive
     }
+    // ANCHOR_END: check_in
 
     fn job_done(&mut self, done: JobDone, _ctx: &mut Ctx<Self>) -> Effect {
         self.done += 1;
@@ -140,6 +144,7 @@ impl Dispatcher {
         Effect::Done
     }
 
+    // ANCHOR: dispatch
     /// Sends queued jobs round-robin to the workers that have checked in.
     #[isolate(helper)]
     fn dispatch(&mut self, ctx: &mut Ctx<Self>) {
@@ -185,8 +190,10 @@ impl Dispatcher {
             }
         }
     }
+    // ANCHOR_END: dispatch
 }
 
+// ANCHOR: worker
 /// Who a worker is and whom it reports to.
 #[derive(Bounded, Clone, Copy)]
 struct WorkerArgs {
@@ -239,6 +246,7 @@ impl Worker {
         Effect::Receive
     }
 }
+// ANCHOR_END: worker
 
 fn main() {
     if switch("--help") {
@@ -254,6 +262,7 @@ fn main() {
     let tight_budget = switch("--tight-budget");
     let revive_after: f64 = flag("--revive-after", 0.0);
 
+    // ANCHOR: spec
     let mut spec = BootSpec::new(2);
     spec.isolate::<Dispatcher>(1).isolate::<Worker>(WORKERS);
     // Crash reports are printed by the FAIL lines here; keep the runtime's log quiet.
@@ -289,7 +298,9 @@ fn main() {
         eprintln!("{error}");
         std::process::exit(2);
     }
+    // ANCHOR_END: spec
 
+    // ANCHOR: run
     let system = match System::start(spec) {
         Ok(system) => system,
         Err(error) => {
@@ -330,6 +341,7 @@ fn main() {
         println!("signal received: shutting down");
     }
     let summary = system.shutdown(Duration::from_secs(1));
+    // ANCHOR_END: run
     print_summary(&summary);
 }
 
