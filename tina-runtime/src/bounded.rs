@@ -30,10 +30,13 @@ use core::ops::{Range, RangeInclusive};
 use core::time::Duration;
 
 use crate::clock::Instant;
+use crate::counters::Counters;
 use crate::ctx::ReplyTo;
-use crate::error::SendErrorKind;
+use crate::error::{SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::{CallError, CallResult};
+use crate::sim::{Domain, Rng};
+use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 use crate::timer::TimerId;
 
 // `#[diagnostic::do_not_recommend]` keeps an impl out of the "other types implement `Bounded`"
@@ -87,6 +90,8 @@ bounded! {
     Duration, Infallible, Ordering, PhantomPinned,
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6,
     Instant, ShardId, RawHandle, TimerId, CallError, SendErrorKind, ReplyTo,
+    SpawnError, TimerError, Rng, Domain, Counters,
+    Restart, RestartBudget, Strategy, OverloadPolicy, GroupId,
     NonZero<u8>, NonZero<u16>, NonZero<u32>, NonZero<u64>, NonZero<u128>, NonZero<usize>,
     NonZero<i8>, NonZero<i16>, NonZero<i32>, NonZero<i64>, NonZero<i128>, NonZero<isize>,
 }

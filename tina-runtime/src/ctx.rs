@@ -231,7 +231,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         match self
             .core
             .timers
-            .schedule(deadline, self.me, TimerAction::Message(index))
+            .schedule(deadline, self.me, self.global, TimerAction::Message(index))
         {
             Some(id) => Ok(id),
             None => {
@@ -413,10 +413,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if target.shard() == self.core.shard {
             self.core.counters.sent_local += 1;
         }
-        let timer =
-            self.core
-                .timers
-                .schedule(deadline, self.me, TimerAction::CallTimeout(correlation));
+        let timer = self.core.timers.schedule(
+            deadline,
+            self.me,
+            self.global,
+            TimerAction::CallTimeout(correlation),
+        );
         let meta = &mut self.core.slots[self.global];
         meta.call_correlation = correlation;
         meta.call_timer = timer;

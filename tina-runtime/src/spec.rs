@@ -356,9 +356,12 @@ impl BootSpec {
         self
     }
 
-    /// Envelope slots per shard reserved for control traffic — replies, spawns, restarts —
-    /// that user traffic can never take (default 256). Timers get a reserve of their own,
-    /// one envelope per timer slot.
+    /// Envelope slots per shard reserved for control traffic — replies, spawns, timer
+    /// messages — that user traffic can never take (default 256). The reserved region holds
+    /// `control_reserve + timer_slots` envelopes, shared by all control traffic: a pending
+    /// timer holds one, so timers alone can never exhaust it, but a burst of replies or
+    /// spawns can make [`Ctx::after`](crate::Ctx::after) fail with
+    /// [`TimerError::PoolExhausted`](crate::TimerError::PoolExhausted) until it drains.
     pub fn control_reserve(&mut self, slots: usize) -> &mut Self {
         self.control_reserve = slots;
         self

@@ -117,6 +117,18 @@ impl<I: Isolate> Arena<I> {
             meta.shutdown_pending = false;
             return Some(Input::Shutdown);
         }
+        // Parked on a call: nothing but the call's outcome (or shutdown) runs it.
+        if meta.parked {
+            return None;
+        }
+        // Yielded: `resume` runs next tick, before anything else.
+        if meta.yielded {
+            if meta.yield_tick == core.counters.ticks {
+                return None;
+            }
+            meta.yielded = false;
+            return Some(Input::Resume);
+        }
         if let Some(index) = core.pool.dequeue(&mut meta.control) {
             let mut envelope = core.pool.take(index);
             return match envelope.kind {
@@ -127,12 +139,8 @@ impl<I: Isolate> Arena<I> {
                     .map(|message| Input::Message(message, None)),
             };
         }
-        if meta.parked || meta.status != Status::Live {
+        if meta.status != Status::Live {
             return None;
-        }
-        if meta.yielded {
-            meta.yielded = false;
-            return Some(Input::Resume);
         }
         while let Some(index) = core.pool.dequeue(&mut core.slots[global].mailbox) {
             let mut envelope = core.pool.take(index);
@@ -222,7 +230,14 @@ impl<I: Isolate> Arena<I> {
         match outcome {
             Ok(Effect::Receive) | Ok(Effect::Reply(_)) => Ending::Continue,
             Ok(Effect::Yield) => {
-                core.slots[global].yielded = true;
+                let meta = &mut core.slots[global];
+                let already_deferred = meta.yielded;
+                meta.yielded = true;
+                meta.yield_tick = core.counters.ticks;
+                if !already_deferred {
+                    // One entry per slot at most: the capacity (one per slot) holds.
+                    core.deferred.push(global as u32);
+                }
                 Ending::Continue
             }
             Ok(Effect::Call(_)) => {
@@ -304,7 +319,11 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         let type_index = self.type_index as usize;
         let base = core.types[type_index].base;
         let mut dispatched = 0;
-        while dispatched < budget {
+        // Every pop either dispatches or takes the slot off the queue (a slot is re-queued
+        // only with work `next_input` will find); the cap is a second line of defence.
+        let mut pops_left = 4 * budget + core.types[type_index].slots;
+        while dispatched < budget && pops_left > 0 {
+            pops_left -= 1;
             let Some(slot) = core.ready[type_index].pop_front() else {
                 break;
             };

@@ -88,8 +88,10 @@ pub(crate) struct SlotMeta {
     pub(crate) ready: bool,
     /// Returned `Effect::Call`: only the call's outcome (or shutdown) runs it next.
     pub(crate) parked: bool,
-    /// Returned `Effect::Yield`: `resume` runs next.
+    /// Returned `Effect::Yield`: `resume` runs next tick.
     pub(crate) yielded: bool,
+    /// The tick it yielded in.
+    pub(crate) yield_tick: u64,
     /// The shutdown hook has yet to run.
     pub(crate) shutdown_pending: bool,
     /// Ordinary messages, bounded by the type's mailbox bound.
@@ -169,6 +171,8 @@ pub(crate) struct Core {
     /// Exits awaiting their group's decision (capacity: one per slot).
     pub(crate) exits: VecDeque<Exit>,
     pub(crate) crash_log: crate::supervision::crash::CrashLog,
+    /// Slots that yielded this tick, resumed next tick (capacity: one per slot).
+    pub(crate) deferred: Vec<u32>,
     /// Supervision groups; index 0 is the shard's root group.
     pub(crate) groups: Vec<crate::supervision::tree::Group>,
 }
@@ -221,13 +225,35 @@ impl Core {
         if !meta.status.is_running() {
             return false;
         }
+        // Mirrors `Arena::next_input` exactly: true only when it would find an input.
         if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
             return true;
         }
-        if meta.shutdown_pending || !meta.control.is_empty() {
+        if meta.shutdown_pending && meta.status == Status::Live {
             return true;
         }
-        !meta.parked && (meta.yielded || !meta.mailbox.is_empty())
+        if meta.parked {
+            return false;
+        }
+        if meta.yielded {
+            return meta.yield_tick != self.counters.ticks;
+        }
+        !meta.control.is_empty() || (meta.status == Status::Live && !meta.mailbox.is_empty())
+    }
+
+    /// Puts the isolates that yielded last tick back on their ready queues.
+    pub(crate) fn resume_yielded(&mut self) {
+        let mut index = 0;
+        while index < self.deferred.len() {
+            let global = self.deferred[index] as usize;
+            index += 1;
+            let meta = &self.slots[global];
+            if meta.yielded && meta.status.is_running() {
+                let (type_index, slot) = self.locate(global);
+                self.mark_ready(type_index, slot);
+            }
+        }
+        self.deferred.clear();
     }
 
     /// Delivers an ordinary message (user or request) to a local isolate: mailbox bound,
@@ -470,9 +496,7 @@ impl Core {
         if let CallOutcome::Reply(index) = meta.call_outcome {
             drop(self.pool.take(index));
         }
-        if let Some(timer) = meta.call_timer.take() {
-            self.timers.cancel(timer);
-        }
+        meta.call_timer = None;
         meta.call_outcome = CallOutcome::Waiting;
         meta.call_correlation = 0;
         meta.parked = false;
@@ -483,6 +507,14 @@ impl Core {
         if was_live {
             self.counters.live_isolates -= 1;
         }
+        // Every timer this incarnation set (its call timeout included) goes with it.
+        let (pool, counters) = (&mut self.pool, &mut self.counters);
+        self.timers.cancel_owned(global, |expired| {
+            if let TimerAction::Message(index) = expired.action {
+                drop(pool.take(index));
+                counters.timers_cancelled += 1;
+            }
+        });
     }
 
     /// Returns a torn-down slot to its type's free list.

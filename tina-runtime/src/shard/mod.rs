@@ -50,6 +50,7 @@ impl Shard {
     /// handlers run, timers fired). `core.now` must be set by the caller.
     pub(crate) fn tick(&mut self) -> usize {
         let mut work = 0;
+        self.core.resume_yielded();
         // 1. Drain inbound rings: one acquire load and one release store per ring.
         for consumer in &mut self.inbound {
             let core = &mut self.core;
@@ -75,8 +76,9 @@ impl Shard {
                 }
             }
         }
-        // 4. Flush outbound rings: one release store per ring written this tick.
-        self.core.flush();
+        // 4. Flush outbound rings: one release store per ring written this tick. Publishing
+        //    counts as work, so a simulation is never judged quiescent with envelopes in a ring.
+        work += self.core.flush();
         // 5. Advance timers.
         work += self.core.fire_timers();
         self.core.counters.ticks += 1;
@@ -240,6 +242,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 ready: false,
                 parked: false,
                 yielded: false,
+                yield_tick: 0,
                 shutdown_pending: false,
                 mailbox: Queue::new(mailbox),
                 control: Queue::new(u32::MAX),
@@ -262,7 +265,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             ready,
             outbound,
             signals: signals.clone(),
-            timers: Timers::new(spec.timer_slots),
+            timers: Timers::new(spec.timer_slots, slot_count),
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,
@@ -277,6 +280,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             exits: VecDeque::with_capacity(slot_count),
             crash_log: CrashLog::new(spec.print_crashes),
             groups: Vec::new(),
+            deferred: Vec::with_capacity(slot_count),
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         shards.push(ShardSeed {

@@ -124,6 +124,13 @@ impl Simulation {
             .min()
     }
 
+    /// The earliest pending timer deadline of any shard, if any: with [`Simulation::step`]
+    /// (which says whether a round did work), enough for a custom run loop to tell when the
+    /// system is quiescent.
+    pub fn next_timer_deadline(&self) -> Option<Instant> {
+        self.next_deadline().map(Instant)
+    }
+
     /// Runs rounds until the system is quiescent (a round with no work and no pending
     /// timer) or `max_rounds` have run.
     pub fn run(&mut self, max_rounds: u64) -> SimReport {

@@ -5,7 +5,8 @@
 //! deadline order and timers with equal deadlines fire in the order they were set — the same
 //! order in every run, which the simulator relies on. Each slot remembers its heap position,
 //! so cancelling is O(log n) and frees the slot at once (a cancelled timer never holds
-//! capacity until its deadline).
+//! capacity until its deadline). Each timer also sits on its owner's list (the slot that set
+//! it), so tearing an isolate down cancels all of its timers at once.
 
 use tina_mailbox::PoolIndex;
 
@@ -39,6 +40,10 @@ struct Entry {
     /// Position in `heap`, or `NONE` when the slot is free (then `next_free` is the link).
     heap_position: u32,
     next_free: u32,
+    /// The slot-table index of the isolate that set the timer, and its list links.
+    owner: u32,
+    owner_previous: u32,
+    owner_next: u32,
 }
 
 /// A fired or cancelled timer.
@@ -55,11 +60,14 @@ pub(crate) struct Timers {
     heap: Vec<u32>,
     free_head: u32,
     sequence: u64,
+    /// The first timer of each owner, by slot-table index.
+    owner_heads: Box<[u32]>,
 }
 
 impl Timers {
-    /// A queue with room for `capacity` pending timers; the only allocation it makes.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A queue with room for `capacity` pending timers set by up to `owners` isolate slots;
+    /// the only allocation it makes.
+    pub(crate) fn new(capacity: usize, owners: usize) -> Self {
         assert!(capacity > 0 && capacity < NONE as usize);
         let entries = (0..capacity)
             .map(|index| Entry {
@@ -74,6 +82,9 @@ impl Timers {
                 } else {
                     index as u32 + 1
                 },
+                owner: NONE,
+                owner_previous: NONE,
+                owner_next: NONE,
             })
             .collect();
         Self {
@@ -81,6 +92,7 @@ impl Timers {
             heap: Vec::with_capacity(capacity),
             free_head: 0,
             sequence: 0,
+            owner_heads: vec![NONE; owners].into_boxed_slice(),
         }
     }
 
@@ -107,6 +119,7 @@ impl Timers {
         &mut self,
         deadline_nanos: u64,
         target: RawHandle,
+        owner: usize,
         action: TimerAction,
     ) -> Option<TimerId> {
         if self.free_head == NONE {
@@ -124,6 +137,15 @@ impl Timers {
         entry.next_free = NONE;
         entry.heap_position = self.heap.len() as u32;
         let generation = entry.generation;
+        // Push onto the owner's list.
+        let head = self.owner_heads[owner];
+        entry.owner = owner as u32;
+        entry.owner_previous = NONE;
+        entry.owner_next = head;
+        if head != NONE {
+            self.entries[head as usize].owner_previous = index;
+        }
+        self.owner_heads[owner] = index;
         self.heap.push(index);
         self.sift_up(self.heap.len() - 1);
         Some(TimerId { index, generation })
@@ -158,7 +180,23 @@ impl Timers {
             self.sift_down(position);
             self.sift_up(position);
         }
+        // Unlink from the owner's list.
+        let (owner, previous, next) = {
+            let entry = &self.entries[index as usize];
+            (entry.owner, entry.owner_previous, entry.owner_next)
+        };
+        if previous == NONE {
+            self.owner_heads[owner as usize] = next;
+        } else {
+            self.entries[previous as usize].owner_next = next;
+        }
+        if next != NONE {
+            self.entries[next as usize].owner_previous = previous;
+        }
         let entry = &mut self.entries[index as usize];
+        entry.owner = NONE;
+        entry.owner_previous = NONE;
+        entry.owner_next = NONE;
         entry.heap_position = NONE;
         entry.generation = entry.generation.wrapping_add(1);
         entry.next_free = self.free_head;
@@ -166,6 +204,15 @@ impl Timers {
         Expired {
             target: entry.target,
             action: entry.action,
+        }
+    }
+
+    /// Cancels every pending timer `owner` set, handing each to `cancelled`.
+    pub(crate) fn cancel_owned(&mut self, owner: usize, mut cancelled: impl FnMut(Expired)) {
+        while self.owner_heads[owner] != NONE {
+            let index = self.owner_heads[owner];
+            let position = self.entries[index as usize].heap_position as usize;
+            cancelled(self.remove_at(position));
         }
     }
 
@@ -221,11 +268,11 @@ mod tests {
 
     #[test]
     fn fires_in_deadline_then_insertion_order() {
-        let mut timers = Timers::new(8);
+        let mut timers = Timers::new(8, 1);
         let deadlines = [50u64, 10, 30, 10, 40, 20];
         for (tag, &deadline) in deadlines.iter().enumerate() {
             timers
-                .schedule(deadline, target(), TimerAction::CallTimeout(tag as u32))
+                .schedule(deadline, target(), 0, TimerAction::CallTimeout(tag as u32))
                 .unwrap();
         }
         let mut fired = Vec::new();
@@ -240,9 +287,9 @@ mod tests {
 
     #[test]
     fn nothing_fires_before_its_deadline() {
-        let mut timers = Timers::new(2);
+        let mut timers = Timers::new(2, 1);
         timers
-            .schedule(100, target(), TimerAction::CallTimeout(1))
+            .schedule(100, target(), 0, TimerAction::CallTimeout(1))
             .unwrap();
         assert_eq!(timers.pop_due(99), None);
         assert!(timers.pop_due(100).is_some());
@@ -250,23 +297,23 @@ mod tests {
 
     #[test]
     fn cancel_frees_the_slot_at_once_and_ids_go_stale() {
-        let mut timers = Timers::new(2);
+        let mut timers = Timers::new(2, 1);
         let a = timers
-            .schedule(100, target(), TimerAction::CallTimeout(1))
+            .schedule(100, target(), 0, TimerAction::CallTimeout(1))
             .unwrap();
         let _b = timers
-            .schedule(200, target(), TimerAction::CallTimeout(2))
+            .schedule(200, target(), 0, TimerAction::CallTimeout(2))
             .unwrap();
         assert!(!timers.has_room());
         assert!(
             timers
-                .schedule(300, target(), TimerAction::CallTimeout(3))
+                .schedule(300, target(), 0, TimerAction::CallTimeout(3))
                 .is_none()
         );
         assert!(timers.cancel(a).is_some());
         assert!(timers.cancel(a).is_none(), "a cancelled id is stale");
         let c = timers
-            .schedule(50, target(), TimerAction::CallTimeout(3))
+            .schedule(50, target(), 0, TimerAction::CallTimeout(3))
             .unwrap();
         assert_eq!(timers.next_deadline(), Some(50));
         assert_ne!(a, c, "the reused slot has a new generation");
@@ -283,14 +330,14 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             state >> 33
         };
-        let mut timers = Timers::new(64);
+        let mut timers = Timers::new(64, 1);
         let mut live: Vec<(TimerId, u64, u32)> = Vec::new();
         for tag in 0..2000u32 {
             if next() % 3 == 0 && !live.is_empty() {
                 let victim = live.swap_remove((next() as usize) % live.len());
                 assert!(timers.cancel(victim.0).is_some());
             } else if let Some(id) =
-                timers.schedule(next() % 1000, target(), TimerAction::CallTimeout(tag))
+                timers.schedule(next() % 1000, target(), 0, TimerAction::CallTimeout(tag))
             {
                 let deadline = timers.entries[id.index as usize].deadline_nanos;
                 live.push((id, deadline, tag));

@@ -1,0 +1,267 @@
+//! Regression tests for behaviour found wrong while writing the book: each once failed.
+
+mod support;
+
+use tina::prelude::*;
+
+/// Counts what arrives.
+#[isolate(mailbox = 8)]
+struct Counter {
+    seen: u32,
+}
+
+#[derive(Bounded)]
+struct Hit;
+
+#[isolate]
+impl Counter {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Counter { seen: 0 }
+    }
+
+    fn hit(&mut self, _hit: Hit, _ctx: &mut Ctx<Self>) -> Effect {
+        self.seen += 1;
+        Effect::Receive
+    }
+}
+
+/// Sends four hits to another shard from `init`, before any tick has run.
+#[isolate(mailbox = 1)]
+struct EarlySender;
+
+#[isolate]
+impl EarlySender {
+    fn init(target: &Handle<Counter>, ctx: &mut Ctx<Self>) -> Self {
+        for _ in 0..4 {
+            ctx.send(target, Hit).unwrap();
+        }
+        EarlySender
+    }
+}
+
+#[test]
+fn messages_sent_from_init_across_shards_are_delivered_before_quiescence() {
+    for seed in 0..16 {
+        let mut spec = BootSpec::new(2);
+        spec.isolate::<Counter>(1).isolate::<EarlySender>(1);
+        let counter = spec.root::<Counter>(ShardId(1), ());
+        spec.root::<EarlySender>(ShardId(0), counter);
+        let mut sim = Simulation::new(spec, seed).unwrap();
+        assert!(sim.run(1_000).quiescent);
+        assert_eq!(sim.state(counter).unwrap().seen, 4, "seed {seed}");
+    }
+}
+
+/// Yields `steps` times, recording when each `resume` ran.
+#[isolate(mailbox = 4)]
+struct Chunked {
+    left: u32,
+    resumed_at: tina::heapless::Vec<Instant, 8>,
+}
+
+#[derive(Bounded)]
+struct Start;
+
+#[isolate]
+impl Chunked {
+    fn init(steps: &u32, ctx: &mut Ctx<Self>) -> Self {
+        ctx.send(&ctx.me(), Start).unwrap();
+        Chunked {
+            left: *steps,
+            resumed_at: tina::heapless::Vec::new(),
+        }
+    }
+
+    fn start(&mut self, _start: Start, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Yield
+    }
+
+    fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
+        self.resumed_at.push(ctx.now()).unwrap();
+        self.left -= 1;
+        if self.left == 0 {
+            Effect::Receive
+        } else {
+            Effect::Yield
+        }
+    }
+}
+
+#[test]
+fn yield_resumes_next_tick_not_in_the_same_one() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Chunked>(1);
+    let chunked = spec.root::<Chunked>(ShardId(0), 5);
+    let mut sim = Simulation::new(spec, 1).unwrap();
+    assert!(sim.run(1_000).quiescent);
+    let times = &sim.state(chunked).unwrap().resumed_at;
+    assert_eq!(times.len(), 5);
+    // Each simulated round (tick) with work advances the clock by 1 µs: one resume per tick.
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_micros(1), "{times:?}");
+    }
+}
+
+/// Sets a 10 s timer in `init`, crashes on `Boom`, and checks in with the poker.
+#[isolate(mailbox = 4)]
+struct Sleeper {
+    timer_ok: bool,
+}
+
+#[derive(Bounded)]
+struct Boom;
+
+#[derive(Bounded)]
+struct WakeUp;
+
+#[isolate]
+impl Sleeper {
+    fn init(poker: &Handle<Poker>, ctx: &mut Ctx<Self>) -> Self {
+        // With one timer slot, the restarted incarnation gets it only if the crashed one's
+        // timer was cancelled when it was torn down.
+        let timer_ok = ctx.after(Duration::from_secs(10), WakeUp).is_ok();
+        let me = ctx.me();
+        let _ = ctx.send(poker, CheckIn(me));
+        Sleeper { timer_ok }
+    }
+
+    fn boom(&mut self, _boom: Boom, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Crash("crash with a pending timer")
+    }
+
+    fn wake_up(&mut self, _wake_up: WakeUp, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Receive
+    }
+}
+
+/// Bombs the first sleeper incarnation that checks in; remembers the latest.
+#[isolate(mailbox = 4)]
+struct Poker {
+    latest: Option<Handle<Sleeper>>,
+}
+
+#[derive(Bounded)]
+struct CheckIn(Handle<Sleeper>);
+
+#[isolate]
+impl Poker {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Poker { latest: None }
+    }
+
+    fn check_in(&mut self, check_in: CheckIn, ctx: &mut Ctx<Self>) -> Effect {
+        if self.latest.is_none() {
+            ctx.send(&check_in.0, Boom).unwrap();
+        }
+        self.latest = Some(check_in.0);
+        Effect::Receive
+    }
+}
+
+#[test]
+fn a_torn_down_isolate_gives_back_its_timers() {
+    let mut spec = BootSpec::new(1);
+    spec.timer_slots(1).print_crashes(false);
+    spec.isolate::<Poker>(1).isolate::<Sleeper>(1);
+    let poker = spec.root::<Poker>(ShardId(0), ());
+    spec.root::<Sleeper>(ShardId(0), poker);
+    let mut sim = Simulation::new(spec, 1).unwrap();
+    sim.run_until(Instant::from_nanos(1_000_000));
+    let counters = sim.totals();
+    assert_eq!(counters.crashed, 1);
+    assert_eq!(counters.restarts, 1);
+    assert_eq!(
+        counters.timers_cancelled, 1,
+        "the crashed incarnation's timer was cancelled"
+    );
+    let successor = sim.state(poker).unwrap().latest.unwrap();
+    assert_eq!(successor.raw().generation(), 1);
+    assert!(
+        sim.state(successor).unwrap().timer_ok,
+        "the only timer slot was free again"
+    );
+}
+
+/// Calls a server that answers after 5 ms, with a timer due in 1 ms meanwhile.
+#[isolate(mailbox = 4)]
+struct Patient {
+    order: tina::heapless::Vec<&'static str, 4>,
+}
+
+#[derive(Bounded, Request)]
+#[reply(u32)]
+struct Question;
+
+#[derive(Bounded)]
+struct Ring;
+
+#[isolate]
+impl Patient {
+    fn init(server: &Handle<Slow>, ctx: &mut Ctx<Self>) -> Self {
+        let _ = server;
+        ctx.send(&ctx.me(), Start).unwrap();
+        Patient {
+            order: tina::heapless::Vec::new(),
+        }
+    }
+
+    fn start(&mut self, _start: Start, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.after(Duration::from_millis(1), Ring).unwrap();
+        let server = SLOW.with(|slow| slow.get()).unwrap();
+        ctx.call(&server, Question, Duration::from_millis(50))
+            .unwrap()
+    }
+
+    fn ring(&mut self, _ring: Ring, _ctx: &mut Ctx<Self>) -> Effect {
+        self.order.push("timer").unwrap();
+        Effect::Receive
+    }
+
+    fn answer(&mut self, _answer: CallResult<u32>, _ctx: &mut Ctx<Self>) -> Effect {
+        self.order.push("answer").unwrap();
+        Effect::Receive
+    }
+}
+
+std::thread_local! {
+    static SLOW: std::cell::Cell<Option<Handle<Slow>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Answers after 5 ms.
+#[isolate(mailbox = 4)]
+struct Slow {
+    pending: Option<tina::ReplyTo>,
+}
+
+#[derive(Bounded)]
+struct Answer;
+
+#[isolate]
+impl Slow {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Slow { pending: None }
+    }
+
+    fn question(&mut self, _question: Question, ctx: &mut Ctx<Self>) -> Effect {
+        self.pending = ctx.defer_reply();
+        ctx.after(Duration::from_millis(5), Answer).unwrap();
+        Effect::Receive
+    }
+
+    fn answer(&mut self, _answer: Answer, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply_to(self.pending.take().unwrap(), 7u32).unwrap();
+        Effect::Receive
+    }
+}
+
+#[test]
+fn a_parked_caller_gets_its_timer_only_after_the_call_completes() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Slow>(1).isolate::<Patient>(1);
+    let slow = spec.root::<Slow>(ShardId(0), ());
+    SLOW.with(|cell| cell.set(Some(slow)));
+    let patient = spec.root::<Patient>(ShardId(0), slow);
+    let mut sim = Simulation::new(spec, 1).unwrap();
+    assert!(sim.run(100_000).quiescent);
+    assert_eq!(sim.state(patient).unwrap().order, ["answer", "timer"]);
+}
