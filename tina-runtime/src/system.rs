@@ -72,7 +72,8 @@ pub struct System {
 impl System {
     /// Validates `spec`, allocates everything, and starts one thread per shard, pinned to a
     /// core when the spec asks (shard `i` on core `i % cores`; unpinned if the OS gives no
-    /// core list). Root isolates start on their shard's first tick.
+    /// core list). Returns once every shard has started its static supervision tree (every
+    /// root's `init` has run) and published its first counters.
     pub fn start(spec: BootSpec) -> Result<System, BootError> {
         spec.validate()?;
         let mut polls = Vec::with_capacity(spec.shards);
@@ -119,6 +120,16 @@ impl System {
                 })
                 .map_err(BootError::Os)?;
             threads.push(thread);
+        }
+        // Return once every shard has started its roots: counters read from here on are real.
+        while !signals
+            .iter()
+            .all(|shard| shard.booted.load(Ordering::Acquire))
+        {
+            if threads.iter().any(JoinHandle::is_finished) {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
         }
         Ok(System {
             threads,
@@ -240,6 +251,10 @@ fn run_shard(
     let mut events = Events::with_capacity(8);
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
+    shard.publish_counters();
+    shard.core.signals[index]
+        .booted
+        .store(true, Ordering::Release);
     let mut revives_seen = crate::signal::revive_requests();
     let drained = loop {
         shard.core.now = clock.read().as_nanos();

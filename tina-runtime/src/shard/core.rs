@@ -116,6 +116,8 @@ pub(crate) struct Signals {
     pub(crate) shutdown: AtomicBool,
     /// A revive of this (quarantined) shard was requested.
     pub(crate) revive: AtomicBool,
+    /// The shard has started its static supervision tree and published its counters.
+    pub(crate) booted: AtomicBool,
     /// Wakes the shard from `poll` (absent in simulation).
     pub(crate) waker: Option<mio::Waker>,
     /// Counters, published every tick.
@@ -129,6 +131,7 @@ impl Signals {
             down: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             revive: AtomicBool::new(false),
+            booted: AtomicBool::new(false),
             waker,
             counters: SharedCounters::new(),
         }
