@@ -202,6 +202,15 @@ impl System {
         crate::signal::signalled()
     }
 
+    /// The shape of a server's `main`: installs the signal handlers, waits for SIGINT or
+    /// SIGTERM (SIGUSR2 revives quarantined shards meanwhile), then shuts down, giving the
+    /// isolates `drain` to finish, and returns the summary.
+    pub fn run_until_signal(self, drain: Duration) -> std::io::Result<Summary> {
+        self.shutdown_on_signals()?;
+        while !self.wait_for_signal(Duration::from_secs(3600)) {}
+        Ok(self.shutdown(drain))
+    }
+
     /// Shuts the system down: every isolate's `shutdown` hook runs, shards keep dispatching
     /// until all isolates have exited or `drain` has passed (then the rest are torn down),
     /// and every thread is joined.
