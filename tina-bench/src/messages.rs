@@ -1,0 +1,72 @@
+//! `messages!`: the message enum and `Accepts` impls of a hand-written isolate.
+
+/// Declares `enum $name { Variant(Type), .. }` as the input alphabet of isolate `$isolate`:
+/// the enum, its `Message` impl (tags in declaration order) and one `Accepts` impl per
+/// variant — what `#[isolate]` will generate.
+///
+/// ```
+/// use tina_bench::messages;
+/// use tina_runtime::{Ctx, Effect, Isolate};
+///
+/// /// Counts what it is told.
+/// struct Counter(u64);
+///
+/// /// Adds to the count.
+/// struct Add(u64);
+///
+/// messages!(Counter => CounterMessage { Add(Add) });
+///
+/// impl Isolate for Counter {
+///     type Message = CounterMessage;
+///     type Args = ();
+///     const MAILBOX: usize = 16;
+///     const NAME: &'static str = "Counter";
+///
+///     fn init(_: &(), _: &mut Ctx<Self>) -> Self {
+///         Counter(0)
+///     }
+///
+///     fn handle(&mut self, message: CounterMessage, _: &mut Ctx<Self>) -> Effect {
+///         let CounterMessage::Add(Add(amount)) = message;
+///         self.0 += amount;
+///         Effect::Receive
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! messages {
+    ($isolate:ty => $name:ident { $($variant:ident($message:ty)),* $(,)? }) => {
+        /// The input alphabet of an isolate: one variant per accepted message type.
+        #[allow(dead_code)]
+        enum $name {
+            $(
+                #[allow(missing_docs)]
+                $variant($message)
+            ),*
+        }
+
+        impl $crate::__private::tina_runtime::Message for $name {
+            #[allow(irrefutable_let_patterns, unused_mut, unused_assignments)]
+            #[inline]
+            fn tag(&self) -> u16 {
+                let mut tag = 0u16;
+                $(
+                    if let $name::$variant(_) = self {
+                        return tag;
+                    }
+                    tag += 1;
+                )*
+                tag
+            }
+        }
+
+        $(
+            impl $crate::__private::tina_runtime::Accepts<$message> for $isolate {
+                #[inline]
+                fn wrap(message: $message) -> $name {
+                    $name::$variant(message)
+                }
+            }
+        )*
+    };
+}
