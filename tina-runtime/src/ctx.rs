@@ -9,8 +9,9 @@ use crate::effect::{CallToken, Effect, ReplyToken};
 use crate::envelope::{Envelope, Kind, Payload, fits_payload};
 use crate::error::{SendError, SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
+use crate::isolate::Message as _;
 use crate::isolate::{Accepts, CallError, CallResult, Isolate, Request};
-use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo};
+use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo, Status};
 use crate::timer::{TimerAction, TimerId};
 
 /// How the caller turns its call's outcome into one of its own messages.
@@ -106,6 +107,34 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         }
     }
 
+    /// The isolate's next ordinary message, taken from its mailbox for a batched dispatch —
+    /// only when nothing of higher priority waits (call outcome, shutdown, control, resume)
+    /// and it is not a request. Counted and traced like any dispatch.
+    #[inline]
+    pub(crate) fn next_plain_message(&mut self, type_index: u16, slot: u32) -> Option<I::Message> {
+        let core = &mut *self.core;
+        let meta = &core.slots[self.global];
+        if meta.status != Status::Live
+            || meta.parked
+            || meta.yielded
+            || meta.shutdown_pending
+            || !meta.control.is_empty()
+            || meta.call_correlation != 0
+        {
+            return None;
+        }
+        let index = core.pool.front(&meta.mailbox)?;
+        if core.pool.get(index).kind != Kind::User {
+            return None;
+        }
+        let index = core.pool.dequeue(&mut core.slots[self.global].mailbox)?;
+        let mut envelope = core.pool.take(index);
+        let message = envelope.payload.take::<I::Message>()?;
+        core.trace(type_index, slot, u64::from(message.tag()));
+        core.counters.dispatched += 1;
+        Some(message)
+    }
+
     pub(crate) fn take_pending_call(&mut self) -> Option<CallDecoder<I>> {
         self.pending_call.take()
     }
@@ -154,18 +183,16 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         M: 'static,
     {
         let target = to.raw();
+        if target.shard() == self.core.shard {
+            return self.send_local::<T, M>(target, message);
+        }
         if let Err(kind) = self.precheck(target) {
             self.core.count_refusal(kind);
             return Err(SendError { kind, message });
         }
         let envelope = Envelope::user(target, Payload::new(T::wrap(message)));
         match self.core.route(envelope) {
-            Ok(()) => {
-                if target.shard() == self.core.shard {
-                    self.core.counters.sent_local += 1;
-                }
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err((kind, _)) => {
                 // The prechecks make this unreachable in practice; the message was wrapped,
                 // so it is dropped rather than handed back.
@@ -173,6 +200,41 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 unreachable_refusal(kind)
             }
         }
+    }
+
+    /// The same-shard send: every check once, then the envelope straight into the pool and
+    /// the target's mailbox.
+    #[inline]
+    fn send_local<T, M>(&mut self, target: RawHandle, message: M) -> Result<(), SendError<M>>
+    where
+        T: Accepts<M>,
+        M: 'static,
+    {
+        let core = &mut *self.core;
+        let checked = match core.live_global(target) {
+            Ok(global) if core.slots[global].mailbox.is_full() => Err(SendErrorKind::MailboxFull),
+            Ok(_) if core.pool.ordinary_free() == 0 => Err(SendErrorKind::PoolExhausted),
+            Ok(global) => Ok(global),
+            Err(kind) => Err(kind),
+        };
+        let global = match checked {
+            Ok(global) => global,
+            Err(kind) => {
+                core.count_refusal(kind);
+                return Err(SendError { kind, message });
+            }
+        };
+        let envelope = Envelope::user(target, Payload::new(T::wrap(message)));
+        let Ok(index) = core.pool.try_alloc(envelope) else {
+            unreachable_refusal(SendErrorKind::PoolExhausted)
+        };
+        let queued = core
+            .pool
+            .try_enqueue(&mut core.slots[global].mailbox, index);
+        debug_assert!(queued.is_ok(), "mailbox room was checked");
+        core.mark_ready(target.type_index(), target.slot());
+        core.counters.sent_local += 1;
+        Ok(())
     }
 
     /// Checks everything that could refuse a send to `target` before the message is

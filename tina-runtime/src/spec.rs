@@ -174,7 +174,10 @@ impl BootSpec {
             name: I::NAME,
             mailbox: I::MAILBOX,
             slots,
-            state_bytes: size_of::<I>() + size_of::<I::Args>(),
+            // What the arena keeps per slot: the state, the kept args, the call decoder.
+            state_bytes: size_of::<Option<I>>()
+                + size_of::<Option<I::Args>>()
+                + size_of::<Option<crate::ctx::CallDecoder<I>>>(),
             make_arena: |slots| Box::new(Arena::<I>::new(slots)),
         });
         self
@@ -516,7 +519,14 @@ impl BootSpec {
         let pool = (self.pool_slots + self.control_reserve + self.timer_slots) * envelope_slot;
         let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
         let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
-        let slots = slots_total * (size_of::<SlotMeta>() + 2 * size_of::<u32>());
+        // Per slot, besides the arena: its bookkeeping, its supervision membership, a place
+        // in the exit queue, and one u32 each in the free list, the ready queue, the yield
+        // list and the timer owner table.
+        let per_slot = size_of::<SlotMeta>()
+            + size_of::<crate::shard::core::Membership>()
+            + size_of::<crate::shard::core::Exit>()
+            + 4 * size_of::<u32>();
+        let slots = slots_total * per_slot;
         let states: usize = self
             .types
             .iter()

@@ -317,7 +317,9 @@ fn run_shard(
         // An interrupted poll just ends the nap early; the loop re-checks everything.
         let _ = poll.poll(&mut events, Some(timeout));
         shard.woke();
-        idle_ticks = 0;
+        // Woken by a peer: spin a little, more is likely to follow. Woken by the timeout
+        // alone: one tick to fire what is due, then straight back to sleep.
+        idle_ticks = if events.is_empty() { spin } else { 0 };
     };
     shard.core.signals[index]
         .down

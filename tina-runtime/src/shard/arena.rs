@@ -164,17 +164,30 @@ impl<I: Isolate> Arena<I> {
         None
     }
 
-    fn dispatch(&mut self, core: &mut Core, global: usize, slot: u32, input: Input<I>) {
+    /// Runs one handler invocation for `input`; when it is an ordinary message and the
+    /// handler returns `Receive`, keeps handling the isolate's next ordinary messages in the
+    /// same invocation context (up to `batch_room` more, stopping at anything of higher
+    /// priority). Returns how many extra messages it handled.
+    fn dispatch(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        slot: u32,
+        input: Input<I>,
+        batch_room: usize,
+    ) -> usize {
         let me = RawHandle::new(
             core.shard,
             self.type_index,
             slot,
             core.slots[global].generation,
         );
-        let message_tag = match &input {
+        let message_tag = core::cell::Cell::new(match &input {
             Input::Message(message, _) => Some(message.tag()),
             _ => None,
-        };
+        });
+        let batched = core::cell::Cell::new(0usize);
+        let type_index = self.type_index;
         let trace_tag = match &input {
             Input::Message(message, _) => u64::from(message.tag()),
             Input::Init(_) => 1 << 16,
@@ -190,7 +203,8 @@ impl<I: Isolate> Arena<I> {
             _ => None,
         };
         let mut ctx = Ctx::new(core, me, global, request);
-        let outcome = crash::in_dispatch(|| {
+        // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
+        let outcome = {
             catch_unwind(AssertUnwindSafe(|| match input {
                 Input::Init(args) => {
                     // Keep the args before `init` runs, so a restart after a panic in
@@ -199,8 +213,22 @@ impl<I: Isolate> Arena<I> {
                     *state = Some(I::init(args, &mut ctx));
                     Effect::Receive
                 }
-                Input::Message(message, _) => match state.as_mut() {
-                    Some(state) => state.handle(message, &mut ctx),
+                Input::Message(message, request) => match state.as_mut() {
+                    Some(state) => {
+                        let mut effect = state.handle(message, &mut ctx);
+                        // Batch: no envelope, catch_unwind or context set-up per message.
+                        if request.is_none() {
+                            while effect == Effect::Receive && batched.get() < batch_room {
+                                let Some(next) = ctx.next_plain_message(type_index, slot) else {
+                                    break;
+                                };
+                                batched.set(batched.get() + 1);
+                                message_tag.set(Some(next.tag()));
+                                effect = state.handle(next, &mut ctx);
+                            }
+                        }
+                        effect
+                    }
                     None => Effect::Crash("message for an isolate without state"),
                 },
                 Input::Resume => match state.as_mut() {
@@ -212,12 +240,13 @@ impl<I: Isolate> Arena<I> {
                     None => Effect::Done,
                 },
             }))
-        });
+        };
         if let Some(decoder) = ctx.take_pending_call() {
             self.decoders[slot as usize] = Some(decoder);
         }
         let ending = self.apply(core, global, outcome);
-        self.finish(core, global, slot, me, ending, message_tag);
+        self.finish(core, global, slot, me, ending, message_tag.get());
+        batched.get()
     }
 
     /// Applies a handler's effect to the slot; returns whether the isolate ends.
@@ -331,7 +360,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].ready = false;
             if let Some(input) = self.next_input(core, global, slot) {
                 dispatched += 1;
-                self.dispatch(core, global, slot, input);
+                dispatched += self.dispatch(core, global, slot, input, budget - dispatched);
             }
             if core.has_work(global) {
                 core.mark_ready(self.type_index, slot);

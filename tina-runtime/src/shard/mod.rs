@@ -69,6 +69,7 @@ impl Shard {
         // 3. Dispatch, type by type, each within its budget; exits are handled by the
         //    supervision tree right after the type that produced them.
         if !self.quarantined {
+            let _in_dispatch = crate::supervision::crash::DispatchGuard::enter();
             for index in 0..self.arenas.len() {
                 work += self.arenas[index].run(&mut self.core, self.dispatch_budget);
                 if !self.core.exits.is_empty() {

@@ -91,15 +91,26 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
+/// Marks isolate code running on this thread while it lives; restores the previous mark
+/// when dropped. A shard holds one across its dispatch phase, so the hot path pays for the
+/// thread-local once per tick, not once per message.
+pub(crate) struct DispatchGuard(bool);
+
+impl DispatchGuard {
+    pub(crate) fn enter() -> Self {
+        DispatchGuard(IN_DISPATCH.with(|flag| flag.replace(true)))
+    }
+}
+
+impl Drop for DispatchGuard {
+    fn drop(&mut self) {
+        IN_DISPATCH.with(|flag| flag.set(self.0));
+    }
+}
+
 /// Marks isolate code running on this thread for the duration of `run`.
 pub(crate) fn in_dispatch<R>(run: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            IN_DISPATCH.with(|flag| flag.set(self.0));
-        }
-    }
-    let _reset = Reset(IN_DISPATCH.with(|flag| flag.replace(true)));
+    let _guard = DispatchGuard::enter();
     run()
 }
 
