@@ -33,8 +33,8 @@ struct Bytes([MaybeUninit<u8>; PAYLOAD_BYTES]);
 
 /// What a payload knows about the type of its value: one static table per type.
 struct ValueType {
-    /// The type's identity, checked on every read.
-    type_id: fn() -> TypeId,
+    /// The type's identity, checked on every read (inline: no call to compare).
+    type_id: TypeId,
     /// Drops a value of the type in place.
     drop_value: unsafe fn(*mut u8),
 }
@@ -44,7 +44,7 @@ struct TypeTable<T>(core::marker::PhantomData<T>);
 
 impl<T: 'static> TypeTable<T> {
     const TABLE: ValueType = ValueType {
-        type_id: TypeId::of::<T>,
+        type_id: TypeId::of::<T>(),
         drop_value: drop_in_place_as::<T>,
     };
 }
@@ -107,7 +107,7 @@ impl Payload {
     #[inline]
     pub(crate) fn holds<T: 'static>(&self) -> bool {
         self.value_type
-            .is_some_and(|value_type| (value_type.type_id)() == TypeId::of::<T>())
+            .is_some_and(|value_type| value_type.type_id == TypeId::of::<T>())
     }
 
     /// Moves the value out, if the payload holds a `T`; the payload is empty afterwards.
