@@ -111,7 +111,7 @@ proptest! {
                 let got = pool.dequeue(&mut queues[which]).map(|index| pool.take(index));
                 prop_assert_eq!(got, models[which].pop_front());
             }
-            let stats = pool.check().map_err(|error| TestCaseError::fail(error))?;
+            let stats = pool.check().map_err(TestCaseError::fail)?;
             prop_assert_eq!(stats.allocated, models.iter().map(VecDeque::len).sum::<usize>());
             prop_assert_eq!(stats.reserved_free, 2);
         }
