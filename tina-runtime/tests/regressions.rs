@@ -265,3 +265,20 @@ fn a_parked_caller_gets_its_timer_only_after_the_call_completes() {
     assert!(sim.run(100_000).quiescent);
     assert_eq!(sim.state(patient).unwrap().order, ["answer", "timer"]);
 }
+
+/// Static children of one type declared in an order the groups are not built in: a child
+/// of a nested group first, then one of the root group.
+#[test]
+fn static_slots_follow_declaration_order_across_groups() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Counter>(2);
+    let root = spec.supervisor(ShardId(0));
+    let nested = spec.group(root, Strategy::OneForOne, RestartBudget::default());
+    let first = spec.child::<Counter>(nested, Restart::Permanent, ());
+    let second = spec.child::<Counter>(root, Restart::Permanent, ());
+    assert_eq!((first.raw().slot(), second.raw().slot()), (0, 1));
+    let mut sim = Simulation::new(spec, 1).unwrap();
+    assert!(sim.run(100).quiescent);
+    assert!(sim.state(first).is_some());
+    assert!(sim.state(second).is_some());
+}

@@ -397,6 +397,21 @@ impl Core {
         ))
     }
 
+    /// Takes the free slot `slot` of `type_index` (at boot, for static children).
+    pub(crate) fn reserve_exact(&mut self, type_index: u16, slot: u32) -> Option<RawHandle> {
+        let free = self.free_slots.get_mut(type_index as usize)?;
+        let position = free.iter().position(|&free_slot| free_slot == slot)?;
+        free.remove(position);
+        let global = self.types[type_index as usize].base + slot as usize;
+        self.slots[global].status = Status::Starting;
+        Some(RawHandle::new(
+            self.shard,
+            type_index,
+            slot,
+            self.slots[global].generation,
+        ))
+    }
+
     /// Gives back a slot reserved by [`Core::reserve_slot`] that never started.
     fn release_reserved(&mut self, global: usize) {
         let meta = &mut self.slots[global];

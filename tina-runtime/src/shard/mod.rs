@@ -324,11 +324,13 @@ fn build_tree(
             match *child {
                 ChildSpec::Isolate(root_index) => {
                     let root = &spec.roots[root_index];
-                    let reserved = core.reserve_slot(root.handle.type_index());
+                    // The spec numbered static slots in declaration order across all groups;
+                    // groups are built in another order, so take exactly the named slot.
+                    let reserved = core.reserve_exact(root.handle.type_index(), root.handle.slot());
                     assert_eq!(
                         reserved,
                         Some(root.handle),
-                        "static slots are assigned in declaration order"
+                        "each static slot is reserved once"
                     );
                     let global = core.types[root.handle.type_index() as usize].base
                         + root.handle.slot() as usize;
