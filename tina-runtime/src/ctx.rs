@@ -394,7 +394,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         envelope.kind = Kind::Init;
         self.core.route(envelope).map_err(|(kind, _)| match kind {
             SendErrorKind::Stale => SpawnError::UnknownType,
-            _ => SpawnError::NoFreeSlot,
+            SendErrorKind::ShardDown => SpawnError::ShardDown,
+            SendErrorKind::RingFull => SpawnError::RingFull,
+            SendErrorKind::MailboxFull | SendErrorKind::PoolExhausted => SpawnError::NoFreeSlot,
         })
     }
 

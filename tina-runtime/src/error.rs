@@ -82,6 +82,10 @@ pub enum SpawnError {
     NotSupervised,
     /// The supervision group has no room left for dynamic children.
     GroupFull,
+    /// `spawn_on` a shard that is quarantined or stopped.
+    ShardDown,
+    /// `spawn_on` while the ring to that shard is full for this tick.
+    RingFull,
 }
 
 impl fmt::Display for SpawnError {
@@ -92,6 +96,8 @@ impl fmt::Display for SpawnError {
             SpawnError::PoolExhausted => "envelope pool control reserve exhausted",
             SpawnError::NotSupervised => "the spawning isolate belongs to no supervision group",
             SpawnError::GroupFull => "the supervision group has no room left for dynamic children",
+            SpawnError::ShardDown => "the target shard is down",
+            SpawnError::RingFull => "the ring to the target shard is full for this tick",
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+use tina::SpawnError;
 use tina::prelude::*;
 
 /// Counts what arrives.
@@ -281,4 +282,92 @@ fn static_slots_follow_declaration_order_across_groups() {
     assert!(sim.run(100).quiescent);
     assert!(sim.state(first).is_some());
     assert!(sim.state(second).is_some());
+}
+
+/// Spawned on another shard; announces itself to its parent from `init`.
+#[isolate(mailbox = 4)]
+struct Remote;
+
+#[isolate]
+impl Remote {
+    fn init(parent: &Handle<Spawner>, ctx: &mut Ctx<Self>) -> Self {
+        let me = ctx.me();
+        ctx.send(parent, Arrived(me)).unwrap();
+        Remote
+    }
+}
+
+#[derive(Bounded)]
+struct Arrived(Handle<Remote>);
+
+/// Spawns two `Remote`s on shard 1, then one more than shard 1 has slots for.
+#[isolate(mailbox = 4)]
+struct Spawner {
+    arrived: tina::heapless::Vec<Handle<Remote>, 4>,
+    results: tina::heapless::Vec<Result<(), SpawnError>, 4>,
+}
+
+#[isolate]
+impl Spawner {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Spawner {
+            arrived: tina::heapless::Vec::new(),
+            results: tina::heapless::Vec::new(),
+        }
+    }
+
+    fn start(&mut self, _start: Start, ctx: &mut Ctx<Self>) -> Effect {
+        let me = ctx.me();
+        for _ in 0..3 {
+            let _ = self.results.push(ctx.spawn_on::<Remote>(ShardId(1), me));
+        }
+        Effect::Receive
+    }
+
+    fn arrived(&mut self, arrived: Arrived, _ctx: &mut Ctx<Self>) -> Effect {
+        let _ = self.arrived.push(arrived.0);
+        Effect::Receive
+    }
+}
+
+#[test]
+fn spawn_on_another_shard_and_check_in() {
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<Remote>(2)
+        .isolate::<Spawner>(1)
+        .isolate::<Kick>(1);
+    let spawner = spec.root::<Spawner>(ShardId(0), ());
+    spec.root::<Kick>(ShardId(0), spawner);
+    let mut sim = Simulation::new(spec, 5).unwrap();
+    assert!(sim.run(1_000).quiescent);
+    let state = sim.state(spawner).unwrap();
+    // All three requests left (the ring had room); shard 1 has two slots for `Remote`.
+    assert_eq!(state.results, [Ok(()), Ok(()), Ok(())]);
+    assert_eq!(state.arrived.len(), 2);
+    assert!(
+        state
+            .arrived
+            .iter()
+            .all(|handle| handle.shard() == ShardId(1))
+    );
+    assert_eq!(
+        sim.counters(ShardId(1)).dropped_on_arrival,
+        1,
+        "the third found no slot"
+    );
+    for handle in &state.arrived {
+        assert!(sim.state(*handle).is_some());
+    }
+}
+
+/// Sends `Start` to the spawner once both are up.
+#[isolate(mailbox = 1)]
+struct Kick;
+
+#[isolate]
+impl Kick {
+    fn init(spawner: &Handle<Spawner>, ctx: &mut Ctx<Self>) -> Self {
+        ctx.send(spawner, Start).unwrap();
+        Kick
+    }
 }
