@@ -8,14 +8,15 @@
 //! milliseconds apart see the same weather; their ratio is far steadier than either number.
 //!
 //! **Each round runs in a fresh child process** (this same binary, re-executed with
-//! `--round`). Item-at-a-time SPSC throughput is chaotic: whether the consumer trails the
-//! producer by one slot or by a few hundred flips with tiny timing differences, and those
-//! depend on where code, heap and stacks land. On the 2-core VM this was written on, two
-//! *identical* copies of the same loop, interleaved in one process, differed by 0.75x–1.3x
-//! depending on the process, and the difference held for every round of that process. A fresh
-//! process per round redraws that placement (address-space randomisation), so the median over
-//! rounds averages it out instead of baking one draw into every round. Set
-//! `TINA_BENCH_IN_PROCESS=1` to run all rounds in this process instead.
+//! `--round`). Item-at-a-time SPSC throughput is chaotic. Whether the consumer trails the
+//! producer by one slot or by a few hundred flips on tiny timing differences, and those
+//! depend on where code, heap and stacks land, which is drawn once per process. On the
+//! 2-core VM this was written on, with every round in one process, the median
+//! `ring single / rtrb single` ratio ranged from 0.79 to 1.06 across four runs of one
+//! binary. With a fresh process per round it stayed within 0.73–0.81. Set
+//! `TINA_BENCH_IN_PROCESS=1` to run every round in this process instead. The
+//! `A/A control` row (a second compiled copy of `rtrb single`) shows how far the harness
+//! alone moves a ratio; ideally 1.00.
 //!
 //! What is measured:
 //!
@@ -46,13 +47,14 @@
 //! [`Consumer::try_pop`]: tina_mailbox::Consumer::try_pop
 
 use std::hint::{black_box, spin_loop};
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use core_affinity::CoreId;
-use tina_mailbox::Ring;
+use tina_mailbox::{Consumer, Producer, Ring};
 
 /// Slots in every ring and channel under test.
 const CAPACITY: usize = 4096;
@@ -73,7 +75,7 @@ struct Plan {
 
 impl Plan {
     const FULL: Self = Self {
-        rounds: 15,
+        rounds: 30,
         items_per_sample: 2_000_000,
         round_trips_per_sample: 200_000,
     };
@@ -141,11 +143,9 @@ impl SequenceCheck {
     #[inline(always)]
     fn check<P: Payload>(&mut self, item: P) {
         let sequence = item.sequence();
-        assert!(
-            sequence == Some(self.expected),
-            "item out of order or torn: expected {}, got {sequence:?}",
-            self.expected
-        );
+        if sequence != Some(self.expected) {
+            out_of_order(self.expected, sequence);
+        }
         self.expected += 1;
     }
 
@@ -155,6 +155,15 @@ impl SequenceCheck {
             "consumer saw the wrong number of items"
         );
     }
+}
+
+/// The failure path of [`SequenceCheck::check`], kept out of line: formatting a panic message
+/// takes its arguments by reference, and inlined into the consumer's loop that would force
+/// the expected count into memory, adding a store-to-load round trip to every item.
+#[cold]
+#[inline(never)]
+fn out_of_order(expected: u64, got: Option<u64>) -> ! {
+    panic!("item out of order or torn: expected {expected}, got {got:?}");
 }
 
 /// Which cores the two threads of a sample run on.
@@ -249,15 +258,19 @@ enum Contender {
     RtrbSingle,
     RtrbChunk,
     Crossbeam,
+    /// A second, separately compiled copy of `RtrbSingle`: the A/A control. Its ratio to
+    /// `RtrbSingle` shows how far code placement and run order alone move a ratio.
+    RtrbSingleCopy,
 }
 
 impl Contender {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::RingBatch,
         Self::RingSingle,
         Self::RtrbSingle,
         Self::RtrbChunk,
         Self::Crossbeam,
+        Self::RtrbSingleCopy,
     ];
 
     fn name(self) -> &'static str {
@@ -267,6 +280,7 @@ impl Contender {
             Self::RtrbSingle => "rtrb single (push / pop)",
             Self::RtrbChunk => "rtrb chunk (write_chunk_uninit / read_chunk)",
             Self::Crossbeam => "crossbeam_channel::bounded (send / recv)",
+            Self::RtrbSingleCopy => "rtrb single, second copy (A/A control)",
         }
     }
 
@@ -274,15 +288,42 @@ impl Contender {
         match self {
             Self::RingBatch => ring_batch::<P>(pinning, count),
             Self::RingSingle => ring_single::<P>(pinning, count),
-            Self::RtrbSingle => rtrb_single::<P>(pinning, count),
+            Self::RtrbSingle => rtrb_single::<P, 0>(pinning, count),
+            Self::RtrbSingleCopy => rtrb_single::<P, 1>(pinning, count),
             Self::RtrbChunk => rtrb_chunk::<P>(pinning, count),
             Self::Crossbeam => crossbeam::<P>(pinning, count),
         }
     }
 }
 
+/// Builds one of our rings and runs every slot through it once, untimed, so that the timed
+/// run does not pay for first-touch page faults: a long-lived ring paid them long ago, and
+/// whether an allocation comes back as fresh pages or as reused heap is the allocator's
+/// business, not the ring's. Every contender below is warmed the same way.
+fn warm_ring<P: Payload>() -> (Producer<P>, Consumer<P>) {
+    let (mut producer, mut consumer) = Ring::<P>::new(CAPACITY).split();
+    while producer.try_push(P::new(0)).is_ok() {}
+    producer.publish();
+    while consumer.drain(usize::MAX, |_| {}) > 0 {}
+    (producer, consumer)
+}
+
+fn warm_rtrb<P: Payload>() -> (rtrb::Producer<P>, rtrb::Consumer<P>) {
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    while producer.push(P::new(0)).is_ok() {}
+    while consumer.pop().is_ok() {}
+    (producer, consumer)
+}
+
+fn warm_crossbeam<P: Payload>() -> (crossbeam_channel::Sender<P>, crossbeam_channel::Receiver<P>) {
+    let (sender, receiver) = crossbeam_channel::bounded::<P>(CAPACITY);
+    while sender.try_send(P::new(0)).is_ok() {}
+    while receiver.try_recv().is_ok() {}
+    (sender, receiver)
+}
+
 fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (producer, consumer) = Ring::<P>::new(CAPACITY).split();
+    let (producer, consumer) = warm_ring::<P>();
     run_pair(
         pinning,
         producer,
@@ -315,7 +356,7 @@ fn ring_batch<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (producer, consumer) = Ring::<P>::new(CAPACITY).split();
+    let (producer, consumer) = warm_ring::<P>();
     run_pair(
         pinning,
         producer,
@@ -342,8 +383,11 @@ fn ring_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
     )
 }
 
-fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (producer, consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+/// `COPY` only makes the compiler emit a separate copy of the same code (see
+/// [`Contender::RtrbSingleCopy`]).
+fn rtrb_single<P: Payload, const COPY: usize>(pinning: Pinning, count: u64) -> Duration {
+    black_box(COPY);
+    let (producer, consumer) = warm_rtrb::<P>();
     run_pair(
         pinning,
         producer,
@@ -371,7 +415,7 @@ fn rtrb_single<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn rtrb_chunk<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (producer, consumer) = rtrb::RingBuffer::<P>::new(CAPACITY);
+    let (producer, consumer) = warm_rtrb::<P>();
     run_pair(
         pinning,
         producer,
@@ -411,7 +455,7 @@ fn rtrb_chunk<P: Payload>(pinning: Pinning, count: u64) -> Duration {
 }
 
 fn crossbeam<P: Payload>(pinning: Pinning, count: u64) -> Duration {
-    let (sender, receiver) = crossbeam_channel::bounded::<P>(CAPACITY);
+    let (sender, receiver) = warm_crossbeam::<P>();
     run_pair(
         pinning,
         sender,
@@ -458,8 +502,8 @@ impl Echo {
 
 /// Times `round_trips` echoes through two of our rings; the timing thread is the sender.
 fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
-    let (ping_producer, ping_consumer) = Ring::<Item64>::new(CAPACITY).split();
-    let (pong_producer, pong_consumer) = Ring::<Item64>::new(CAPACITY).split();
+    let (ping_producer, ping_consumer) = warm_ring::<Item64>();
+    let (pong_producer, pong_consumer) = warm_ring::<Item64>();
     run_pair(
         pinning,
         (ping_consumer, pong_producer),
@@ -497,8 +541,8 @@ fn ring_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
 
 /// Times `round_trips` echoes through two `rtrb` rings; the timing thread is the sender.
 fn rtrb_round_trip(pinning: Pinning, round_trips: u64) -> Duration {
-    let (ping_producer, ping_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
-    let (pong_producer, pong_consumer) = rtrb::RingBuffer::<Item64>::new(CAPACITY);
+    let (ping_producer, ping_consumer) = warm_rtrb::<Item64>();
+    let (pong_producer, pong_consumer) = warm_rtrb::<Item64>();
     run_pair(
         pinning,
         (ping_consumer, pong_producer),
@@ -648,32 +692,71 @@ fn run_round(
 
 /// The child's side: runs round `round` and prints one `sample` line per timed sample.
 fn child_main(plan: Plan, round: usize) {
+    exit_on_panic();
     run_round(plan, Pinning::detect(), round, |suite, index, value| {
         println!("sample {} {index} {value}", suite.tag());
     });
 }
 
+/// Makes any panic end the whole process once it has been reported. A consumer that panics
+/// on a failed order check would otherwise leave its producer spinning on a full ring, and
+/// the run would hang instead of failing.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::exit(101);
+    }));
+}
+
+/// How long one child round may take before it is killed: a ring that loses an item leaves
+/// its consumer waiting forever rather than failing a check. A healthy round takes seconds.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs round `round` in a fresh child process and adds its samples to `samples`.
 fn run_round_in_child(plan: Plan, round: usize, samples: &mut Samples) -> Result<(), String> {
     let executable = std::env::current_exe().map_err(|error| error.to_string())?;
-    let output = Command::new(executable)
+    let mut child = Command::new(executable)
         .arg("--round")
         .arg(round.to_string())
         .arg("--items")
         .arg(plan.items_per_sample.to_string())
         .arg("--round-trips")
         .arg(plan.round_trips_per_sample.to_string())
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .map_err(|error| error.to_string())?;
-    if !output.status.success() {
+    let deadline = Instant::now() + ROUND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|error| error.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            // Best effort: the error below is what matters.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "round {round} did not finish within {ROUND_TIMEOUT:?}: an item was lost?"
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    // The child writes a few dozen short lines, well under a pipe's buffer, so it cannot have
+    // blocked on a full pipe before exiting.
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .ok_or("child stdout missing")?
+        .read_to_string(&mut stdout)
+        .map_err(|error| error.to_string())?;
+    if !status.success() {
         return Err(format!(
-            "round {round} failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
+            "round {round} failed ({status}); its panic message is above"
         ));
     }
     let mut recorded = 0;
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in stdout.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if let ["sample", tag, index, value] = fields.as_slice() {
             let suite = Suite::from_tag(tag).ok_or_else(|| format!("unknown suite {tag}"))?;
@@ -736,6 +819,7 @@ fn report_throughput(suite: Suite, plan: Plan, samples: &[Vec<f64>]) {
     let single_vs_rtrb = ratios(of(Contender::RingSingle), of(Contender::RtrbSingle));
     let batch_vs_crossbeam = ratios(of(Contender::RingBatch), of(Contender::Crossbeam));
     let single_vs_crossbeam = ratios(of(Contender::RingSingle), of(Contender::Crossbeam));
+    let control = ratios(of(Contender::RtrbSingleCopy), of(Contender::RtrbSingle));
     println!();
     println!("| per-round throughput ratio | median | min | max | target |");
     println!("|---|---:|---:|---:|---|");
@@ -754,6 +838,11 @@ fn report_throughput(suite: Suite, plan: Plan, samples: &[Vec<f64>]) {
     );
     print_ratio("ring batch / crossbeam", &batch_vs_crossbeam, None);
     print_ratio("ring single / crossbeam", &single_vs_crossbeam, None);
+    print_ratio(
+        "A/A control: rtrb single copy / rtrb single",
+        &control,
+        None,
+    );
 }
 
 fn report_round_trip(plan: Plan, samples: &[Vec<f64>]) {
@@ -821,6 +910,9 @@ fn main() {
         plan.rounds = rounds.max(1);
     }
     let in_process = environment("TINA_BENCH_IN_PROCESS").is_some();
+    if in_process {
+        exit_on_panic();
+    }
     let pinning = Pinning::detect();
     let started = Instant::now();
 

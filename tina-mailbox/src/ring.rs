@@ -43,8 +43,6 @@
 use core::fmt;
 use core::mem::MaybeUninit;
 use core::ops::Deref;
-use core::ptr::{self, NonNull};
-use std::alloc::{self, Layout};
 
 use crate::loom::{Arc, AtomicUsize, Ordering, UnsafeCell};
 
@@ -60,100 +58,6 @@ impl<T> Deref for CachePadded<T> {
     }
 }
 
-/// One slot: an item, initialised or not, behind loom's access API.
-type Slot<T> = UnsafeCell<MaybeUninit<T>>;
-
-/// The alignment of the slot array, in bytes: two cache lines, like [`CachePadded`].
-///
-/// The global allocator only promises 16 bytes, so an item whose size is a multiple of 64
-/// bytes would straddle two cache lines, one of them shared with its neighbour: the producer
-/// writing item `i + 1` and the consumer reading item `i` would fight over that line on every
-/// item. Aligned, such items fill whole lines of their own.
-const SLOTS_ALIGNMENT_BYTES: usize = 128;
-
-/// `capacity` slots (a power of two) in one allocation aligned to [`SLOTS_ALIGNMENT_BYTES`].
-///
-/// It owns its slots the way a `Box<[Slot<T>]>` would, but `Box` cannot ask for a larger
-/// alignment than the element's. It never touches the items inside the slots: dropping it
-/// drops the cells and frees the memory, and [`Shared`]'s `Drop` drops live items first.
-struct Slots<T> {
-    /// The first of `mask + 1` initialised cells; dangling (and never read through) when
-    /// slots are zero-sized.
-    first: NonNull<Slot<T>>,
-    /// `capacity - 1`.
-    mask: usize,
-}
-
-// SAFETY: `Slots` owns its cells exclusively, exactly like `Box<[Slot<T>]>`, which is `Send`
-// when `T: Send`; the raw pointer is only there because `Box` cannot carry the alignment.
-unsafe impl<T: Send> Send for Slots<T> {}
-
-impl<T> Slots<T> {
-    fn layout(capacity: usize) -> Layout {
-        Layout::array::<Slot<T>>(capacity)
-            .and_then(|layout| layout.align_to(SLOTS_ALIGNMENT_BYTES))
-            .expect("ring slot array larger than isize::MAX bytes")
-    }
-
-    fn new(capacity: usize) -> Self {
-        assert!(capacity.is_power_of_two());
-        let layout = Self::layout(capacity);
-        let first = if layout.size() == 0 {
-            // Zero-sized slots need no memory; an aligned dangling pointer is valid for them.
-            NonNull::dangling()
-        } else {
-            // SAFETY: `layout` has a non-zero size, as `alloc` requires.
-            let raw = unsafe { alloc::alloc(layout) };
-            NonNull::new(raw.cast()).unwrap_or_else(|| alloc::handle_alloc_error(layout))
-        };
-        for index in 0..capacity {
-            // SAFETY: `index < capacity`, so the target lies inside the allocation just made
-            // for `capacity` slots (or is a zero-sized write through an aligned dangling
-            // pointer); it is aligned for `Slot<T>` and not yet initialised, so nothing is
-            // overwritten.
-            unsafe {
-                first
-                    .add(index)
-                    .write(UnsafeCell::new(MaybeUninit::uninit()))
-            };
-        }
-        Self {
-            first,
-            mask: capacity - 1,
-        }
-    }
-
-    #[inline(always)]
-    fn capacity(&self) -> usize {
-        self.mask + 1
-    }
-
-    /// The slot for cursor `position`; cursors wrap, so any value is fine.
-    #[inline(always)]
-    fn get(&self, position: usize) -> &Slot<T> {
-        // SAFETY: `position & mask < capacity`, so the pointer stays inside the array, whose
-        // cells were all initialised in `new` and live until `drop`; the reference borrows
-        // `self`, so it cannot outlive them. Handing out `&Slot<T>` is sound because all
-        // access to the item inside goes through the cell's own (unsafe) API.
-        unsafe { self.first.add(position & self.mask).as_ref() }
-    }
-}
-
-impl<T> Drop for Slots<T> {
-    fn drop(&mut self) {
-        let capacity = self.capacity();
-        // SAFETY: the `capacity` cells were initialised in `new` and are dropped only here.
-        // Dropping a cell drops its `MaybeUninit`, never the item: `Shared`'s `Drop` has
-        // already dropped every live item.
-        unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.first.as_ptr(), capacity)) };
-        let layout = Self::layout(capacity);
-        if layout.size() != 0 {
-            // SAFETY: `first` came from `alloc::alloc` with this same layout in `new`.
-            unsafe { alloc::dealloc(self.first.as_ptr().cast(), layout) };
-        }
-    }
-}
-
 struct Shared<T> {
     /// Items consumed so far; stored only by the consumer (Release), loaded by the producer
     /// (Acquire).
@@ -161,7 +65,8 @@ struct Shared<T> {
     /// Items published so far; stored only by the producer (Release), loaded by the consumer
     /// (Acquire).
     tail: CachePadded<AtomicUsize>,
-    slots: Slots<T>,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    mask: usize,
 }
 
 // SAFETY: `Shared` is reached from exactly two threads, the producer's and the consumer's. A
@@ -174,7 +79,7 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 impl<T> Shared<T> {
     #[inline(always)]
     fn capacity(&self) -> usize {
-        self.slots.capacity()
+        self.mask + 1
     }
 }
 
@@ -184,7 +89,7 @@ impl<T> Drop for Shared<T> {
         let tail = self.tail.load(Ordering::Acquire);
         let mut cursor = head;
         while cursor != tail {
-            self.slots.get(cursor).with_mut(|slot| {
+            self.slots[cursor & self.mask].with_mut(|slot| {
                 // SAFETY: both halves are gone (this is the last `Arc`), the producer published
                 // everything it wrote when it dropped, and items `head..tail` are initialised
                 // and were never read out; each is dropped here exactly once.
@@ -228,11 +133,15 @@ impl<T: Send> Ring<T> {
             "ring capacity must be a power of two between 1 and {}, got {capacity}",
             Self::CAPACITY_MAX
         );
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 head: CachePadded(AtomicUsize::new(0)),
                 tail: CachePadded(AtomicUsize::new(0)),
-                slots: Slots::new(capacity),
+                slots,
+                mask: capacity - 1,
             }),
         }
     }
@@ -280,7 +189,7 @@ impl<T> Producer<T> {
                 return Err(item);
             }
         }
-        self.shared.slots.get(self.tail).with_mut(|slot| {
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
             // SAFETY: `tail - head_cache < capacity`, so slot `tail % capacity` lies in the
             // producer's region `tail..head + capacity`: the consumer has released it (the
             // Acquire load above, or an earlier one, ordered its read before this write) and
@@ -409,7 +318,7 @@ impl<T> Consumer<T> {
     /// Reads the item at `head` and advances the local cursor (not the shared one).
     #[inline(always)]
     fn read_slot(&mut self) -> T {
-        let item = self.shared.slots.get(self.head).with_mut(|slot| {
+        let item = self.shared.slots[self.head & self.shared.mask].with_mut(|slot| {
             // SAFETY: callers checked `head != tail_cache`, where `tail_cache` came from an
             // Acquire load of `tail` that synchronised with the producer's Release store, so
             // slot `head % capacity` holds an initialised, published item that the producer
