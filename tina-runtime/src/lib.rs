@@ -10,6 +10,8 @@
 //! | [`System`] | the production driver: one pinned thread per shard |
 //! | [`Simulation`] | the deterministic driver: all shards on one thread from a seed |
 //! | [`Counters`] | per-shard counters, as snapshots while running and at the end |
+//! | [`Strategy`], [`Restart`], [`RestartBudget`], [`OverloadPolicy`] | supervision groups, declared in the boot spec |
+//! | [`CrashReport`] | what crashed, where, why, handling which message |
 //!
 //! **Isolates and effects.** An isolate is a plain struct. Its handler is an ordinary
 //! synchronous function that takes one message and a [`Ctx`] and returns an [`Effect`]. It
@@ -37,8 +39,11 @@
 //! simulated clock and a seeded shard order, and hashes every dispatch: the same seed gives
 //! the same trace hash, bit for bit.
 //!
-//! Panics: the workspace builds with `panic = "unwind"`; a panic in a handler is caught at
-//! the dispatch boundary and tears down only that isolate.
+//! **Supervision.** A panic in `init` or a handler, or [`Effect::Crash`], is caught at the
+//! dispatch boundary (the workspace builds with `panic = "unwind"`) and tears down only that
+//! isolate; its supervision group restarts it, and the siblings its [`Strategy`] names, by
+//! direct calls within a [`RestartBudget`]; a group over budget escalates to its parent, and
+//! a shard's root group over budget quarantines the shard until it is revived.
 
 mod bounded;
 mod clock;
