@@ -56,3 +56,31 @@ fn value<T: std::str::FromStr>(out: &str, label: &str) -> T {
         .and_then(|rest| rest.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {label:?} line in:\n{out}"))
 }
+
+#[test]
+fn abort_policy_ends_the_process_instead_of_quarantining() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let output = Command::new(env!("CARGO_BIN_EXE_task_dispatcher"))
+        .args([
+            "--seconds",
+            "5",
+            "--interval-micros",
+            "1000",
+            "--tight-budget",
+            "--abort-on-overload",
+        ])
+        .output()
+        .expect("the example starts");
+    assert_eq!(
+        output.status.signal(),
+        Some(6),
+        "SIGABRT expected, got {:?}",
+        output.status
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("aborting the process by policy"),
+        "{stderr}"
+    );
+}

@@ -11,7 +11,8 @@
 //! With `--tight-budget`, shard 1's root group allows one restart a minute: the second crash
 //! there quarantines shard 1, the dispatcher gets `ShardDown` for its workers and keeps
 //! going with shard 0's; `--revive-after S` revives shard 1 after S seconds (SIGUSR2 does
-//! the same).
+//! the same). `--abort-on-overload` aborts the whole process instead of quarantining, for
+//! deployments where partial service is worse than a restart by an external supervisor.
 
 use tina::prelude::*;
 use tina::{OverloadPolicy, Restart, RestartBudget, Summary};
@@ -252,7 +253,7 @@ fn main() {
     if switch("--help") {
         println!(
             "usage: task_dispatcher [--seconds N] [--poison-every N] [--interval-micros N] \
-             [--tight-budget] [--revive-after S]"
+             [--tight-budget] [--revive-after S] [--abort-on-overload]"
         );
         return;
     }
@@ -261,13 +262,18 @@ fn main() {
     let interval_micros: u64 = flag("--interval-micros", 2_000);
     let tight_budget = switch("--tight-budget");
     let revive_after: f64 = flag("--revive-after", 0.0);
+    let abort_on_overload = switch("--abort-on-overload");
 
     // ANCHOR: spec
     let mut spec = BootSpec::new(2);
     spec.isolate::<Dispatcher>(1).isolate::<Worker>(WORKERS);
     // Crash reports are printed by the FAIL lines here; keep the runtime's log quiet.
     spec.print_crashes(false)
-        .overload_policy(OverloadPolicy::Quarantine);
+        .overload_policy(if abort_on_overload {
+            OverloadPolicy::Abort
+        } else {
+            OverloadPolicy::Quarantine
+        });
     let dispatcher = spec.root::<Dispatcher>(
         ShardId(0),
         DispatcherArgs {
