@@ -16,6 +16,9 @@ use crate::spec::{BootSpec, SpecErrors};
 
 const WAKE_TOKEN: Token = Token(usize::MAX - 1);
 
+/// How often a busy shard publishes its counter snapshot.
+const PUBLISH_EVERY_NANOS: u64 = 50_000;
+
 /// The longest a sleeping shard waits before it looks at its flags again, so a shutdown or
 /// signal is noticed even without a wake-up. Ten wake-ups a second cost next to nothing.
 const SLEEP_MAX: Duration = Duration::from_millis(100);
@@ -265,6 +268,7 @@ fn run_shard(
         .booted
         .store(true, Ordering::Release);
     let mut revives_seen = crate::signal::revive_requests();
+    let mut published_at = 0u64;
     let drained = loop {
         shard.core.now = clock.read().as_nanos();
         if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
@@ -282,7 +286,12 @@ fn run_shard(
             }
         }
         let work = shard.tick();
-        shard.publish_counters();
+        // Counter snapshots are for observers polling at human or test speed: publishing
+        // them every 50 µs (and before every sleep) keeps a busy tick free of ~30 stores.
+        if shard.core.now.saturating_sub(published_at) >= PUBLISH_EVERY_NANOS {
+            shard.publish_counters();
+            published_at = shard.core.now;
+        }
         if shard.shutdown_started {
             if shard.is_empty() {
                 break true;
@@ -314,6 +323,8 @@ fn run_shard(
             timeout = timeout.min(Duration::from_millis(1));
         }
         shard.core.counters.sleeps += 1;
+        shard.publish_counters();
+        published_at = shard.core.now;
         // An interrupted poll just ends the nap early; the loop re-checks everything.
         let _ = poll.poll(&mut events, Some(timeout));
         shard.woke();

@@ -246,6 +246,9 @@ impl Core {
 
     /// Puts the isolates that yielded last tick back on their ready queues.
     pub(crate) fn resume_yielded(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
         let mut index = 0;
         while index < self.deferred.len() {
             let global = self.deferred[index] as usize;
