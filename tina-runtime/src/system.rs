@@ -147,7 +147,8 @@ impl System {
         self.signals.len()
     }
 
-    /// A snapshot of one shard's counters (published every tick).
+    /// A snapshot of one shard's counters, published by the shard every 50 µs while it is
+    /// busy and before it sleeps (a snapshot may mix two ticks; it never tears a value).
     pub fn counters(&self, shard: ShardId) -> Counters {
         self.signals[shard.index()].counters.snapshot()
     }

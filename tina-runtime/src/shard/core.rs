@@ -120,7 +120,7 @@ pub(crate) struct Signals {
     pub(crate) booted: AtomicBool,
     /// Wakes the shard from `poll` (absent in simulation).
     pub(crate) waker: Option<mio::Waker>,
-    /// Counters, published every tick.
+    /// Counters, published every 50 µs while busy and before every sleep.
     pub(crate) counters: SharedCounters,
 }
 
