@@ -149,7 +149,17 @@ impl<T> Pool<T> {
         if self.ordinary_free_head == NONE {
             return Err(value);
         }
-        Ok(self.pop_free(false, value))
+        Ok(self.pop_free(false, || value))
+    }
+
+    /// Stores the value `make` builds in an ordinary slot, or returns `None` (without calling
+    /// `make`) if the ordinary region is full. Lets the value be built in place.
+    #[inline]
+    pub fn try_alloc_with(&mut self, make: impl FnOnce() -> T) -> Option<PoolIndex> {
+        if self.ordinary_free_head == NONE {
+            return None;
+        }
+        Some(self.pop_free(false, make))
     }
 
     /// Stores `value` in a reserved slot, falling back to an ordinary one; hands it back only
@@ -157,16 +167,16 @@ impl<T> Pool<T> {
     #[inline]
     pub fn try_alloc_reserved(&mut self, value: T) -> Result<PoolIndex, T> {
         if self.reserved_free_head != NONE {
-            Ok(self.pop_free(true, value))
+            Ok(self.pop_free(true, || value))
         } else if self.ordinary_free_head != NONE {
-            Ok(self.pop_free(false, value))
+            Ok(self.pop_free(false, || value))
         } else {
             Err(value)
         }
     }
 
     #[inline]
-    fn pop_free(&mut self, reserved: bool, value: T) -> PoolIndex {
+    fn pop_free(&mut self, reserved: bool, make: impl FnOnce() -> T) -> PoolIndex {
         let head = if reserved {
             self.reserved_free_head
         } else {
@@ -175,7 +185,8 @@ impl<T> Pool<T> {
         let slot = &mut self.slots[head as usize];
         assert_eq!(slot.state, SlotState::Free, "pool free list is corrupt");
         let next = slot.next;
-        slot.value = Some(value);
+        // Built straight into the slot where the optimiser can, rather than moved in.
+        slot.value = Some(make());
         slot.next = NONE;
         slot.state = SlotState::Allocated;
         if reserved {
@@ -186,6 +197,38 @@ impl<T> Pool<T> {
             self.ordinary_free -= 1;
         }
         PoolIndex(head)
+    }
+
+    /// Frees the slot at `index`, dropping its value in place — for values read through
+    /// [`Pool::get_mut`] that need not be moved out.
+    ///
+    /// # Panics
+    ///
+    /// If the slot is free (a double free) or still linked into a [`Queue`].
+    #[inline]
+    pub fn remove(&mut self, index: PoolIndex) {
+        let reserved = index.0 >= self.ordinary_capacity;
+        let head = if reserved {
+            self.reserved_free_head
+        } else {
+            self.ordinary_free_head
+        };
+        let slot = &mut self.slots[index.get()];
+        assert_eq!(
+            slot.state,
+            SlotState::Allocated,
+            "remove of a slot that is not allocated"
+        );
+        slot.value = None;
+        slot.state = SlotState::Free;
+        slot.next = head;
+        if reserved {
+            self.reserved_free_head = index.0;
+            self.reserved_free += 1;
+        } else {
+            self.ordinary_free_head = index.0;
+            self.ordinary_free += 1;
+        }
     }
 
     /// Frees the slot at `index` and returns its value.
@@ -494,6 +537,38 @@ mod tests {
                 reserved_free: 0
             }
         );
+    }
+
+    #[test]
+    fn alloc_with_builds_only_when_there_is_room_and_remove_drops_in_place() {
+        let mut pool: Pool<u32> = Pool::new(1, 1);
+        let index = pool.try_alloc_with(|| 7).unwrap();
+        assert_eq!(*pool.get(index), 7);
+        let mut built = false;
+        assert_eq!(
+            pool.try_alloc_with(|| {
+                built = true;
+                8
+            }),
+            None
+        );
+        assert!(!built, "no room: the value is never built");
+        *pool.get_mut(index) += 1;
+        pool.remove(index);
+        assert_eq!(pool.check().unwrap().free, 2);
+        assert!(
+            pool.try_alloc_with(|| 9).is_some(),
+            "the slot is free again"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "not allocated")]
+    fn removing_a_free_slot_is_caught() {
+        let mut pool: Pool<u8> = Pool::new(1, 0);
+        let index = pool.try_alloc(1).unwrap();
+        pool.remove(index);
+        pool.remove(index);
     }
 
     #[test]

@@ -57,11 +57,14 @@ fn pool_drops_allocated_and_queued_items_once() {
     let freed = pool.try_alloc(Counted(drops.clone())).ok().unwrap();
     drop(pool.take(freed));
     assert_eq!(drops.get(), 1);
+    let removed = pool.try_alloc_with(|| Counted(drops.clone())).unwrap();
+    pool.remove(removed);
+    assert_eq!(drops.get(), 2, "remove drops the value in place, once");
     // A queue owns no items (they live in the pool), so letting it go drops nothing.
     #[allow(clippy::drop_non_drop)]
     drop(queue);
     drop(pool);
-    assert_eq!(drops.get(), 5);
+    assert_eq!(drops.get(), 6);
 }
 
 #[test]

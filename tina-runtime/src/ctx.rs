@@ -128,8 +128,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return None;
         }
         let index = core.pool.dequeue(&mut core.slots[self.global].mailbox)?;
-        let mut envelope = core.pool.take(index);
-        let message = envelope.payload.take::<I::Message>()?;
+        // Read the message where it lies and free the slot in place: no envelope copy.
+        let message = core.pool.get_mut(index).payload.take::<I::Message>();
+        core.pool.remove(index);
+        let message = message?;
         core.trace(type_index, slot, u64::from(message.tag()));
         core.counters.dispatched += 1;
         Some(message)
@@ -226,8 +228,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 return Err(SendError { kind, message });
             }
         };
-        let envelope = Envelope::user(target, Payload::new(T::wrap(message)));
-        let Ok(index) = core.pool.try_alloc(envelope) else {
+        let make = || Envelope::user(target, Payload::new(T::wrap(message)));
+        let Some(index) = core.pool.try_alloc_with(make) else {
             unreachable_refusal(SendErrorKind::PoolExhausted)
         };
         let queued = core
