@@ -162,6 +162,36 @@ impl<T> Pool<T> {
         Some(self.pop_free(false, make))
     }
 
+    /// Allocates an ordinary slot for the value `make` builds and appends it to `queue`, in
+    /// one step; returns `None` (without calling `make`) when the ordinary region or the
+    /// queue is full. The send path of a local message.
+    #[inline]
+    pub fn try_alloc_enqueue_with(
+        &mut self,
+        queue: &mut Queue,
+        make: impl FnOnce() -> T,
+    ) -> Option<PoolIndex> {
+        if self.ordinary_free_head == NONE || queue.len >= queue.capacity {
+            return None;
+        }
+        let index = self.ordinary_free_head;
+        let slot = &mut self.slots[index as usize];
+        assert_eq!(slot.state, SlotState::Free, "pool free list is corrupt");
+        self.ordinary_free_head = slot.next;
+        self.ordinary_free -= 1;
+        slot.value = Some(make());
+        slot.next = NONE;
+        slot.state = SlotState::Queued;
+        if queue.tail == NONE {
+            queue.head = index;
+        } else {
+            self.slots[queue.tail as usize].next = index;
+        }
+        queue.tail = index;
+        queue.len += 1;
+        Some(PoolIndex(index))
+    }
+
     /// Stores `value` in a reserved slot, falling back to an ordinary one; hands it back only
     /// when both regions are full.
     #[inline]
@@ -316,6 +346,45 @@ impl<T> Pool<T> {
         queue.tail = index.0;
         queue.len += 1;
         Ok(())
+    }
+
+    /// Unlinks the slot at the front of `queue`, hands its value to `read`, then frees the
+    /// slot, dropping what is left of the value in place: a read without moving the value out.
+    #[inline]
+    pub fn dequeue_remove_with<R>(
+        &mut self,
+        queue: &mut Queue,
+        read: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        if queue.head == NONE {
+            return None;
+        }
+        let index = queue.head;
+        let reserved = index >= self.ordinary_capacity;
+        let free_head = if reserved {
+            self.reserved_free_head
+        } else {
+            self.ordinary_free_head
+        };
+        let slot = &mut self.slots[index as usize];
+        assert_eq!(slot.state, SlotState::Queued, "queue is corrupt");
+        queue.head = slot.next;
+        if queue.head == NONE {
+            queue.tail = NONE;
+        }
+        queue.len -= 1;
+        let result = read(slot.value.as_mut().expect("queued slot holds a value"));
+        slot.value = None;
+        slot.state = SlotState::Free;
+        slot.next = free_head;
+        if reserved {
+            self.reserved_free_head = index;
+            self.reserved_free += 1;
+        } else {
+            self.ordinary_free_head = index;
+            self.ordinary_free += 1;
+        }
+        Some(result)
     }
 
     /// Unlinks and returns the slot at the front of `queue`; the slot stays allocated.
@@ -569,6 +638,33 @@ mod tests {
         let index = pool.try_alloc(1).unwrap();
         pool.remove(index);
         pool.remove(index);
+    }
+
+    #[test]
+    fn alloc_enqueue_and_dequeue_remove_in_one_step() {
+        let mut pool: Pool<u32> = Pool::new(2, 1);
+        let mut queue = Queue::new(2);
+        assert!(pool.try_alloc_enqueue_with(&mut queue, || 1).is_some());
+        assert!(pool.try_alloc_enqueue_with(&mut queue, || 2).is_some());
+        assert!(
+            pool.try_alloc_enqueue_with(&mut queue, || 3).is_none(),
+            "queue full"
+        );
+        let mut other = Queue::new(4);
+        assert!(
+            pool.try_alloc_enqueue_with(&mut other, || 4).is_none(),
+            "ordinary region full"
+        );
+        assert_eq!(
+            pool.dequeue_remove_with(&mut queue, |value| *value),
+            Some(1)
+        );
+        assert_eq!(
+            pool.dequeue_remove_with(&mut queue, |value| *value * 10),
+            Some(20)
+        );
+        assert_eq!(pool.dequeue_remove_with(&mut queue, |value| *value), None);
+        assert_eq!(pool.check().unwrap().free, 3);
     }
 
     #[test]

@@ -127,11 +127,11 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if core.pool.get(index).kind != Kind::User {
             return None;
         }
-        let index = core.pool.dequeue(&mut core.slots[self.global].mailbox)?;
         // Read the message where it lies and free the slot in place: no envelope copy.
-        let message = core.pool.get_mut(index).payload.take::<I::Message>();
-        core.pool.remove(index);
-        let message = message?;
+        let mailbox = &mut core.slots[self.global].mailbox;
+        let message = core
+            .pool
+            .dequeue_remove_with(mailbox, |envelope| envelope.payload.take::<I::Message>())??;
         core.trace(type_index, slot, u64::from(message.tag()));
         core.counters.dispatched += 1;
         Some(message)
@@ -229,13 +229,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             }
         };
         let make = || Envelope::user(target, Payload::new(T::wrap(message)));
-        let Some(index) = core.pool.try_alloc_with(make) else {
+        let mailbox = &mut core.slots[global].mailbox;
+        if core.pool.try_alloc_enqueue_with(mailbox, make).is_none() {
             unreachable_refusal(SendErrorKind::PoolExhausted)
-        };
-        let queued = core
-            .pool
-            .try_enqueue(&mut core.slots[global].mailbox, index);
-        debug_assert!(queued.is_ok(), "mailbox room was checked");
+        }
         core.mark_ready(target.type_index(), target.slot());
         core.counters.sent_local += 1;
         Ok(())
