@@ -276,15 +276,13 @@ impl Core {
         if self.slots[global].mailbox.is_full() {
             return Err((SendErrorKind::MailboxFull, envelope));
         }
+        if self.pool.ordinary_free() == 0 {
+            return Err((SendErrorKind::PoolExhausted, envelope));
+        }
         let target = envelope.target;
-        let index = match self.pool.try_alloc(envelope) {
-            Ok(index) => index,
-            Err(envelope) => return Err((SendErrorKind::PoolExhausted, envelope)),
-        };
-        let queued = self
-            .pool
-            .try_enqueue(&mut self.slots[global].mailbox, index);
-        debug_assert!(queued.is_ok(), "mailbox room was checked");
+        let mailbox = &mut self.slots[global].mailbox;
+        let queued = self.pool.try_alloc_enqueue_with(mailbox, || envelope);
+        debug_assert!(queued.is_some(), "mailbox and pool room were checked");
         self.mark_ready(target.type_index(), target.slot());
         Ok(())
     }
