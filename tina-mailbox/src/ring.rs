@@ -190,11 +190,12 @@ impl<T> Producer<T> {
             }
         }
         self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
-            // SAFETY: `tail - head_cache < capacity`, so slot `tail % capacity` lies in the
-            // producer's region `tail..head + capacity`: the consumer has released it (the
-            // Acquire load above, or an earlier one, ordered its read before this write) and
-            // will not read it until a later Release store of `tail` publishes it. It holds
-            // no initialised value (it was read out or never written), so nothing leaks.
+            // `tail - head_cache < capacity`, so slot `tail % capacity` lies in the producer's
+            // region `tail..head + capacity`: the consumer has released it (the Acquire load
+            // above, or an earlier one, ordered its read before this write) and will not read
+            // it until a later Release store of `tail` publishes it.
+            // SAFETY: so the slot is the producer's alone, and it holds no initialised value
+            // (it was read out or never written): the write races with nothing, leaks nothing.
             unsafe { (*slot).write(item) };
         });
         self.tail = self.tail.wrapping_add(1);
@@ -319,11 +320,11 @@ impl<T> Consumer<T> {
     #[inline(always)]
     fn read_slot(&mut self) -> T {
         let item = self.shared.slots[self.head & self.shared.mask].with_mut(|slot| {
-            // SAFETY: callers checked `head != tail_cache`, where `tail_cache` came from an
-            // Acquire load of `tail` that synchronised with the producer's Release store, so
-            // slot `head % capacity` holds an initialised, published item that the producer
-            // will not touch until our Release store of a `head` past it. Advancing `head`
-            // right after the read means the value is moved out exactly once.
+            // Callers checked `head != tail_cache`, where `tail_cache` came from an Acquire
+            // load of `tail` that synchronised with the producer's Release store.
+            // SAFETY: so slot `head % capacity` holds an initialised, published item the
+            // producer will not touch until our Release store of a `head` past it; advancing
+            // `head` right after the read moves the value out exactly once.
             unsafe { (*slot).assume_init_read() }
         });
         self.head = self.head.wrapping_add(1);

@@ -95,10 +95,10 @@ impl Payload {
             )
         };
         self.clear();
-        // SAFETY: `Bytes` is 8-aligned and 64 bytes long, and the const assertion above
-        // guarantees `size_of::<T>() <= 64` and `align_of::<T>() <= 8`, so the write stays in
-        // bounds and is aligned. The payload was empty (cleared above), so nothing is
-        // overwritten without being dropped.
+        // `Bytes` is 8-aligned and 64 bytes long, and the const assertion above guarantees
+        // `size_of::<T>() <= 64` and `align_of::<T>() <= 8`.
+        // SAFETY: so the write stays in bounds and is aligned; the payload was cleared above,
+        // so nothing is overwritten without being dropped.
         unsafe { self.bytes.0.as_mut_ptr().cast::<T>().write(value) };
         self.value_type = Some(&TypeTable::<T>::TABLE);
     }
