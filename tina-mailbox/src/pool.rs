@@ -237,12 +237,6 @@ impl<T> Pool<T> {
     /// If the slot is free (a double free) or still linked into a [`Queue`].
     #[inline]
     pub fn remove(&mut self, index: PoolIndex) {
-        let reserved = index.0 >= self.ordinary_capacity;
-        let head = if reserved {
-            self.reserved_free_head
-        } else {
-            self.ordinary_free_head
-        };
         let slot = &mut self.slots[index.get()];
         assert_eq!(
             slot.state,
@@ -250,15 +244,7 @@ impl<T> Pool<T> {
             "remove of a slot that is not allocated"
         );
         slot.value = None;
-        slot.state = SlotState::Free;
-        slot.next = head;
-        if reserved {
-            self.reserved_free_head = index.0;
-            self.reserved_free += 1;
-        } else {
-            self.ordinary_free_head = index.0;
-            self.ordinary_free += 1;
-        }
+        self.push_free(index.0);
     }
 
     /// Frees the slot at `index` and returns its value.
@@ -268,12 +254,6 @@ impl<T> Pool<T> {
     /// If the slot is free (a double free) or still linked into a [`Queue`].
     #[inline]
     pub fn take(&mut self, index: PoolIndex) -> T {
-        let reserved = index.0 >= self.ordinary_capacity;
-        let head = if reserved {
-            self.reserved_free_head
-        } else {
-            self.ordinary_free_head
-        };
         let slot = &mut self.slots[index.get()];
         assert_eq!(
             slot.state,
@@ -281,16 +261,25 @@ impl<T> Pool<T> {
             "take of a slot that is not allocated"
         );
         let value = slot.value.take().expect("allocated slot holds a value");
+        self.push_free(index.0);
+        value
+    }
+
+    /// Puts the slot `index`, whose value is gone, back on its region's free list.
+    #[inline]
+    fn push_free(&mut self, index: u32) {
+        let reserved = index >= self.ordinary_capacity;
+        let slot = &mut self.slots[index as usize];
         slot.state = SlotState::Free;
-        slot.next = head;
         if reserved {
-            self.reserved_free_head = index.0;
+            slot.next = self.reserved_free_head;
+            self.reserved_free_head = index;
             self.reserved_free += 1;
         } else {
-            self.ordinary_free_head = index.0;
+            slot.next = self.ordinary_free_head;
+            self.ordinary_free_head = index;
             self.ordinary_free += 1;
         }
-        value
     }
 
     /// A shared reference to the value at `index`.
@@ -360,12 +349,6 @@ impl<T> Pool<T> {
             return None;
         }
         let index = queue.head;
-        let reserved = index >= self.ordinary_capacity;
-        let free_head = if reserved {
-            self.reserved_free_head
-        } else {
-            self.ordinary_free_head
-        };
         let slot = &mut self.slots[index as usize];
         assert_eq!(slot.state, SlotState::Queued, "queue is corrupt");
         queue.head = slot.next;
@@ -375,15 +358,7 @@ impl<T> Pool<T> {
         queue.len -= 1;
         let result = read(slot.value.as_mut().expect("queued slot holds a value"));
         slot.value = None;
-        slot.state = SlotState::Free;
-        slot.next = free_head;
-        if reserved {
-            self.reserved_free_head = index;
-            self.reserved_free += 1;
-        } else {
-            self.ordinary_free_head = index;
-            self.ordinary_free += 1;
-        }
+        self.push_free(index);
         Some(result)
     }
 
