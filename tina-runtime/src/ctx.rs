@@ -506,18 +506,15 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let Some(request) = self.request.take() else {
             return Effect::Crash("reply outside a request handler, or a second reply");
         };
-        if request.reply_type.map(|type_id| type_id()) != Some(TypeId::of::<R>()) {
+        if !request.expects::<R>() {
             return Effect::Crash("reply of a type other than the request's declared reply type");
         }
-        let envelope = Envelope {
-            target: request.caller,
-            from: self.me,
-            deadline_nanos: u64::MAX,
-            correlation: request.correlation,
-            reply_type: None,
-            kind: Kind::Reply,
-            payload: Payload::new(value),
-        };
+        let envelope = Envelope::reply(
+            request.caller,
+            self.me,
+            request.correlation,
+            Payload::new(value),
+        );
         if let Err((kind, _)) = self.core.route(envelope) {
             self.core.count_refusal(kind);
         }
@@ -542,7 +539,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         to: ReplyTo,
         value: R,
     ) -> Result<(), SendError<R>> {
-        if to.request.reply_type.map(|type_id| type_id()) != Some(TypeId::of::<R>()) {
+        if !to.request.expects::<R>() {
             return Err(SendError {
                 kind: SendErrorKind::Stale,
                 message: value,
@@ -555,15 +552,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 message: value,
             });
         }
-        let envelope = Envelope {
-            target: to.request.caller,
-            from: self.me,
-            deadline_nanos: u64::MAX,
-            correlation: to.request.correlation,
-            reply_type: None,
-            kind: Kind::Reply,
-            payload: Payload::new(value),
-        };
+        let envelope = Envelope::reply(
+            to.request.caller,
+            self.me,
+            to.request.correlation,
+            Payload::new(value),
+        );
         if let Err((kind, _)) = self.core.route(envelope) {
             self.core.count_refusal(kind);
             unreachable_refusal(kind);

@@ -179,6 +179,25 @@ pub(crate) struct Envelope {
 }
 
 impl Envelope {
+    /// A reply to the call `correlation` of `caller`, carrying `payload`.
+    #[inline]
+    pub(crate) fn reply(
+        caller: RawHandle,
+        from: RawHandle,
+        correlation: u32,
+        payload: Payload,
+    ) -> Self {
+        Self {
+            target: caller,
+            from,
+            deadline_nanos: u64::MAX,
+            correlation,
+            reply_type: None,
+            kind: Kind::Reply,
+            payload,
+        }
+    }
+
     /// A plain message envelope.
     #[inline]
     pub(crate) fn user(target: RawHandle, payload: Payload) -> Self {

@@ -302,11 +302,7 @@ impl BootSpec {
                 .push(SpecError::RootOfUnregisteredType { name: I::NAME });
             return Handle::from_raw(RawHandle::from_bits(u64::MAX));
         };
-        let taken = self
-            .roots
-            .iter()
-            .filter(|root| root.handle.shard() == shard && root.handle.type_index() == type_index)
-            .count();
+        let taken = self.roots_of(shard, type_index);
         let handle = RawHandle::new(
             ShardId(shard.0.min(SHARDS_MAX as u16 - 1)),
             type_index,
@@ -336,11 +332,7 @@ impl BootSpec {
     /// roots that refer to each other in a cycle. `None` if `I` is not registered.
     pub fn next_root<I: Isolate>(&self, shard: ShardId) -> Option<Handle<I>> {
         let type_index = self.type_index::<I>()?;
-        let taken = self
-            .roots
-            .iter()
-            .filter(|root| root.handle.shard() == shard && root.handle.type_index() == type_index)
-            .count();
+        let taken = self.roots_of(shard, type_index);
         if shard.index() >= SHARDS_MAX || taken >= SLOTS_PER_TYPE_MAX {
             return None;
         }
@@ -408,6 +400,15 @@ impl BootSpec {
         self.shards
     }
 
+    /// How many static children of type `type_index` are declared on `shard`: the slot the
+    /// next one gets.
+    fn roots_of(&self, shard: ShardId, type_index: u16) -> usize {
+        self.roots
+            .iter()
+            .filter(|root| root.handle.shard() == shard && root.handle.type_index() == type_index)
+            .count()
+    }
+
     pub(crate) fn type_index<I: Isolate>(&self) -> Option<u16> {
         self.types
             .iter()
@@ -449,14 +450,7 @@ impl BootSpec {
         }
         for (type_index, entry) in self.types.iter().enumerate() {
             for shard in 0..self.shards {
-                let roots = self
-                    .roots
-                    .iter()
-                    .filter(|root| {
-                        root.handle.shard().index() == shard
-                            && root.handle.type_index() as usize == type_index
-                    })
-                    .count();
+                let roots = self.roots_of(ShardId(shard as u16), type_index as u16);
                 if roots > entry.slots {
                     errors.push(SpecError::TooManyRoots {
                         name: entry.name,

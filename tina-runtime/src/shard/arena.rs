@@ -324,9 +324,7 @@ impl<I: Isolate> Arena<I> {
         if !crashed {
             core.counters.exited += 1;
         }
-        self.states[slot as usize] = None;
-        self.decoders[slot as usize] = None;
-        core.teardown(global);
+        ErasedArena::stop(self, core, slot);
         if core.membership[global].group == NO_GROUP {
             self.args[slot as usize] = None;
             core.free_slot(global);

@@ -146,6 +146,14 @@ pub(crate) struct RequestInfo {
     pub(crate) reply_type: Option<fn() -> core::any::TypeId>,
 }
 
+impl RequestInfo {
+    /// Whether `R` is the reply type the caller declared.
+    pub(crate) fn expects<R: 'static>(&self) -> bool {
+        self.reply_type
+            .is_some_and(|type_id| type_id() == core::any::TypeId::of::<R>())
+    }
+}
+
 /// The untyped state of one shard.
 pub(crate) struct Core {
     pub(crate) shard: ShardId,
@@ -388,14 +396,14 @@ impl Core {
     /// Takes a free slot of `type_index` and returns the handle its next incarnation gets.
     pub(crate) fn reserve_slot(&mut self, type_index: u16) -> Option<RawHandle> {
         let slot = self.free_slots.get_mut(type_index as usize)?.pop()?;
+        Some(self.claim(type_index, slot))
+    }
+
+    /// Marks a slot just taken off its free list as starting; returns its next handle.
+    fn claim(&mut self, type_index: u16, slot: u32) -> RawHandle {
         let global = self.types[type_index as usize].base + slot as usize;
         self.slots[global].status = Status::Starting;
-        Some(RawHandle::new(
-            self.shard,
-            type_index,
-            slot,
-            self.slots[global].generation,
-        ))
+        RawHandle::new(self.shard, type_index, slot, self.slots[global].generation)
     }
 
     /// Takes the free slot `slot` of `type_index` (at boot, for static children).
@@ -403,14 +411,7 @@ impl Core {
         let free = self.free_slots.get_mut(type_index as usize)?;
         let position = free.iter().position(|&free_slot| free_slot == slot)?;
         free.remove(position);
-        let global = self.types[type_index as usize].base + slot as usize;
-        self.slots[global].status = Status::Starting;
-        Some(RawHandle::new(
-            self.shard,
-            type_index,
-            slot,
-            self.slots[global].generation,
-        ))
+        Some(self.claim(type_index, slot))
     }
 
     /// Gives back a slot reserved by [`Core::reserve_slot`] that never started.
