@@ -290,12 +290,14 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let Ok(index) = self.core.pool.try_alloc_reserved(envelope) else {
             return Err(TimerError::PoolExhausted);
         };
-        let deadline = self.core.now.saturating_add(nanos_of(delay));
-        match self
-            .core
-            .timers
-            .schedule(deadline, self.me, self.global, TimerAction::Message(index))
-        {
+        let now = self.core.now;
+        match self.core.timers.schedule(
+            now,
+            nanos_of(delay),
+            self.me,
+            self.global,
+            TimerAction::Message(index),
+        ) {
             Some(id) => Ok(id),
             None => {
                 drop(self.core.pool.take(index));
@@ -461,7 +463,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             });
         }
         let correlation = self.core.next_correlation();
-        let deadline = self.core.now.saturating_add(nanos_of(timeout));
+        let delay = nanos_of(timeout);
+        let deadline = self.core.now.saturating_add(delay);
         let envelope = Envelope {
             target,
             from: self.me,
@@ -478,8 +481,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if target.shard() == self.core.shard {
             self.core.counters.sent_local += 1;
         }
+        let now = self.core.now;
         let timer = self.core.timers.schedule(
-            deadline,
+            now,
+            delay,
             self.me,
             self.global,
             TimerAction::CallTimeout(correlation),

@@ -526,7 +526,7 @@ impl BootSpec {
             .iter()
             .map(|entry| entry.slots * entry.state_bytes)
             .sum();
-        let timers = self.timer_slots * 48;
+        let timers = self.timer_slots * crate::timer::Timers::BYTES_PER_SLOT;
         MemoryReport {
             bytes_per_shard: pool + rings + slots + states + timers,
             pool_bytes: pool,

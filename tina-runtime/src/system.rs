@@ -276,9 +276,10 @@ fn run_shard(
             shard.begin_shutdown();
         }
         let revives = crate::signal::revive_requests();
-        if shard.core.signals[index]
-            .revive
-            .swap(false, Ordering::AcqRel)
+        // A plain load first: the swap (a locked read-modify-write) only when a revive is
+        // actually pending, so a busy tick never writes the shared flag's line.
+        let revive = &shard.core.signals[index].revive;
+        if (revive.load(Ordering::Relaxed) && revive.swap(false, Ordering::AcqRel))
             || revives != revives_seen
         {
             revives_seen = revives;

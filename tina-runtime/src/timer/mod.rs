@@ -1,18 +1,39 @@
-//! The per-shard timer queue: a bounded, indexed min-heap.
+//! The per-shard timer queue: bounded, O(1) for the common case, deterministic.
 //!
-//! Every pending timer occupies one of `capacity` slots fixed at boot; scheduling with no
-//! free slot is refused. The heap orders timers by `(deadline, sequence)`, so timers fire in
-//! deadline order and timers with equal deadlines fire in the order they were set — the same
-//! order in every run, which the simulator relies on. Each slot remembers its heap position,
-//! so cancelling is O(log n) and frees the slot at once (a cancelled timer never holds
-//! capacity until its deadline). Each timer also sits on its owner's list (the slot that set
-//! it), so tearing an isolate down cancels all of its timers at once.
+//! Every pending timer occupies one of `capacity` entries fixed at boot; scheduling with no
+//! free entry is refused. Timers fire in `(deadline, sequence)` order — by deadline, and in
+//! the order they were set when deadlines are equal — the same order in every run, which
+//! the simulator relies on.
+//!
+//! # Lanes
+//!
+//! A server sets most of its timers with a handful of delays (a call timeout, a retry
+//! period, a keep-alive), and the clock never goes back, so timers set with the same delay
+//! are set in deadline order. The queue exploits that: timers live on **lanes**, FIFO lists
+//! that each hold timers of one delay in `(deadline, sequence)` order, and a small min-heap
+//! orders the lanes by their first timer. Setting a timer appends to its delay's lane (a
+//! direct-mapped cache of [`LANE_CACHE`] lanes finds it); cancelling one unlinks it; only
+//! when a lane's first timer changes does the heap move, and it holds one item per lane in
+//! use, not one per timer. A call timeout set on every call and cancelled by nearly every
+//! reply therefore costs a few stores, whatever the number of pending calls.
+//!
+//! Delays that miss the cache (or a deadline that would break a lane's order) open a fresh
+//! lane; in the worst case — every timer with its own delay — each lane holds one timer and
+//! the structure is the indexed binary heap it generalises. Lanes are bounded too: a lane
+//! without timers is freed unless the cache still names it, so at most
+//! `capacity + LANE_CACHE` lanes ever exist.
+//!
+//! Each timer also sits on its owner's list (the slot that set it), so tearing an isolate
+//! down cancels all of its timers at once.
 
 use tina_mailbox::PoolIndex;
 
 use crate::handle::RawHandle;
 
 const NONE: u32 = u32::MAX;
+
+/// Lanes the delay cache remembers (a power of two).
+pub(crate) const LANE_CACHE: usize = 16;
 
 /// Names one scheduled timer; stale after it fires or is cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,13 +58,44 @@ struct Entry {
     target: RawHandle,
     action: TimerAction,
     generation: u32,
-    /// Position in `heap`, or `NONE` when the slot is free (then `next_free` is the link).
-    heap_position: u32,
-    next_free: u32,
+    /// The lane it is on, or `NONE` when the entry is free.
+    lane: u32,
+    /// Lane links; `next` is the free-list link while the entry is free.
+    previous: u32,
+    next: u32,
     /// The slot-table index of the isolate that set the timer, and its list links.
     owner: u32,
     owner_previous: u32,
     owner_next: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Lane {
+    /// The delay every timer on the lane was set with.
+    delay_nanos: u64,
+    head: u32,
+    tail: u32,
+    /// Position in `heap` while the lane has timers, else `NONE`.
+    heap_position: u32,
+    /// Free-list link while the lane is free.
+    next_free: u32,
+    /// The delay cache names this lane (then it is kept when it empties).
+    cached: bool,
+}
+
+/// One heap item: a lane keyed by its first timer.
+#[derive(Clone, Copy, Debug)]
+struct HeapItem {
+    deadline_nanos: u64,
+    sequence: u64,
+    lane: u32,
+}
+
+impl HeapItem {
+    #[inline]
+    fn key(&self) -> (u64, u64) {
+        (self.deadline_nanos, self.sequence)
+    }
 }
 
 /// A fired or cancelled timer.
@@ -57,18 +109,36 @@ pub(crate) struct Expired {
 #[derive(Debug)]
 pub(crate) struct Timers {
     entries: Box<[Entry]>,
-    heap: Vec<u32>,
     free_head: u32,
+    lanes: Box<[Lane]>,
+    free_lane: u32,
+    /// Lanes with timers, ordered by their first timer.
+    heap: Vec<HeapItem>,
+    /// Delay → lane, direct-mapped.
+    cache: [u32; LANE_CACHE],
     sequence: u64,
     /// The first timer of each owner, by slot-table index.
     owner_heads: Box<[u32]>,
 }
 
 impl Timers {
+    /// Bytes the queue reserves per timer slot (entry, lane and heap item), for the boot
+    /// spec's memory report.
+    pub(crate) const BYTES_PER_SLOT: usize = core::mem::size_of::<Entry>()
+        + core::mem::size_of::<Lane>()
+        + core::mem::size_of::<HeapItem>();
+
     /// A queue with room for `capacity` pending timers set by up to `owners` isolate slots;
     /// the only allocation it makes.
     pub(crate) fn new(capacity: usize, owners: usize) -> Self {
-        assert!(capacity > 0 && capacity < NONE as usize);
+        assert!(capacity > 0 && capacity + LANE_CACHE < NONE as usize);
+        let link = |index: usize, count: usize| {
+            if index + 1 == count {
+                NONE
+            } else {
+                index as u32 + 1
+            }
+        };
         let entries = (0..capacity)
             .map(|index| Entry {
                 deadline_nanos: 0,
@@ -76,21 +146,32 @@ impl Timers {
                 target: RawHandle::from_bits(0),
                 action: TimerAction::CallTimeout(0),
                 generation: 0,
-                heap_position: NONE,
-                next_free: if index + 1 == capacity {
-                    NONE
-                } else {
-                    index as u32 + 1
-                },
+                lane: NONE,
+                previous: NONE,
+                next: link(index, capacity),
                 owner: NONE,
                 owner_previous: NONE,
                 owner_next: NONE,
             })
             .collect();
+        let lane_count = capacity + LANE_CACHE;
+        let lanes = (0..lane_count)
+            .map(|index| Lane {
+                delay_nanos: 0,
+                head: NONE,
+                tail: NONE,
+                heap_position: NONE,
+                next_free: link(index, lane_count),
+                cached: false,
+            })
+            .collect();
         Self {
             entries,
-            heap: Vec::with_capacity(capacity),
             free_head: 0,
+            lanes,
+            free_lane: 0,
+            heap: Vec::with_capacity(lane_count),
+            cache: [NONE; LANE_CACHE],
             sequence: 0,
             owner_heads: vec![NONE; owners].into_boxed_slice(),
         }
@@ -99,25 +180,32 @@ impl Timers {
     /// Pending timers.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.entries
+            .iter()
+            .filter(|entry| entry.lane != NONE)
+            .count()
     }
 
     /// Whether a slot is free.
+    #[inline]
     pub(crate) fn has_room(&self) -> bool {
         self.free_head != NONE
     }
 
     /// The earliest deadline, if any timer is pending.
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.heap
-            .first()
-            .map(|&index| self.entries[index as usize].deadline_nanos)
+        self.heap.first().map(|item| item.deadline_nanos)
     }
 
-    /// Schedules `action` for `target` at `deadline_nanos`; `None` when every slot is taken.
+    /// Schedules `action` for `target` `delay_nanos` after `now_nanos` (saturating); `None`
+    /// when every slot is taken. `now_nanos` must never decrease from one call to the next
+    /// (the runtime clock does not); a smaller one still fires in deadline order, it only
+    /// opens a lane of its own.
     pub(crate) fn schedule(
         &mut self,
-        deadline_nanos: u64,
+        now_nanos: u64,
+        delay_nanos: u64,
         target: RawHandle,
         owner: usize,
         action: TimerAction,
@@ -125,81 +213,167 @@ impl Timers {
         if self.free_head == NONE {
             return None;
         }
+        let deadline_nanos = now_nanos.saturating_add(delay_nanos);
+        let lane = self.lane_for(delay_nanos, deadline_nanos);
         let index = self.free_head;
         let sequence = self.sequence;
         self.sequence += 1;
+        let tail = self.lanes[lane as usize].tail;
+        let owner_head = self.owner_heads[owner];
         let entry = &mut self.entries[index as usize];
-        self.free_head = entry.next_free;
+        self.free_head = entry.next;
         entry.deadline_nanos = deadline_nanos;
         entry.sequence = sequence;
         entry.target = target;
         entry.action = action;
-        entry.next_free = NONE;
-        entry.heap_position = self.heap.len() as u32;
-        let generation = entry.generation;
-        // Push onto the owner's list.
-        let head = self.owner_heads[owner];
+        entry.lane = lane;
+        entry.previous = tail;
+        entry.next = NONE;
         entry.owner = owner as u32;
         entry.owner_previous = NONE;
-        entry.owner_next = head;
-        if head != NONE {
-            self.entries[head as usize].owner_previous = index;
+        entry.owner_next = owner_head;
+        let generation = entry.generation;
+        // Onto the owner's list.
+        if owner_head != NONE {
+            self.entries[owner_head as usize].owner_previous = index;
         }
         self.owner_heads[owner] = index;
-        self.heap.push(index);
-        self.sift_up(self.heap.len() - 1);
+        // Onto the lane's tail; a lane that was empty enters the heap.
+        self.lanes[lane as usize].tail = index;
+        if tail == NONE {
+            self.lanes[lane as usize].head = index;
+            let position = self.heap.len();
+            self.lanes[lane as usize].heap_position = position as u32;
+            self.heap.push(HeapItem {
+                deadline_nanos,
+                sequence,
+                lane,
+            });
+            self.sift_up(position);
+        } else {
+            self.entries[tail as usize].next = index;
+        }
         Some(TimerId { index, generation })
+    }
+
+    /// The lane a timer with this delay and deadline goes on: the cached lane for the delay
+    /// when its order allows, else a fresh lane that replaces it in the cache.
+    #[inline]
+    fn lane_for(&mut self, delay_nanos: u64, deadline_nanos: u64) -> u32 {
+        let cache_slot =
+            (delay_nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60) as usize & (LANE_CACHE - 1);
+        let cached = self.cache[cache_slot];
+        if cached != NONE {
+            let lane = &self.lanes[cached as usize];
+            if lane.delay_nanos == delay_nanos
+                && (lane.tail == NONE
+                    || self.entries[lane.tail as usize].deadline_nanos <= deadline_nanos)
+            {
+                return cached;
+            }
+            // Evicted: an empty lane goes back to the free list, a busy one lives on until
+            // its last timer leaves.
+            if lane.tail == NONE {
+                self.release_lane(cached);
+            } else {
+                self.lanes[cached as usize].cached = false;
+            }
+        }
+        // Lanes in use: at most one per pending timer (fewer than `capacity`, since an entry
+        // is free) plus the cached empty ones, so one is always free here.
+        let fresh = self.free_lane;
+        assert!(fresh != NONE, "timer lanes are sized so one is always free");
+        let lane = &mut self.lanes[fresh as usize];
+        self.free_lane = lane.next_free;
+        *lane = Lane {
+            delay_nanos,
+            head: NONE,
+            tail: NONE,
+            heap_position: NONE,
+            next_free: NONE,
+            cached: true,
+        };
+        self.cache[cache_slot] = fresh;
+        fresh
+    }
+
+    fn release_lane(&mut self, lane: u32) {
+        let record = &mut self.lanes[lane as usize];
+        record.cached = false;
+        record.next_free = self.free_lane;
+        self.free_lane = lane;
     }
 
     /// Cancels a pending timer and returns what it would have done; `None` if it already
     /// fired or was cancelled.
+    #[inline]
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<Expired> {
         let entry = self.entries.get(id.index as usize)?;
-        if entry.generation != id.generation || entry.heap_position == NONE {
+        if entry.generation != id.generation || entry.lane == NONE {
             return None;
         }
-        let position = entry.heap_position as usize;
-        Some(self.remove_at(position))
+        Some(self.remove(id.index))
     }
 
     /// Removes and returns the earliest timer whose deadline is at or before `now_nanos`.
+    #[inline]
     pub(crate) fn pop_due(&mut self, now_nanos: u64) -> Option<Expired> {
-        let &first = self.heap.first()?;
-        if self.entries[first as usize].deadline_nanos > now_nanos {
+        let first = self.heap.first()?;
+        if first.deadline_nanos > now_nanos {
             return None;
         }
-        Some(self.remove_at(0))
+        let head = self.lanes[first.lane as usize].head;
+        Some(self.remove(head))
     }
 
-    fn remove_at(&mut self, position: usize) -> Expired {
-        let index = self.heap[position];
-        let last = self.heap.len() - 1;
-        self.swap(position, last);
-        self.heap.pop();
-        if position < self.heap.len() {
-            self.sift_down(position);
-            self.sift_up(position);
-        }
-        // Unlink from the owner's list.
-        let (owner, previous, next) = {
-            let entry = &self.entries[index as usize];
-            (entry.owner, entry.owner_previous, entry.owner_next)
-        };
-        if previous == NONE {
-            self.owner_heads[owner as usize] = next;
+    /// Unlinks a pending entry from its lane and its owner's list and frees it.
+    fn remove(&mut self, index: u32) -> Expired {
+        let entry = self.entries[index as usize];
+        let lane = entry.lane;
+        // Off the lane.
+        if entry.next == NONE {
+            self.lanes[lane as usize].tail = entry.previous;
         } else {
-            self.entries[previous as usize].owner_next = next;
+            self.entries[entry.next as usize].previous = entry.previous;
         }
-        if next != NONE {
-            self.entries[next as usize].owner_previous = previous;
+        if entry.previous == NONE {
+            // It was the lane's first timer: the lane's heap key changes.
+            let record = &mut self.lanes[lane as usize];
+            record.head = entry.next;
+            let position = record.heap_position as usize;
+            if entry.next == NONE {
+                record.heap_position = NONE;
+                if !record.cached {
+                    self.release_lane(lane);
+                }
+                self.heap_remove(position);
+            } else {
+                let first = &self.entries[entry.next as usize];
+                self.heap[position].deadline_nanos = first.deadline_nanos;
+                self.heap[position].sequence = first.sequence;
+                // Lanes are in order, so the key only grows.
+                self.sift_down(position);
+            }
+        } else {
+            self.entries[entry.previous as usize].next = entry.next;
         }
-        let entry = &mut self.entries[index as usize];
-        entry.owner = NONE;
-        entry.owner_previous = NONE;
-        entry.owner_next = NONE;
-        entry.heap_position = NONE;
-        entry.generation = entry.generation.wrapping_add(1);
-        entry.next_free = self.free_head;
+        // Off the owner's list.
+        if entry.owner_previous == NONE {
+            self.owner_heads[entry.owner as usize] = entry.owner_next;
+        } else {
+            self.entries[entry.owner_previous as usize].owner_next = entry.owner_next;
+        }
+        if entry.owner_next != NONE {
+            self.entries[entry.owner_next as usize].owner_previous = entry.owner_previous;
+        }
+        let freed = &mut self.entries[index as usize];
+        freed.lane = NONE;
+        freed.previous = NONE;
+        freed.owner = NONE;
+        freed.owner_previous = NONE;
+        freed.owner_next = NONE;
+        freed.generation = freed.generation.wrapping_add(1);
+        freed.next = self.free_head;
         self.free_head = index;
         Expired {
             target: entry.target,
@@ -211,50 +385,104 @@ impl Timers {
     pub(crate) fn cancel_owned(&mut self, owner: usize, mut cancelled: impl FnMut(Expired)) {
         while self.owner_heads[owner] != NONE {
             let index = self.owner_heads[owner];
-            let position = self.entries[index as usize].heap_position as usize;
-            cancelled(self.remove_at(position));
+            cancelled(self.remove(index));
         }
     }
 
-    fn key(&self, position: usize) -> (u64, u64) {
-        let entry = &self.entries[self.heap[position] as usize];
-        (entry.deadline_nanos, entry.sequence)
-    }
-
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.entries[self.heap[a] as usize].heap_position = a as u32;
-        self.entries[self.heap[b] as usize].heap_position = b as u32;
+    fn heap_remove(&mut self, position: usize) {
+        let last = self.heap.len() - 1;
+        if position != last {
+            self.heap[position] = self.heap[last];
+            self.lanes[self.heap[position].lane as usize].heap_position = position as u32;
+        }
+        self.heap.pop();
+        if position < self.heap.len() {
+            self.sift_down(position);
+            self.sift_up(position);
+        }
     }
 
     fn sift_up(&mut self, mut position: usize) {
+        let item = self.heap[position];
         while position > 0 {
             let parent = (position - 1) / 2;
-            if self.key(position) >= self.key(parent) {
+            if item.key() >= self.heap[parent].key() {
                 break;
             }
-            self.swap(position, parent);
+            self.heap[position] = self.heap[parent];
+            self.lanes[self.heap[position].lane as usize].heap_position = position as u32;
             position = parent;
         }
+        self.heap[position] = item;
+        self.lanes[item.lane as usize].heap_position = position as u32;
     }
 
     fn sift_down(&mut self, mut position: usize) {
+        let item = self.heap[position];
+        let len = self.heap.len();
         loop {
             let left = 2 * position + 1;
-            let right = left + 1;
-            let mut smallest = position;
-            if left < self.heap.len() && self.key(left) < self.key(smallest) {
-                smallest = left;
-            }
-            if right < self.heap.len() && self.key(right) < self.key(smallest) {
-                smallest = right;
-            }
-            if smallest == position {
+            if left >= len {
                 break;
             }
-            self.swap(position, smallest);
-            position = smallest;
+            let right = left + 1;
+            let child = if right < len && self.heap[right].key() < self.heap[left].key() {
+                right
+            } else {
+                left
+            };
+            if self.heap[child].key() >= item.key() {
+                break;
+            }
+            self.heap[position] = self.heap[child];
+            self.lanes[self.heap[position].lane as usize].heap_position = position as u32;
+            position = child;
         }
+        self.heap[position] = item;
+        self.lanes[item.lane as usize].heap_position = position as u32;
+    }
+
+    /// Checks every invariant: lanes sorted, heap ordered and indexed, counts agree.
+    #[cfg(test)]
+    fn check(&self) {
+        let mut pending = 0;
+        for (position, item) in self.heap.iter().enumerate() {
+            let lane = &self.lanes[item.lane as usize];
+            assert_eq!(lane.heap_position as usize, position);
+            assert_ne!(lane.head, NONE, "an empty lane in the heap");
+            let head = &self.entries[lane.head as usize];
+            assert_eq!((head.deadline_nanos, head.sequence), item.key());
+            if position > 0 {
+                assert!(self.heap[(position - 1) / 2].key() <= item.key());
+            }
+            let mut cursor = lane.head;
+            let mut previous = NONE;
+            let mut last_key = (0, 0);
+            while cursor != NONE {
+                let entry = &self.entries[cursor as usize];
+                assert_eq!(entry.lane, item.lane);
+                assert_eq!(entry.previous, previous);
+                assert!((entry.deadline_nanos, entry.sequence) >= last_key);
+                last_key = (entry.deadline_nanos, entry.sequence);
+                previous = cursor;
+                cursor = entry.next;
+                pending += 1;
+            }
+            assert_eq!(lane.tail, previous);
+        }
+        assert_eq!(pending, self.len());
+        let lanes_in_use = self
+            .lanes
+            .iter()
+            .filter(|lane| lane.heap_position != NONE || lane.cached)
+            .count();
+        let mut free_lanes = 0;
+        let mut cursor = self.free_lane;
+        while cursor != NONE {
+            free_lanes += 1;
+            cursor = self.lanes[cursor as usize].next_free;
+        }
+        assert_eq!(lanes_in_use + free_lanes, self.lanes.len());
     }
 }
 
@@ -272,7 +500,13 @@ mod tests {
         let deadlines = [50u64, 10, 30, 10, 40, 20];
         for (tag, &deadline) in deadlines.iter().enumerate() {
             timers
-                .schedule(deadline, target(), 0, TimerAction::CallTimeout(tag as u32))
+                .schedule(
+                    0,
+                    deadline,
+                    target(),
+                    0,
+                    TimerAction::CallTimeout(tag as u32),
+                )
                 .unwrap();
         }
         let mut fired = Vec::new();
@@ -289,7 +523,7 @@ mod tests {
     fn nothing_fires_before_its_deadline() {
         let mut timers = Timers::new(2, 1);
         timers
-            .schedule(100, target(), 0, TimerAction::CallTimeout(1))
+            .schedule(0, 100, target(), 0, TimerAction::CallTimeout(1))
             .unwrap();
         assert_eq!(timers.pop_due(99), None);
         assert!(timers.pop_due(100).is_some());
@@ -299,21 +533,21 @@ mod tests {
     fn cancel_frees_the_slot_at_once_and_ids_go_stale() {
         let mut timers = Timers::new(2, 1);
         let a = timers
-            .schedule(100, target(), 0, TimerAction::CallTimeout(1))
+            .schedule(0, 100, target(), 0, TimerAction::CallTimeout(1))
             .unwrap();
         let _b = timers
-            .schedule(200, target(), 0, TimerAction::CallTimeout(2))
+            .schedule(0, 200, target(), 0, TimerAction::CallTimeout(2))
             .unwrap();
         assert!(!timers.has_room());
         assert!(
             timers
-                .schedule(300, target(), 0, TimerAction::CallTimeout(3))
+                .schedule(0, 300, target(), 0, TimerAction::CallTimeout(3))
                 .is_none()
         );
         assert!(timers.cancel(a).is_some());
         assert!(timers.cancel(a).is_none(), "a cancelled id is stale");
         let c = timers
-            .schedule(50, target(), 0, TimerAction::CallTimeout(3))
+            .schedule(0, 50, target(), 0, TimerAction::CallTimeout(3))
             .unwrap();
         assert_eq!(timers.next_deadline(), Some(50));
         assert_ne!(a, c, "the reused slot has a new generation");
@@ -337,9 +571,10 @@ mod tests {
                 let victim = live.swap_remove((next() as usize) % live.len());
                 assert!(timers.cancel(victim.0).is_some());
             } else if let Some(id) =
-                timers.schedule(next() % 1000, target(), 0, TimerAction::CallTimeout(tag))
+                timers.schedule(0, next() % 1000, target(), 0, TimerAction::CallTimeout(tag))
             {
                 let deadline = timers.entries[id.index as usize].deadline_nanos;
+                timers.check();
                 live.push((id, deadline, tag));
             }
         }
@@ -355,5 +590,84 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, live.len());
+    }
+
+    /// A model run: timers set with a few recurring delays and many one-off ones while the
+    /// clock advances, cancelled at random and popped as they fall due, against a sorted
+    /// model of `(deadline, sequence)`.
+    #[test]
+    fn lanes_match_a_sorted_model() {
+        let mut state = 99u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let mut timers = Timers::new(48, 4);
+        let mut model: std::collections::BTreeMap<(u64, u64), (TimerId, u32)> =
+            std::collections::BTreeMap::new();
+        let mut now = 0u64;
+        let mut sequence = 0u64;
+        for tag in 0..20_000u32 {
+            match next() % 10 {
+                0..=4 => {
+                    // Mostly three recurring delays; sometimes a one-off.
+                    let delay = match next() % 5 {
+                        0 => 100,
+                        1 => 250,
+                        2 => 1_000,
+                        _ => next() % 3_000,
+                    };
+                    let owner = (next() % 4) as usize;
+                    match timers.schedule(
+                        now,
+                        delay,
+                        target(),
+                        owner,
+                        TimerAction::CallTimeout(tag),
+                    ) {
+                        Some(id) => {
+                            model.insert((now + delay, sequence), (id, tag));
+                            sequence += 1;
+                        }
+                        None => assert_eq!(model.len(), 48, "refused with room left"),
+                    }
+                }
+                5 | 6 => {
+                    if !model.is_empty() {
+                        let skip = (next() as usize) % model.len();
+                        let key = *model.keys().nth(skip).unwrap();
+                        let (id, tag) = model.remove(&key).unwrap();
+                        assert_eq!(
+                            timers.cancel(id).map(|expired| expired.action),
+                            Some(TimerAction::CallTimeout(tag))
+                        );
+                        assert!(timers.cancel(id).is_none());
+                    }
+                }
+                7 => {
+                    // Tear one owner down.
+                    let owner = (next() % 4) as usize;
+                    let mut gone = Vec::new();
+                    timers.cancel_owned(owner, |expired| gone.push(expired.action));
+                    let before = model.len();
+                    model.retain(|_, (_, tag)| !gone.contains(&TimerAction::CallTimeout(*tag)));
+                    assert_eq!(before - model.len(), gone.len());
+                }
+                _ => {
+                    now += next() % 400;
+                    while let Some(expired) = timers.pop_due(now) {
+                        let (&key, &(_, tag)) = model.iter().next().expect("model has it");
+                        assert!(key.0 <= now);
+                        assert_eq!(expired.action, TimerAction::CallTimeout(tag));
+                        model.remove(&key);
+                    }
+                    assert!(model.keys().next().is_none_or(|key| key.0 > now));
+                }
+            }
+            assert_eq!(timers.next_deadline(), model.keys().next().map(|key| key.0));
+            timers.check();
+        }
     }
 }
