@@ -375,7 +375,7 @@ impl BootSpec {
     }
 
     /// Dispatches per isolate type per tick, so a busy type cannot starve another
-    /// (default 256).
+    /// (default 256). The budget is per tick, however many dispatch passes the tick makes.
     pub fn dispatch_budget(&mut self, budget: usize) -> &mut Self {
         self.dispatch_budget = budget;
         self

@@ -30,6 +30,9 @@ use crate::supervision::tree::{Child, Group};
 use crate::supervision::{OverloadPolicy, Restart, Strategy};
 use crate::timer::Timers;
 
+/// Dispatch passes per tick at most (see [`Shard::tick`]).
+pub(crate) const DISPATCH_PASSES: usize = 8;
+
 /// One shard: the core, the typed arenas, the inbound rings and the supervision tree.
 pub(crate) struct Shard {
     pub(crate) core: Core,
@@ -37,6 +40,8 @@ pub(crate) struct Shard {
     /// The consuming half of the ring from each other shard.
     pub(crate) inbound: Vec<Consumer<Envelope>>,
     pub(crate) dispatch_budget: usize,
+    /// What is left of each type's budget in the current tick (one entry per arena).
+    budget_left: Vec<usize>,
     /// Most envelopes drained from one ring per tick (its capacity).
     pub(crate) drain_max: usize,
     pub(crate) shutdown_started: bool,
@@ -67,13 +72,31 @@ impl Shard {
         }
         // 2. I/O completions: no reactor yet.
         // 3. Dispatch, type by type, each within its budget; exits are handled by the
-        //    supervision tree right after the type that produced them.
+        //    supervision tree right after the type that produced them. Work a later type
+        //    hands back to an earlier one (a reply to its caller, say) runs in a further pass
+        //    of the same tick, up to `DISPATCH_PASSES` passes, each type still within its one
+        //    budget per tick: a short exchange does not pay for a whole tick (clock reading,
+        //    ring drains and flushes) per message.
         if !self.quarantined {
             let _in_dispatch = crate::supervision::crash::DispatchGuard::enter();
-            for index in 0..self.arenas.len() {
-                work += self.arenas[index].run(&mut self.core, self.dispatch_budget);
-                if !self.core.exits.is_empty() {
-                    self.supervise();
+            self.budget_left.fill(self.dispatch_budget);
+            for _pass in 0..DISPATCH_PASSES {
+                let mut pass_work = 0;
+                for index in 0..self.arenas.len() {
+                    let budget = self.budget_left[index];
+                    if budget == 0 {
+                        continue;
+                    }
+                    let ran = self.arenas[index].run(&mut self.core, budget);
+                    self.budget_left[index] = budget - ran.min(budget);
+                    pass_work += ran;
+                    if !self.core.exits.is_empty() {
+                        self.supervise();
+                    }
+                }
+                work += pass_work;
+                if pass_work == 0 {
+                    break;
                 }
             }
         }
@@ -186,6 +209,7 @@ impl ShardSeed {
             arenas,
             inbound: self.inbound,
             dispatch_budget: self.dispatch_budget,
+            budget_left: vec![0; self.types.len()],
             drain_max: self.drain_max,
             shutdown_started: false,
             policy: self.policy,
