@@ -205,6 +205,19 @@ impl<T> Pool<T> {
         }
     }
 
+    /// [`Pool::try_alloc_reserved`] for the value `make` builds, built straight into its
+    /// slot; returns `None` (without calling `make`) when both regions are full.
+    #[inline]
+    pub fn try_alloc_reserved_with(&mut self, make: impl FnOnce() -> T) -> Option<PoolIndex> {
+        if self.reserved_free_head != NONE {
+            Some(self.pop_free(true, make))
+        } else if self.ordinary_free_head != NONE {
+            Some(self.pop_free(false, make))
+        } else {
+            None
+        }
+    }
+
     #[inline]
     fn pop_free(&mut self, reserved: bool, make: impl FnOnce() -> T) -> PoolIndex {
         let head = if reserved {

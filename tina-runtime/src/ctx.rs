@@ -214,28 +214,45 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         T: Accepts<M>,
         M: 'static,
     {
-        let core = &mut *self.core;
-        let checked = match core.live_global(target) {
-            Ok(global) if core.slots[global].mailbox.is_full() => Err(SendErrorKind::MailboxFull),
-            Ok(_) if core.pool.ordinary_free() == 0 => Err(SendErrorKind::PoolExhausted),
-            Ok(global) => Ok(global),
-            Err(kind) => Err(kind),
-        };
-        let global = match checked {
+        let global = match self.check_local(target) {
             Ok(global) => global,
             Err(kind) => {
-                core.count_refusal(kind);
+                self.core.count_refusal(kind);
                 return Err(SendError { kind, message });
             }
         };
-        let make = || Envelope::user(target, Payload::new(T::wrap(message)));
+        self.enqueue_local(global, target, || {
+            Envelope::user(target, Payload::new(T::wrap(message)))
+        });
+        Ok(())
+    }
+
+    /// Every check a same-shard delivery to `target` can fail, once: the slot table index
+    /// of the live target with room in its mailbox and in the pool.
+    #[inline]
+    fn check_local(&self, target: RawHandle) -> Result<usize, SendErrorKind> {
+        let core = &*self.core;
+        let global = core.live_global(target)?;
+        if core.slots[global].mailbox.is_full() {
+            return Err(SendErrorKind::MailboxFull);
+        }
+        if core.pool.ordinary_free() == 0 {
+            return Err(SendErrorKind::PoolExhausted);
+        }
+        Ok(global)
+    }
+
+    /// Builds the envelope straight into a pool slot on the target's mailbox, after
+    /// [`Ctx::check_local`] passed.
+    #[inline]
+    fn enqueue_local(&mut self, global: usize, target: RawHandle, make: impl FnOnce() -> Envelope) {
+        let core = &mut *self.core;
         let mailbox = &mut core.slots[global].mailbox;
         if core.pool.try_alloc_enqueue_with(mailbox, make).is_none() {
             unreachable_refusal(SendErrorKind::PoolExhausted)
         }
         core.mark_ready(target.type_index(), target.slot());
         core.counters.sent_local += 1;
-        Ok(())
     }
 
     /// Checks everything that could refuse a send to `target` before the message is
@@ -455,31 +472,43 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 request,
             });
         }
-        if let Err(kind) = self.precheck(target) {
-            self.core.count_refusal(kind);
-            return Err(CallRefused {
-                error: CallError::Send(kind),
-                request,
-            });
-        }
+        let local = target.shard() == self.core.shard;
+        let checked = if local {
+            self.check_local(target).map(Some)
+        } else {
+            self.precheck(target).map(|()| None)
+        };
+        let local_global = match checked {
+            Ok(global) => global,
+            Err(kind) => {
+                self.core.count_refusal(kind);
+                return Err(CallRefused {
+                    error: CallError::Send(kind),
+                    request,
+                });
+            }
+        };
         let correlation = self.core.next_correlation();
         let delay = nanos_of(timeout);
         let deadline = self.core.now.saturating_add(delay);
-        let envelope = Envelope {
+        let from = self.me;
+        let make = || Envelope {
             target,
-            from: self.me,
+            from,
             deadline_nanos: deadline,
             correlation,
             reply_type: Some(TypeId::of::<Q::Reply>),
             kind: Kind::Request,
             payload: Payload::new(T::wrap(request)),
         };
-        if let Err((kind, _)) = self.core.route(envelope) {
-            self.core.count_refusal(kind);
-            unreachable_refusal(kind);
-        }
-        if target.shard() == self.core.shard {
-            self.core.counters.sent_local += 1;
+        match local_global {
+            Some(global) => self.enqueue_local(global, target, make),
+            None => {
+                if let Err((kind, _)) = self.core.route(make()) {
+                    self.core.count_refusal(kind);
+                    unreachable_refusal(kind);
+                }
+            }
         }
         let now = self.core.now;
         let timer = self.core.timers.schedule(
@@ -514,13 +543,13 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if !request.expects::<R>() {
             return Effect::Crash("reply of a type other than the request's declared reply type");
         }
-        let envelope = Envelope::reply(
-            request.caller,
-            self.me,
-            request.correlation,
-            Payload::new(value),
-        );
-        if let Err((kind, _)) = self.core.route(envelope) {
+        let me = self.me;
+        let make = || Envelope::reply(request.caller, me, request.correlation, Payload::new(value));
+        if request.caller.shard() == self.core.shard {
+            // Same shard: straight into the caller's reply slot, no routing.
+            self.core
+                .accept_reply_with(request.caller, request.correlation, make);
+        } else if let Err((kind, _)) = self.core.route(make()) {
             self.core.count_refusal(kind);
         }
         Effect::Reply(ReplyToken { _private: () })

@@ -100,8 +100,10 @@ impl<I: Isolate> Arena<I> {
             };
             return match outcome {
                 CallOutcome::Reply(index) => {
-                    let mut envelope = core.pool.take(index);
-                    match (decoder.reply)(&mut envelope.payload) {
+                    // Decoded where it lies, then the slot is freed: no envelope copy.
+                    let decoded = (decoder.reply)(&mut core.pool.get_mut(index).payload);
+                    core.pool.remove(index);
+                    match decoded {
                         Some(message) => Some(Input::Message(message, None)),
                         None => {
                             core.counters.dropped_on_arrival += 1;
@@ -129,36 +131,51 @@ impl<I: Isolate> Arena<I> {
             meta.yielded = false;
             return Some(Input::Resume);
         }
-        if let Some(index) = core.pool.dequeue(&mut meta.control) {
-            let mut envelope = core.pool.take(index);
-            return match envelope.kind {
+        if let Some(input) = core
+            .pool
+            .dequeue_remove_with(&mut meta.control, |envelope| match envelope.kind {
                 Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
                 _ => envelope
                     .payload
                     .take::<I::Message>()
                     .map(|message| Input::Message(message, None)),
-            };
+            })
+        {
+            return input;
         }
         if meta.status != Status::Live {
             return None;
         }
-        while let Some(index) = core.pool.dequeue(&mut core.slots[global].mailbox) {
-            let mut envelope = core.pool.take(index);
-            let request = if envelope.kind == Kind::Request {
-                if envelope.deadline_nanos < core.now {
-                    core.counters.expired_requests_dropped += 1;
-                    continue;
+        let now = core.now;
+        let mailbox = &mut core.slots[global].mailbox;
+        // Each envelope is read where it lies and its slot freed in place: no envelope copy.
+        while let Some(read) = core.pool.dequeue_remove_with(mailbox, |envelope| {
+            if envelope.kind == Kind::Request {
+                if envelope.deadline_nanos < now {
+                    return Err(true);
                 }
-                Some(RequestInfo {
+                let request = RequestInfo {
                     caller: envelope.from,
                     correlation: envelope.correlation,
                     reply_type: envelope.reply_type,
-                })
+                };
+                envelope
+                    .payload
+                    .take::<I::Message>()
+                    .map(|message| (message, Some(request)))
+                    .ok_or(false)
             } else {
-                None
-            };
-            if let Some(message) = envelope.payload.take::<I::Message>() {
-                return Some(Input::Message(message, request));
+                envelope
+                    .payload
+                    .take::<I::Message>()
+                    .map(|message| (message, None))
+                    .ok_or(false)
+            }
+        }) {
+            match read {
+                Ok((message, request)) => return Some(Input::Message(message, request)),
+                Err(true) => core.counters.expired_requests_dropped += 1,
+                Err(false) => {}
             }
         }
         None
@@ -243,6 +260,12 @@ impl<I: Isolate> Arena<I> {
         };
         if let Some(decoder) = ctx.take_pending_call() {
             self.decoders[slot as usize] = Some(decoder);
+        }
+        // The common case — a live isolate that keeps receiving — needs no bookkeeping.
+        if matches!(outcome, Ok(Effect::Receive | Effect::Reply(_)))
+            && core.slots[global].status == Status::Live
+        {
+            return batched.get();
         }
         let ending = self.apply(core, global, outcome);
         self.finish(core, global, slot, me, ending, message_tag.get());

@@ -440,19 +440,29 @@ impl Core {
     /// Matches a reply with its caller's outstanding call; late or orphaned replies are
     /// dropped and counted.
     pub(crate) fn accept_reply(&mut self, envelope: Envelope) {
-        let Ok(global) = self.live_global(envelope.target) else {
+        let (target, correlation) = (envelope.target, envelope.correlation);
+        self.accept_reply_with(target, correlation, || envelope);
+    }
+
+    /// [`Core::accept_reply`] for the reply to `target`'s call `correlation`, built by `make`
+    /// only once it is known to be wanted — straight into its pool slot.
+    #[inline]
+    pub(crate) fn accept_reply_with(
+        &mut self,
+        target: RawHandle,
+        correlation: u32,
+        make: impl FnOnce() -> Envelope,
+    ) {
+        let Ok(global) = self.live_global(target) else {
             self.counters.replies_to_dead_callers += 1;
             return;
         };
         let meta = &self.slots[global];
-        if meta.call_correlation != envelope.correlation
-            || meta.call_outcome != CallOutcome::Waiting
-        {
+        if meta.call_correlation != correlation || meta.call_outcome != CallOutcome::Waiting {
             self.counters.late_replies_dropped += 1;
             return;
         }
-        let target = envelope.target;
-        let Ok(index) = self.pool.try_alloc_reserved(envelope) else {
+        let Some(index) = self.pool.try_alloc_reserved_with(make) else {
             // No room to hold the reply: the caller will see its timeout.
             self.counters.dropped_on_arrival += 1;
             return;
