@@ -104,6 +104,8 @@ impl Shard {
         //    counts as work, so a simulation is never judged quiescent with envelopes in a ring.
         work += self.core.flush();
         // 5. Advance timers.
+        //    Timers set this tick are staged; they join the queue first.
+        self.core.timers.commit_staged();
         work += self.core.fire_timers();
         self.core.counters.ticks += 1;
         work

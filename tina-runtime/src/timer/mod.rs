@@ -23,6 +23,14 @@
 //! without timers is freed unless the cache still names it, so at most
 //! `capacity + LANE_CACHE` lanes ever exist.
 //!
+//! # Staging
+//!
+//! A timer set during a tick is only **staged** (an O(1) append to a list); the shard
+//! commits staged timers to their lanes right before it fires due timers, at the end of the
+//! tick. A timer cancelled before then — a call answered in the tick it was made, the
+//! common case on one shard — never touches a lane or the heap. Firing is unaffected: timers
+//! fire only at the end of a tick, after the commit.
+//!
 //! Each timer also sits on its owner's list (the slot that set it), so tearing an isolate
 //! down cancels all of its timers at once.
 
@@ -31,6 +39,8 @@ use tina_mailbox::PoolIndex;
 use crate::handle::RawHandle;
 
 const NONE: u32 = u32::MAX;
+/// The `lane` of an entry set during this tick and not yet on a lane.
+const STAGED: u32 = u32::MAX - 1;
 
 /// Lanes the delay cache remembers (a power of two).
 pub(crate) const LANE_CACHE: usize = 16;
@@ -55,12 +65,14 @@ pub(crate) enum TimerAction {
 struct Entry {
     deadline_nanos: u64,
     sequence: u64,
+    /// The delay it was set with: its lane's key.
+    delay_nanos: u64,
     target: RawHandle,
     action: TimerAction,
     generation: u32,
-    /// The lane it is on, or `NONE` when the entry is free.
+    /// The lane it is on, `STAGED`, or `NONE` when the entry is free.
     lane: u32,
-    /// Lane links; `next` is the free-list link while the entry is free.
+    /// Lane (or staged-list) links; `next` is the free-list link while the entry is free.
     previous: u32,
     next: u32,
     /// The slot-table index of the isolate that set the timer, and its list links.
@@ -117,6 +129,12 @@ pub(crate) struct Timers {
     /// Delay → lane, direct-mapped.
     cache: [u32; LANE_CACHE],
     sequence: u64,
+    /// Timers set since the last commit, oldest first.
+    staged_head: u32,
+    staged_tail: u32,
+    /// No staged timer is due before this (exact after a commit, a lower bound after a
+    /// staged timer is cancelled).
+    staged_min: u64,
     /// The first timer of each owner, by slot-table index.
     owner_heads: Box<[u32]>,
 }
@@ -143,6 +161,7 @@ impl Timers {
             .map(|index| Entry {
                 deadline_nanos: 0,
                 sequence: 0,
+                delay_nanos: 0,
                 target: RawHandle::from_bits(0),
                 action: TimerAction::CallTimeout(0),
                 generation: 0,
@@ -173,6 +192,9 @@ impl Timers {
             heap: Vec::with_capacity(lane_count),
             cache: [NONE; LANE_CACHE],
             sequence: 0,
+            staged_head: NONE,
+            staged_tail: NONE,
+            staged_min: u64::MAX,
             owner_heads: vec![NONE; owners].into_boxed_slice(),
         }
     }
@@ -192,10 +214,15 @@ impl Timers {
         self.free_head != NONE
     }
 
-    /// The earliest deadline, if any timer is pending.
+    /// The earliest deadline, if any timer is pending (with staged timers, possibly a little
+    /// earlier: never later).
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.heap.first().map(|item| item.deadline_nanos)
+        let committed = self.heap.first().map(|item| item.deadline_nanos);
+        if self.staged_head == NONE {
+            return committed;
+        }
+        Some(committed.map_or(self.staged_min, |deadline| deadline.min(self.staged_min)))
     }
 
     /// Schedules `action` for `target` `delay_nanos` after `now_nanos` (saturating); `None`
@@ -214,19 +241,19 @@ impl Timers {
             return None;
         }
         let deadline_nanos = now_nanos.saturating_add(delay_nanos);
-        let lane = self.lane_for(delay_nanos, deadline_nanos);
         let index = self.free_head;
         let sequence = self.sequence;
         self.sequence += 1;
-        let tail = self.lanes[lane as usize].tail;
+        let tail = self.staged_tail;
         let owner_head = self.owner_heads[owner];
         let entry = &mut self.entries[index as usize];
         self.free_head = entry.next;
         entry.deadline_nanos = deadline_nanos;
         entry.sequence = sequence;
+        entry.delay_nanos = delay_nanos;
         entry.target = target;
         entry.action = action;
-        entry.lane = lane;
+        entry.lane = STAGED;
         entry.previous = tail;
         entry.next = NONE;
         entry.owner = owner as u32;
@@ -238,22 +265,56 @@ impl Timers {
             self.entries[owner_head as usize].owner_previous = index;
         }
         self.owner_heads[owner] = index;
-        // Onto the lane's tail; a lane that was empty enters the heap.
-        self.lanes[lane as usize].tail = index;
+        // Onto the staged list.
         if tail == NONE {
-            self.lanes[lane as usize].head = index;
-            let position = self.heap.len();
-            self.lanes[lane as usize].heap_position = position as u32;
-            self.heap.push(HeapItem {
-                deadline_nanos,
-                sequence,
-                lane,
-            });
-            self.sift_up(position);
+            self.staged_head = index;
         } else {
             self.entries[tail as usize].next = index;
         }
+        self.staged_tail = index;
+        self.staged_min = self.staged_min.min(deadline_nanos);
         Some(TimerId { index, generation })
+    }
+
+    /// Moves every staged timer onto its lane, oldest first (so each lane stays in
+    /// `(deadline, sequence)` order). The shard calls this before firing due timers.
+    pub(crate) fn commit_staged(&mut self) {
+        while self.staged_head != NONE {
+            let index = self.staged_head;
+            let (deadline_nanos, sequence, delay_nanos, next) = {
+                let entry = &self.entries[index as usize];
+                (
+                    entry.deadline_nanos,
+                    entry.sequence,
+                    entry.delay_nanos,
+                    entry.next,
+                )
+            };
+            self.staged_head = next;
+            let lane = self.lane_for(delay_nanos, deadline_nanos);
+            let tail = self.lanes[lane as usize].tail;
+            let entry = &mut self.entries[index as usize];
+            entry.lane = lane;
+            entry.previous = tail;
+            entry.next = NONE;
+            // Onto the lane's tail; a lane that was empty enters the heap.
+            self.lanes[lane as usize].tail = index;
+            if tail == NONE {
+                self.lanes[lane as usize].head = index;
+                let position = self.heap.len();
+                self.lanes[lane as usize].heap_position = position as u32;
+                self.heap.push(HeapItem {
+                    deadline_nanos,
+                    sequence,
+                    lane,
+                });
+                self.sift_up(position);
+            } else {
+                self.entries[tail as usize].next = index;
+            }
+        }
+        self.staged_tail = NONE;
+        self.staged_min = u64::MAX;
     }
 
     /// The lane a timer with this delay and deadline goes on: the cached lane for the delay
@@ -315,7 +376,8 @@ impl Timers {
         Some(self.remove(id.index))
     }
 
-    /// Removes and returns the earliest timer whose deadline is at or before `now_nanos`.
+    /// Removes and returns the earliest committed timer whose deadline is at or before
+    /// `now_nanos` (commit staged timers first).
     #[inline]
     pub(crate) fn pop_due(&mut self, now_nanos: u64) -> Option<Expired> {
         let first = self.heap.first()?;
@@ -330,32 +392,20 @@ impl Timers {
     fn remove(&mut self, index: u32) -> Expired {
         let entry = self.entries[index as usize];
         let lane = entry.lane;
-        // Off the lane.
-        if entry.next == NONE {
-            self.lanes[lane as usize].tail = entry.previous;
-        } else {
-            self.entries[entry.next as usize].previous = entry.previous;
-        }
-        if entry.previous == NONE {
-            // It was the lane's first timer: the lane's heap key changes.
-            let record = &mut self.lanes[lane as usize];
-            record.head = entry.next;
-            let position = record.heap_position as usize;
+        if lane == STAGED {
+            // Off the staged list.
             if entry.next == NONE {
-                record.heap_position = NONE;
-                if !record.cached {
-                    self.release_lane(lane);
-                }
-                self.heap_remove(position);
+                self.staged_tail = entry.previous;
             } else {
-                let first = &self.entries[entry.next as usize];
-                self.heap[position].deadline_nanos = first.deadline_nanos;
-                self.heap[position].sequence = first.sequence;
-                // Lanes are in order, so the key only grows.
-                self.sift_down(position);
+                self.entries[entry.next as usize].previous = entry.previous;
+            }
+            if entry.previous == NONE {
+                self.staged_head = entry.next;
+            } else {
+                self.entries[entry.previous as usize].next = entry.next;
             }
         } else {
-            self.entries[entry.previous as usize].next = entry.next;
+            self.unlink_from_lane(lane, entry.previous, entry.next);
         }
         // Off the owner's list.
         if entry.owner_previous == NONE {
@@ -378,6 +428,37 @@ impl Timers {
         Expired {
             target: entry.target,
             action: entry.action,
+        }
+    }
+
+    /// Takes the entry between `previous` and `next` off `lane`, moving or dropping the
+    /// lane's heap item when the lane's first timer changes.
+    fn unlink_from_lane(&mut self, lane: u32, previous: u32, next: u32) {
+        if next == NONE {
+            self.lanes[lane as usize].tail = previous;
+        } else {
+            self.entries[next as usize].previous = previous;
+        }
+        if previous != NONE {
+            self.entries[previous as usize].next = next;
+            return;
+        }
+        // It was the lane's first timer: the lane's heap key changes.
+        let record = &mut self.lanes[lane as usize];
+        record.head = next;
+        let position = record.heap_position as usize;
+        if next == NONE {
+            record.heap_position = NONE;
+            if !record.cached {
+                self.release_lane(lane);
+            }
+            self.heap_remove(position);
+        } else {
+            let first = &self.entries[next as usize];
+            self.heap[position].deadline_nanos = first.deadline_nanos;
+            self.heap[position].sequence = first.sequence;
+            // Lanes are in order, so the key only grows.
+            self.sift_down(position);
         }
     }
 
@@ -470,6 +551,18 @@ impl Timers {
             }
             assert_eq!(lane.tail, previous);
         }
+        let mut cursor = self.staged_head;
+        let mut previous = NONE;
+        while cursor != NONE {
+            let entry = &self.entries[cursor as usize];
+            assert_eq!(entry.lane, STAGED);
+            assert_eq!(entry.previous, previous);
+            assert!(entry.deadline_nanos >= self.staged_min);
+            previous = cursor;
+            cursor = entry.next;
+            pending += 1;
+        }
+        assert_eq!(self.staged_tail, previous);
         assert_eq!(pending, self.len());
         let lanes_in_use = self
             .lanes
@@ -509,6 +602,7 @@ mod tests {
                 )
                 .unwrap();
         }
+        timers.commit_staged();
         let mut fired = Vec::new();
         while let Some(expired) = timers.pop_due(u64::MAX) {
             let TimerAction::CallTimeout(tag) = expired.action else {
@@ -525,6 +619,13 @@ mod tests {
         timers
             .schedule(0, 100, target(), 0, TimerAction::CallTimeout(1))
             .unwrap();
+        assert_eq!(timers.next_deadline(), Some(100), "staged timers count");
+        assert_eq!(
+            timers.pop_due(100),
+            None,
+            "staged timers fire only once committed"
+        );
+        timers.commit_staged();
         assert_eq!(timers.pop_due(99), None);
         assert!(timers.pop_due(100).is_some());
     }
@@ -578,6 +679,8 @@ mod tests {
                 live.push((id, deadline, tag));
             }
         }
+        timers.commit_staged();
+        timers.check();
         let mut previous = (0u64, 0u32);
         let mut count = 0;
         while let Some(expired) = timers.pop_due(u64::MAX) {
@@ -655,8 +758,10 @@ mod tests {
                     model.retain(|_, (_, tag)| !gone.contains(&TimerAction::CallTimeout(*tag)));
                     assert_eq!(before - model.len(), gone.len());
                 }
+                8 => timers.commit_staged(),
                 _ => {
                     now += next() % 400;
+                    timers.commit_staged();
                     while let Some(expired) = timers.pop_due(now) {
                         let (&key, &(_, tag)) = model.iter().next().expect("model has it");
                         assert!(key.0 <= now);
@@ -666,7 +771,15 @@ mod tests {
                     assert!(model.keys().next().is_none_or(|key| key.0 > now));
                 }
             }
-            assert_eq!(timers.next_deadline(), model.keys().next().map(|key| key.0));
+            let earliest = model.keys().next().map(|key| key.0);
+            if timers.staged_head == NONE {
+                assert_eq!(timers.next_deadline(), earliest);
+            } else {
+                assert!(
+                    timers.next_deadline() <= earliest,
+                    "never later than the earliest"
+                );
+            }
             timers.check();
         }
     }
