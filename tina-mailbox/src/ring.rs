@@ -202,6 +202,25 @@ impl<T> Producer<T> {
         Ok(())
     }
 
+    /// [`Producer::try_push`] for the item `make` builds, written straight into its slot;
+    /// returns `false` (without calling `make`) when the ring is full.
+    #[inline]
+    pub fn try_push_with(&mut self, make: impl FnOnce() -> T) -> bool {
+        if !self.has_room() {
+            return false;
+        }
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
+            // `has_room` saw `tail - head_cache < capacity`, so slot `tail % capacity` lies in
+            // the producer's region, released by the consumer (the Acquire load in `has_room`,
+            // or an earlier one, ordered its read before this write) and unpublished.
+            // SAFETY: so the slot is the producer's alone and holds no initialised value: the
+            // write races with nothing and leaks nothing.
+            unsafe { (*slot).write(make()) };
+        });
+        self.tail = self.tail.wrapping_add(1);
+        true
+    }
+
     /// Makes every item written since the last publish visible to the consumer with one
     /// `Release` store. Costs nothing when nothing is pending.
     #[inline]
@@ -391,6 +410,26 @@ mod tests {
     #[should_panic(expected = "power of two")]
     fn capacity_must_be_a_power_of_two() {
         let _ = Ring::<u8>::new(3);
+    }
+
+    #[test]
+    fn push_with_builds_only_when_there_is_room() {
+        let (mut producer, mut consumer) = Ring::new(2).split();
+        let mut built = 0;
+        for value in 0..3 {
+            let pushed = producer.try_push_with(|| {
+                built += 1;
+                value
+            });
+            assert_eq!(pushed, value < 2);
+        }
+        assert_eq!(built, 2, "make is not called on a full ring");
+        producer.publish();
+        assert_eq!(consumer.try_pop(), Some(0));
+        assert!(producer.try_push_with(|| 7));
+        producer.publish();
+        assert_eq!(consumer.try_pop(), Some(1));
+        assert_eq!(consumer.try_pop(), Some(7));
     }
 
     #[test]

@@ -192,11 +192,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             self.core.count_refusal(kind);
             return Err(SendError { kind, message });
         }
-        // The precheck found room in this tick's ring: write straight into it.
-        let envelope = Envelope::user(target, Payload::new(T::wrap(message)));
+        // The precheck found room in this tick's ring: build the envelope straight into it.
         let core = &mut *self.core;
         let pushed = match core.outbound[target.shard().index()].as_mut() {
-            Some(producer) => producer.try_push(envelope).is_ok(),
+            Some(producer) => {
+                producer.try_push_with(|| Envelope::user(target, Payload::new(T::wrap(message))))
+            }
             None => false,
         };
         if !pushed {

@@ -343,6 +343,7 @@ impl Core {
     }
 
     /// Handles an envelope that arrived from another shard's ring.
+    #[inline]
     pub(crate) fn deliver_inbound(&mut self, envelope: Envelope) {
         let delivered = match envelope.kind {
             Kind::User | Kind::Request => self.deliver_local(envelope).is_ok(),

@@ -30,6 +30,9 @@ use crate::supervision::tree::{Child, Group};
 use crate::supervision::{OverloadPolicy, Restart, Strategy};
 use crate::timer::Timers;
 
+/// Envelopes taken from an inbound ring per acquire/release pair.
+const DRAIN_CHUNK: usize = 64;
+
 /// Dispatch passes per tick at most (see [`Shard::tick`]).
 pub(crate) const DISPATCH_PASSES: usize = 8;
 
@@ -67,7 +70,19 @@ impl Shard {
                     core.counters.dropped_on_arrival += 1;
                 });
             } else {
-                work += consumer.drain(self.drain_max, |envelope| core.deliver_inbound(envelope));
+                // In chunks, each with its own acquire load and release store: the sender can
+                // refill the slots of one chunk while the next is being delivered.
+                let mut left = self.drain_max;
+                while left > 0 {
+                    let drained = consumer.drain(left.min(DRAIN_CHUNK), |envelope| {
+                        core.deliver_inbound(envelope)
+                    });
+                    work += drained;
+                    left -= drained;
+                    if drained < DRAIN_CHUNK {
+                        break;
+                    }
+                }
             }
         }
         // 2. I/O completions: no reactor yet.
