@@ -313,7 +313,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             now,
             nanos_of(delay),
             self.me,
-            self.global,
+            Some(self.global),
             TimerAction::Message(index),
         ) {
             Some(id) => Ok(id),
@@ -516,7 +516,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             now,
             delay,
             self.me,
-            self.global,
+            // On no owner list: teardown cancels it through `call_timer`.
+            None,
             TimerAction::CallTimeout(correlation),
         );
         let meta = &mut self.core.slots[self.global];

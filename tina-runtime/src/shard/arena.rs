@@ -261,11 +261,20 @@ impl<I: Isolate> Arena<I> {
         if let Some(decoder) = ctx.take_pending_call() {
             self.decoders[slot as usize] = Some(decoder);
         }
-        // The common case — a live isolate that keeps receiving — needs no bookkeeping.
-        if matches!(outcome, Ok(Effect::Receive | Effect::Reply(_)))
-            && core.slots[global].status == Status::Live
-        {
-            return batched.get();
+        // The common cases — a live isolate that keeps receiving or has just made a call —
+        // need no more bookkeeping than parking the caller.
+        if core.slots[global].status == Status::Live {
+            match outcome {
+                Ok(Effect::Receive | Effect::Reply(_)) => return batched.get(),
+                Ok(Effect::Call(_)) => {
+                    let meta = &mut core.slots[global];
+                    if meta.call_correlation != 0 {
+                        meta.parked = true;
+                    }
+                    return batched.get();
+                }
+                _ => {}
+            }
         }
         let ending = self.apply(core, global, outcome);
         self.finish(core, global, slot, me, ending, message_tag.get());

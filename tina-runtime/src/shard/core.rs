@@ -527,7 +527,7 @@ impl Core {
         if let CallOutcome::Reply(index) = meta.call_outcome {
             drop(self.pool.take(index));
         }
-        meta.call_timer = None;
+        let call_timer = meta.call_timer.take();
         meta.call_outcome = CallOutcome::Waiting;
         meta.call_correlation = 0;
         meta.parked = false;
@@ -538,7 +538,11 @@ impl Core {
         if was_live {
             self.counters.live_isolates -= 1;
         }
-        // Every timer this incarnation set (its call timeout included) goes with it.
+        // Every timer this incarnation set goes with it: its call timeout by id, the timers it
+        // set with `after` through its owner list.
+        if let Some(timer) = call_timer {
+            self.timers.cancel(timer);
+        }
         let (pool, counters) = (&mut self.pool, &mut self.counters);
         self.timers.cancel_owned(global, |expired| {
             if let TimerAction::Message(index) = expired.action {

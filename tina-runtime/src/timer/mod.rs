@@ -110,6 +110,17 @@ impl HeapItem {
     }
 }
 
+/// What `Timers::remove` needs of an entry it frees.
+struct RemovedLinks {
+    previous: u32,
+    next: u32,
+    owner: u32,
+    owner_previous: u32,
+    owner_next: u32,
+    target: RawHandle,
+    action: TimerAction,
+}
+
 /// A fired or cancelled timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Expired {
@@ -226,7 +237,9 @@ impl Timers {
     }
 
     /// Schedules `action` for `target` `delay_nanos` after `now_nanos` (saturating); `None`
-    /// when every slot is taken. `now_nanos` must never decrease from one call to the next
+    /// when every slot is taken. A timer with an `owner` (a slot-table index) goes on that
+    /// owner's list, for [`Timers::cancel_owned`]; one without (a call timeout, whose id the
+    /// caller's slot keeps) must be cancelled by id. `now_nanos` must never decrease from one call to the next
     /// (the runtime clock does not); a smaller one still fires in deadline order, it only
     /// opens a lane of its own.
     pub(crate) fn schedule(
@@ -234,7 +247,7 @@ impl Timers {
         now_nanos: u64,
         delay_nanos: u64,
         target: RawHandle,
-        owner: usize,
+        owner: Option<usize>,
         action: TimerAction,
     ) -> Option<TimerId> {
         if self.free_head == NONE {
@@ -245,7 +258,6 @@ impl Timers {
         let sequence = self.sequence;
         self.sequence += 1;
         let tail = self.staged_tail;
-        let owner_head = self.owner_heads[owner];
         let entry = &mut self.entries[index as usize];
         self.free_head = entry.next;
         entry.deadline_nanos = deadline_nanos;
@@ -256,15 +268,22 @@ impl Timers {
         entry.lane = STAGED;
         entry.previous = tail;
         entry.next = NONE;
-        entry.owner = owner as u32;
         entry.owner_previous = NONE;
-        entry.owner_next = owner_head;
         let generation = entry.generation;
-        // Onto the owner's list.
-        if owner_head != NONE {
-            self.entries[owner_head as usize].owner_previous = index;
+        if let Some(owner) = owner {
+            // Onto the owner's list.
+            let owner_head = self.owner_heads[owner];
+            let entry = &mut self.entries[index as usize];
+            entry.owner = owner as u32;
+            entry.owner_next = owner_head;
+            if owner_head != NONE {
+                self.entries[owner_head as usize].owner_previous = index;
+            }
+            self.owner_heads[owner] = index;
+        } else {
+            entry.owner = NONE;
+            entry.owner_next = NONE;
         }
-        self.owner_heads[owner] = index;
         // Onto the staged list.
         if tail == NONE {
             self.staged_head = index;
@@ -390,8 +409,17 @@ impl Timers {
 
     /// Unlinks a pending entry from its lane and its owner's list and frees it.
     fn remove(&mut self, index: u32) -> Expired {
-        let entry = self.entries[index as usize];
+        let entry = &self.entries[index as usize];
         let lane = entry.lane;
+        let entry = RemovedLinks {
+            previous: entry.previous,
+            next: entry.next,
+            owner: entry.owner,
+            owner_previous: entry.owner_previous,
+            owner_next: entry.owner_next,
+            target: entry.target,
+            action: entry.action,
+        };
         if lane == STAGED {
             // Off the staged list.
             if entry.next == NONE {
@@ -407,14 +435,16 @@ impl Timers {
         } else {
             self.unlink_from_lane(lane, entry.previous, entry.next);
         }
-        // Off the owner's list.
-        if entry.owner_previous == NONE {
-            self.owner_heads[entry.owner as usize] = entry.owner_next;
-        } else {
-            self.entries[entry.owner_previous as usize].owner_next = entry.owner_next;
-        }
-        if entry.owner_next != NONE {
-            self.entries[entry.owner_next as usize].owner_previous = entry.owner_previous;
+        // Off the owner's list (call timeouts are on none: the caller's slot holds their id).
+        if entry.owner != NONE {
+            if entry.owner_previous == NONE {
+                self.owner_heads[entry.owner as usize] = entry.owner_next;
+            } else {
+                self.entries[entry.owner_previous as usize].owner_next = entry.owner_next;
+            }
+            if entry.owner_next != NONE {
+                self.entries[entry.owner_next as usize].owner_previous = entry.owner_previous;
+            }
         }
         let freed = &mut self.entries[index as usize];
         freed.lane = NONE;
@@ -597,7 +627,7 @@ mod tests {
                     0,
                     deadline,
                     target(),
-                    0,
+                    Some(0),
                     TimerAction::CallTimeout(tag as u32),
                 )
                 .unwrap();
@@ -617,7 +647,7 @@ mod tests {
     fn nothing_fires_before_its_deadline() {
         let mut timers = Timers::new(2, 1);
         timers
-            .schedule(0, 100, target(), 0, TimerAction::CallTimeout(1))
+            .schedule(0, 100, target(), Some(0), TimerAction::CallTimeout(1))
             .unwrap();
         assert_eq!(timers.next_deadline(), Some(100), "staged timers count");
         assert_eq!(
@@ -634,21 +664,21 @@ mod tests {
     fn cancel_frees_the_slot_at_once_and_ids_go_stale() {
         let mut timers = Timers::new(2, 1);
         let a = timers
-            .schedule(0, 100, target(), 0, TimerAction::CallTimeout(1))
+            .schedule(0, 100, target(), Some(0), TimerAction::CallTimeout(1))
             .unwrap();
         let _b = timers
-            .schedule(0, 200, target(), 0, TimerAction::CallTimeout(2))
+            .schedule(0, 200, target(), Some(0), TimerAction::CallTimeout(2))
             .unwrap();
         assert!(!timers.has_room());
         assert!(
             timers
-                .schedule(0, 300, target(), 0, TimerAction::CallTimeout(3))
+                .schedule(0, 300, target(), Some(0), TimerAction::CallTimeout(3))
                 .is_none()
         );
         assert!(timers.cancel(a).is_some());
         assert!(timers.cancel(a).is_none(), "a cancelled id is stale");
         let c = timers
-            .schedule(0, 50, target(), 0, TimerAction::CallTimeout(3))
+            .schedule(0, 50, target(), Some(0), TimerAction::CallTimeout(3))
             .unwrap();
         assert_eq!(timers.next_deadline(), Some(50));
         assert_ne!(a, c, "the reused slot has a new generation");
@@ -671,9 +701,13 @@ mod tests {
             if next() % 3 == 0 && !live.is_empty() {
                 let victim = live.swap_remove((next() as usize) % live.len());
                 assert!(timers.cancel(victim.0).is_some());
-            } else if let Some(id) =
-                timers.schedule(0, next() % 1000, target(), 0, TimerAction::CallTimeout(tag))
-            {
+            } else if let Some(id) = timers.schedule(
+                0,
+                next() % 1000,
+                target(),
+                Some(0),
+                TimerAction::CallTimeout(tag),
+            ) {
                 let deadline = timers.entries[id.index as usize].deadline_nanos;
                 timers.check();
                 live.push((id, deadline, tag));
@@ -722,7 +756,8 @@ mod tests {
                         2 => 1_000,
                         _ => next() % 3_000,
                     };
-                    let owner = (next() % 4) as usize;
+                    // Owners 0..4; 4 stands for an owner-less timer (a call timeout).
+                    let owner = Some((next() % 5) as usize).filter(|&owner| owner < 4);
                     match timers.schedule(
                         now,
                         delay,
