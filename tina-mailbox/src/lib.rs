@@ -32,4 +32,4 @@ pub mod ring;
 
 pub use mailbox::Mailbox;
 pub use pool::{Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
-pub use ring::{Consumer, Producer, Ring};
+pub use ring::{Batch, Consumer, Producer, Ring};

@@ -20,7 +20,7 @@
 //!    path the runtime uses: one release store per ring per tick.
 //! 2. The consumer reads items out of its slots, then hands the slots back with a
 //!    **`Release` store** of `head` (once per [`Consumer::try_pop`], once per
-//!    [`Consumer::drain`] batch). The producer's **`Acquire` load** of `head` synchronises
+//!    [`Consumer::drain`] or [`Batch`]). The producer's **`Acquire` load** of `head` synchronises
 //!    with it, so the consumer's reads of a slot happen before the producer overwrites it.
 //!
 //! Each side keeps a private copy of the other side's cursor (`head_cache` in the producer,
@@ -321,26 +321,53 @@ impl<T> Consumer<T> {
     /// the ring; nothing is dropped twice.
     #[inline]
     pub fn drain(&mut self, max: usize, mut consume: impl FnMut(T)) -> usize {
-        self.tail_cache = self.shared.tail.load(Ordering::Acquire);
-        let count = self.tail_cache.wrapping_sub(self.head).min(max);
-        if count == 0 {
-            return 0;
-        }
-        let release = ReleaseOnDrop { consumer: self };
-        for _ in 0..count {
-            let item = release.consumer.read_slot();
+        let mut batch = self.batch(max);
+        let count = batch.len();
+        while let Some(item) = batch.pop() {
             consume(item);
         }
-        drop(release);
         count
+    }
+
+    /// Takes up to `max` published items as a [`Batch`] with one `Acquire` load; the slots of
+    /// the items popped from it go back to the producer with one `Release` store when the
+    /// batch is dropped. Unlike [`Consumer::drain`], the reader can look at the next item
+    /// before taking it ([`Batch::pop_if`]), and stop early: items it leaves stay in the ring.
+    ///
+    /// ```
+    /// use tina_mailbox::Ring;
+    ///
+    /// let (mut producer, mut consumer) = Ring::new(4).split();
+    /// for value in [1, 2, 30, 4] {
+    ///     producer.try_push(value).unwrap();
+    /// }
+    /// producer.publish();
+    /// let mut batch = consumer.batch(usize::MAX);
+    /// assert_eq!(batch.pop(), Some(1));
+    /// assert_eq!(batch.pop_if(|&next| next < 10), Some(2));
+    /// assert_eq!(batch.pop_if(|&next| next < 10), None); // 30 stays
+    /// drop(batch);
+    /// assert_eq!(consumer.try_pop(), Some(30));
+    /// ```
+    #[inline]
+    pub fn batch(&mut self, max: usize) -> Batch<'_, T> {
+        // Pairs with the producer's Release store of `tail`.
+        self.tail_cache = self.shared.tail.load(Ordering::Acquire);
+        let count = self.tail_cache.wrapping_sub(self.head).min(max);
+        Batch {
+            end: self.head.wrapping_add(count),
+            start: self.head,
+            consumer: self,
+        }
     }
 
     /// Reads the item at `head` and advances the local cursor (not the shared one).
     #[inline(always)]
     fn read_slot(&mut self) -> T {
         let item = self.shared.slots[self.head & self.shared.mask].with_mut(|slot| {
-            // Callers checked `head != tail_cache`, where `tail_cache` came from an Acquire
-            // load of `tail` that synchronised with the producer's Release store.
+            // Callers checked `head != tail_cache` (`try_pop`) or `head < end <= tail_cache`
+            // (`Batch`), where `tail_cache` came from an Acquire load of `tail` that
+            // synchronised with the producer's Release store.
             // SAFETY: so slot `head % capacity` holds an initialised, published item the
             // producer will not touch until our Release store of a `head` past it; advancing
             // `head` right after the read moves the value out exactly once.
@@ -380,18 +407,87 @@ impl<T> fmt::Debug for Consumer<T> {
     }
 }
 
-/// Stores the consumer's cursor when a drain ends, normally or by a panic in its callback.
-struct ReleaseOnDrop<'a, T> {
+/// Published items taken from a [`Consumer`] with one `Acquire` load (see
+/// [`Consumer::batch`]). Dropping it — normally, or while a panic unwinds — hands the slots
+/// of the popped items back with one `Release` store; nothing is dropped twice, and items
+/// not popped stay in the ring.
+pub struct Batch<'a, T> {
     consumer: &'a mut Consumer<T>,
+    /// The consumer's cursor when the batch was taken.
+    start: usize,
+    /// One past the last item of the batch.
+    end: usize,
 }
 
-impl<T> Drop for ReleaseOnDrop<'_, T> {
+impl<T> Batch<'_, T> {
+    /// Items left in the batch.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.end.wrapping_sub(self.consumer.head)
+    }
+
+    /// Whether the batch is used up.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.consumer.head == self.end
+    }
+
+    /// Takes the next item of the batch.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        if self.consumer.head == self.end {
+            return None;
+        }
+        Some(self.consumer.read_slot())
+    }
+
+    /// Takes the next item only if `wanted` says so after looking at it.
+    #[inline]
+    pub fn pop_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
+        if self.consumer.head == self.end {
+            return None;
+        }
+        let shared = &self.consumer.shared;
+        let take = shared.slots[self.consumer.head & shared.mask].with(|slot| {
+            // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`.
+            // SAFETY: so the slot holds an initialised, published item that the producer will
+            // not touch before our Release store of a `head` past it; the shared borrow ends
+            // with this closure, before the item is moved out or the slot handed back.
+            wanted(unsafe { (*slot).assume_init_ref() })
+        });
+        if take {
+            Some(self.consumer.read_slot())
+        } else {
+            None
+        }
+    }
+
+    /// Items popped so far.
+    #[inline]
+    pub fn taken(&self) -> usize {
+        self.consumer.head.wrapping_sub(self.start)
+    }
+}
+
+impl<T> Drop for Batch<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        // Pairs with the producer's Acquire load of `head`.
-        self.consumer
-            .shared
-            .head
-            .store(self.consumer.head, Ordering::Release);
+        if self.consumer.head != self.start {
+            // Pairs with the producer's Acquire load of `head`.
+            self.consumer
+                .shared
+                .head
+                .store(self.consumer.head, Ordering::Release);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Batch<'_, T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Batch")
+            .field("left", &self.len())
+            .finish()
     }
 }
 

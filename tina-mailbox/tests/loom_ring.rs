@@ -119,3 +119,41 @@ fn items_left_in_the_ring_are_dropped_once() {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
+
+/// The producer builds items in place (`try_push_with`), publishing each; the consumer takes
+/// batches, pops the first item of each, then keeps popping only even items (`pop_if`), so
+/// a batch often ends early and leaves items for the next one.
+#[test]
+fn push_with_and_batches_that_stop_early() {
+    loom::model(|| {
+        let (mut producer, mut consumer) = Ring::<u32>::new(2).split();
+        let writer = thread::spawn(move || {
+            let mut next = 0;
+            while next < 3 {
+                if producer.try_push_with(|| next) {
+                    next += 1;
+                    producer.publish();
+                } else {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut expected = 0;
+        while expected < 3 {
+            let mut batch = consumer.batch(usize::MAX);
+            let Some(first) = batch.pop() else {
+                drop(batch);
+                thread::yield_now();
+                continue;
+            };
+            assert_eq!(first, expected);
+            expected += 1;
+            while let Some(item) = batch.pop_if(|&next| next % 2 == 0) {
+                assert_eq!(item, expected);
+                expected += 1;
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(consumer.try_pop(), None);
+    });
+}
