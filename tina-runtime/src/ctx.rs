@@ -137,6 +137,40 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Some(message)
     }
 
+    /// The isolate's next message from the inbound ring it is being fed from (see
+    /// `ErasedArena::dispatch_arrivals`): the batch's next envelope if it is a plain message
+    /// for this very incarnation and the isolate is still idle. Counted and traced like any
+    /// dispatch.
+    #[inline]
+    pub(crate) fn next_arrival(
+        &mut self,
+        type_index: u16,
+        slot: u32,
+        batch: &mut tina_mailbox::Batch<'_, Envelope>,
+    ) -> Option<I::Message> {
+        let core = &mut *self.core;
+        let meta = &core.slots[self.global];
+        if meta.status != Status::Live
+            || meta.parked
+            || meta.yielded
+            || meta.shutdown_pending
+            || meta.call_correlation != 0
+            || !meta.control.is_empty()
+            || !meta.mailbox.is_empty()
+        {
+            return None;
+        }
+        let me = self.me;
+        let mut envelope = batch.pop_if(|next| next.target == me && next.kind == Kind::User)?;
+        let Some(message) = envelope.payload.take::<I::Message>() else {
+            core.counters.dropped_on_arrival += 1;
+            return None;
+        };
+        core.trace(type_index, slot, u64::from(message.tag()));
+        core.counters.dispatched += 1;
+        Some(message)
+    }
+
     pub(crate) fn take_pending_call(&mut self) -> Option<CallDecoder<I>> {
         self.pending_call.take()
     }
@@ -176,8 +210,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// message is in the target's mailbox (same shard) or in this tick's ring to the target's
     /// shard (published at the end of the tick), otherwise the reason and the message back.
     ///
-    /// Across shards, refusals the sender cannot see — a full mailbox or a stale handle on
-    /// arrival — are counted by the receiving shard as `dropped_on_arrival`.
+    /// Across shards, refusals the sender cannot see — a stale handle, or a full mailbox of a
+    /// busy target on arrival (an idle target handles the message straight from the ring) —
+    /// are counted by the receiving shard as `dropped_on_arrival`.
     #[inline]
     pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
     where

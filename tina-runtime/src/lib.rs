@@ -20,7 +20,7 @@
 //!
 //! **Shards.** One OS thread per core, owning a fixed set of isolate slots, an envelope pool,
 //! a timer queue and one ring to every other shard. Each tick runs the same order: drain
-//! inbound rings, dispatch ready isolates type by type within a budget (in up to eight passes,
+//! inbound rings (a message for an idle isolate is handled straight from the ring), dispatch ready isolates type by type within a budget (in up to eight passes,
 //! so a reply handed back to an earlier type runs in the same tick), publish outbound rings
 //! with one release store each, fire due timers. An idle shard spins briefly, then
 //! sleeps in `poll` until its next timer or a peer's wake-up.

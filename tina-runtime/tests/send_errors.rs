@@ -58,6 +58,8 @@ enum Script {
     StaleAfterCrash,
     /// Fills the ring to shard 1.
     RemoteRingFull,
+    /// Fills the ring to shard 1, whose sink may handle only one message per tick.
+    RemoteRingFullBusySink,
     /// Sends to a remote sink: first fine, then shard partitioned.
     RemoteShardDown,
 }
@@ -135,7 +137,7 @@ impl Isolate for Driver {
                 self.results.push(record(ctx.send(&successor, Data(3))));
                 self.successor = Some(successor);
             }
-            (Script::RemoteRingFull, 1) => {
+            (Script::RemoteRingFull | Script::RemoteRingFullBusySink, 1) => {
                 let remote = self.remote.unwrap();
                 // Ring capacity is 4: the fifth envelope of this tick does not fit.
                 for value in 0..5 {
@@ -171,6 +173,9 @@ fn spec(script: Script) -> (BootSpec, Handle<Driver>, Handle<Sink>) {
         .ring_capacity(4)
         .timer_slots(8)
         .pin_threads(false);
+    if script == Script::RemoteRingFullBusySink {
+        spec.dispatch_budget(1);
+    }
     spec.isolate::<Sink>(8).isolate::<Driver>(1);
     let remote = spec.root::<Sink>(ShardId(1), ());
     let driver = spec.root::<Driver>(ShardId(0), (script, Some(remote)));
@@ -254,14 +259,27 @@ fn stale_after_crash_never_reaches_the_successor() {
 }
 
 #[test]
-fn remote_ring_full_and_mailbox_full_on_arrival() {
+fn remote_ring_full_and_an_idle_sink_takes_every_arrival() {
     let (sim, driver, remote) = run(Script::RemoteRingFull);
     let results = &sim.state(driver).unwrap().results;
     assert_eq!(results[..4], [Ok(()), Ok(()), Ok(()), Ok(())]);
     assert_eq!(results[4], Err(SendErrorKind::RingFull));
-    // Four arrived in one tick at a sink whose mailbox holds two.
-    assert_eq!(sim.counters(ShardId(1)).dropped_on_arrival, 2);
-    assert_eq!(sim.state(remote).unwrap().received, 2);
+    // Four arrived in one tick at an idle sink: all four are handled straight from the ring,
+    // so its mailbox bound (two) never comes into play.
+    assert_eq!(sim.counters(ShardId(1)).dropped_on_arrival, 0);
+    assert_eq!(sim.state(remote).unwrap().received, 4);
+}
+
+#[test]
+fn remote_mailbox_full_on_arrival_at_a_busy_sink() {
+    let (sim, driver, remote) = run(Script::RemoteRingFullBusySink);
+    let results = &sim.state(driver).unwrap().results;
+    assert_eq!(results[..4], [Ok(()), Ok(()), Ok(()), Ok(())]);
+    assert_eq!(results[4], Err(SendErrorKind::RingFull));
+    // The sink may run once per tick: the first arrival is handled from the ring, the next
+    // two fill its mailbox (bound two), the fourth is dropped on arrival and counted.
+    assert_eq!(sim.counters(ShardId(1)).dropped_on_arrival, 1);
+    assert_eq!(sim.state(remote).unwrap().received, 3);
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::clock::Instant;
 use crate::ctx::{CallDecoder, Ctx};
 use crate::effect::Effect;
-use crate::envelope::{Kind, Payload};
+use tina_mailbox::Batch;
+
+use crate::envelope::{Envelope, Kind, Payload};
 use crate::handle::RawHandle;
 use crate::isolate::{Isolate, Message};
 use crate::shard::core::{CallOutcome, Core, Exit, NO_GROUP, RequestInfo, Status};
@@ -18,6 +20,18 @@ pub(crate) trait ErasedArena: Any {
     fn bind(&mut self, type_index: u16);
     /// Runs up to `budget` handler invocations of ready isolates; returns how many ran.
     fn run(&mut self, core: &mut Core, budget: usize) -> usize;
+    /// Handles `first`, a plain message that just arrived from another shard for the idle
+    /// isolate at slot-table index `global` (see `Core::idle_arrival_target`), straight from
+    /// the ring, then the messages right behind it in `batch` for the same isolate while it
+    /// keeps receiving — up to `budget` handler runs in all; returns how many ran.
+    fn dispatch_arrivals(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        first: Envelope,
+        batch: &mut Batch<'_, Envelope>,
+        budget: usize,
+    ) -> usize;
     /// Stores the init args a static child starts (and restarts) with; false if the payload
     /// does not hold this type's args.
     fn install_args(&mut self, slot: u32, payload: Payload) -> bool;
@@ -192,6 +206,7 @@ impl<I: Isolate> Arena<I> {
         slot: u32,
         input: Input<I>,
         batch_room: usize,
+        mut arrivals: Option<&mut Batch<'_, Envelope>>,
     ) -> usize {
         let me = RawHandle::new(
             core.shard,
@@ -236,7 +251,11 @@ impl<I: Isolate> Arena<I> {
                         // Batch: no envelope, catch_unwind or context set-up per message.
                         if request.is_none() {
                             while effect == Effect::Receive && batched.get() < batch_room {
-                                let Some(next) = ctx.next_plain_message(type_index, slot) else {
+                                let next = match arrivals.as_deref_mut() {
+                                    Some(batch) => ctx.next_arrival(type_index, slot, batch),
+                                    None => ctx.next_plain_message(type_index, slot),
+                                };
+                                let Some(next) = next else {
                                     break;
                                 };
                                 batched.set(batched.get() + 1);
@@ -390,13 +409,41 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].ready = false;
             if let Some(input) = self.next_input(core, global, slot) {
                 dispatched += 1;
-                dispatched += self.dispatch(core, global, slot, input, budget - dispatched);
+                dispatched += self.dispatch(core, global, slot, input, budget - dispatched, None);
             }
             if core.has_work(global) {
                 core.mark_ready(self.type_index, slot);
             }
         }
         dispatched
+    }
+
+    fn dispatch_arrivals(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        mut first: Envelope,
+        batch: &mut Batch<'_, Envelope>,
+        budget: usize,
+    ) -> usize {
+        let slot = (global - core.types[self.type_index as usize].base) as u32;
+        let Some(message) = first.payload.take::<I::Message>() else {
+            core.counters.dropped_on_arrival += 1;
+            return 0;
+        };
+        let input = Input::Message(message, None);
+        let ran = 1 + self.dispatch(
+            core,
+            global,
+            slot,
+            input,
+            budget.saturating_sub(1),
+            Some(batch),
+        );
+        if core.has_work(global) {
+            core.mark_ready(self.type_index, slot);
+        }
+        ran
     }
 
     fn install_args(&mut self, slot: u32, mut payload: Payload) -> bool {

@@ -342,6 +342,28 @@ impl Core {
         *counter += 1;
     }
 
+    /// The `(type index, slot-table index)` of an arriving plain message's target when it
+    /// can be handled straight from the ring: live, and idle — nothing in its mailbox or
+    /// control queue, not on a ready queue, not parked, yielded, shutting down or waiting
+    /// for a call — so handling it now keeps every ordering guarantee.
+    #[inline]
+    pub(crate) fn idle_arrival_target(&self, envelope: &Envelope) -> Option<(u16, usize)> {
+        if envelope.kind != Kind::User {
+            return None;
+        }
+        let global = self.live_global(envelope.target).ok()?;
+        let meta = &self.slots[global];
+        let idle = meta.status == Status::Live
+            && !meta.ready
+            && !meta.parked
+            && !meta.yielded
+            && !meta.shutdown_pending
+            && meta.call_correlation == 0
+            && meta.control.is_empty()
+            && meta.mailbox.is_empty();
+        idle.then_some((envelope.target.type_index(), global))
+    }
+
     /// Handles an envelope that arrived from another shard's ring.
     #[inline]
     pub(crate) fn deliver_inbound(&mut self, envelope: Envelope) {

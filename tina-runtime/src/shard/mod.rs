@@ -59,7 +59,13 @@ impl Shard {
     pub(crate) fn tick(&mut self) -> usize {
         let mut work = 0;
         self.core.resume_yielded();
-        // 1. Drain inbound rings: one acquire load and one release store per ring.
+        // 1. Drain inbound rings. An arriving message whose target is idle — nothing queued,
+        //    not parked, not yielded, within its type's budget — is handled straight from the
+        //    ring (with the messages right behind it for the same target), never copied into
+        //    the pool; anything else is delivered to the target's mailbox as usual. Each type's
+        //    budget covers both paths for the whole tick.
+        self.budget_left.fill(self.dispatch_budget);
+        let in_dispatch = (!self.quarantined).then(crate::supervision::crash::DispatchGuard::enter);
         for consumer in &mut self.inbound {
             let core = &mut self.core;
             if self.quarantined {
@@ -69,21 +75,39 @@ impl Shard {
                     drop(envelope);
                     core.counters.dropped_on_arrival += 1;
                 });
-            } else {
-                // In chunks, each with its own acquire load and release store: the sender can
-                // refill the slots of one chunk while the next is being delivered.
-                let mut left = self.drain_max;
-                while left > 0 {
-                    let drained = consumer.drain(left.min(DRAIN_CHUNK), |envelope| {
-                        core.deliver_inbound(envelope)
-                    });
-                    work += drained;
-                    left -= drained;
-                    if drained < DRAIN_CHUNK {
-                        break;
+                continue;
+            }
+            // In chunks, each with its own acquire load and release store: the sender can
+            // refill the slots of one chunk while the next is being handled.
+            let mut left = self.drain_max;
+            while left > 0 {
+                let mut batch = consumer.batch(left.min(DRAIN_CHUNK));
+                let size = batch.len();
+                while let Some(envelope) = batch.pop() {
+                    let direct = core
+                        .idle_arrival_target(&envelope)
+                        .filter(|&(type_index, _)| self.budget_left[type_index as usize] > 0);
+                    match direct {
+                        Some((type_index, global)) => {
+                            let budget = &mut self.budget_left[type_index as usize];
+                            let ran = self.arenas[type_index as usize]
+                                .dispatch_arrivals(core, global, envelope, &mut batch, *budget);
+                            *budget -= ran.min(*budget);
+                        }
+                        None => core.deliver_inbound(envelope),
                     }
                 }
+                drop(batch);
+                work += size;
+                left -= size;
+                if size < DRAIN_CHUNK {
+                    break;
+                }
             }
+        }
+        drop(in_dispatch);
+        if !self.core.exits.is_empty() {
+            self.supervise();
         }
         // 2. I/O completions: no reactor yet.
         // 3. Dispatch, type by type, each within its budget; exits are handled by the
@@ -94,7 +118,6 @@ impl Shard {
         //    ring drains and flushes) per message.
         if !self.quarantined {
             let _in_dispatch = crate::supervision::crash::DispatchGuard::enter();
-            self.budget_left.fill(self.dispatch_budget);
             for _pass in 0..DISPATCH_PASSES {
                 let mut pass_work = 0;
                 for index in 0..self.arenas.len() {
