@@ -56,6 +56,32 @@ enum Input<I: Isolate> {
     Shutdown,
 }
 
+/// Where a batched dispatch takes the isolate's next ordinary messages from (a type
+/// parameter, so each source gets its own inlined loop).
+trait MoreMessages<I: Isolate> {
+    fn next(&mut self, ctx: &mut Ctx<'_, I>, type_index: u16, slot: u32) -> Option<I::Message>;
+}
+
+/// The isolate's own mailbox.
+struct FromMailbox;
+
+impl<I: Isolate> MoreMessages<I> for FromMailbox {
+    #[inline(always)]
+    fn next(&mut self, ctx: &mut Ctx<'_, I>, type_index: u16, slot: u32) -> Option<I::Message> {
+        ctx.next_plain_message(type_index, slot)
+    }
+}
+
+/// The inbound ring batch the first message came from.
+struct FromRing<'r, 'b>(&'r mut Batch<'b, Envelope>);
+
+impl<I: Isolate> MoreMessages<I> for FromRing<'_, '_> {
+    #[inline(always)]
+    fn next(&mut self, ctx: &mut Ctx<'_, I>, type_index: u16, slot: u32) -> Option<I::Message> {
+        ctx.next_arrival(type_index, slot, self.0)
+    }
+}
+
 /// How a handler invocation ended, beyond its effect.
 enum Ending {
     Continue,
@@ -206,7 +232,7 @@ impl<I: Isolate> Arena<I> {
         slot: u32,
         input: Input<I>,
         batch_room: usize,
-        mut arrivals: Option<&mut Batch<'_, Envelope>>,
+        mut more: impl MoreMessages<I>,
     ) -> usize {
         let me = RawHandle::new(
             core.shard,
@@ -251,11 +277,7 @@ impl<I: Isolate> Arena<I> {
                         // Batch: no envelope, catch_unwind or context set-up per message.
                         if request.is_none() {
                             while effect == Effect::Receive && batched.get() < batch_room {
-                                let next = match arrivals.as_deref_mut() {
-                                    Some(batch) => ctx.next_arrival(type_index, slot, batch),
-                                    None => ctx.next_plain_message(type_index, slot),
-                                };
-                                let Some(next) = next else {
+                                let Some(next) = more.next(&mut ctx, type_index, slot) else {
                                     break;
                                 };
                                 batched.set(batched.get() + 1);
@@ -409,7 +431,8 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].ready = false;
             if let Some(input) = self.next_input(core, global, slot) {
                 dispatched += 1;
-                dispatched += self.dispatch(core, global, slot, input, budget - dispatched, None);
+                dispatched +=
+                    self.dispatch(core, global, slot, input, budget - dispatched, FromMailbox);
             }
             if core.has_work(global) {
                 core.mark_ready(self.type_index, slot);
@@ -438,7 +461,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             slot,
             input,
             budget.saturating_sub(1),
-            Some(batch),
+            FromRing(batch),
         );
         if core.has_work(global) {
             core.mark_ready(self.type_index, slot);
