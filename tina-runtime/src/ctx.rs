@@ -20,6 +20,21 @@ pub(crate) struct CallDecoder<I: Isolate> {
     pub(crate) timeout: fn() -> I::Message,
 }
 
+/// The decoders of a call whose reply is `R`, made by isolate type `I`: one constant table
+/// per pair, so a slot keeps a single pointer to it.
+struct Decoders<I, R>(PhantomData<fn() -> (I, R)>);
+
+impl<I, R> Decoders<I, R>
+where
+    I: Accepts<CallResult<R>>,
+    R: Send + 'static,
+{
+    const TABLE: CallDecoder<I> = CallDecoder {
+        reply: decode_reply::<I, R>,
+        timeout: timeout_message::<I, R>,
+    };
+}
+
 fn decode_reply<I, R>(payload: &mut Payload) -> Option<I::Message>
 where
     I: Accepts<CallResult<R>>,
@@ -86,7 +101,7 @@ pub struct Ctx<'a, I: Isolate> {
     me: RawHandle,
     global: usize,
     request: Option<RequestInfo>,
-    pending_call: Option<CallDecoder<I>>,
+    pending_call: Option<&'static CallDecoder<I>>,
     _type: PhantomData<fn() -> I>,
 }
 
@@ -117,6 +132,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if meta.status != Status::Live
             || meta.parked
             || meta.yielded
+            || meta.resume
             || meta.shutdown_pending
             || !meta.control.is_empty()
             || meta.call_correlation != 0
@@ -153,6 +169,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if meta.status != Status::Live
             || meta.parked
             || meta.yielded
+            || meta.resume
             || meta.shutdown_pending
             || meta.call_correlation != 0
             || !meta.control.is_empty()
@@ -171,7 +188,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Some(message)
     }
 
-    pub(crate) fn take_pending_call(&mut self) -> Option<CallDecoder<I>> {
+    pub(crate) fn take_pending_call(&mut self) -> Option<&'static CallDecoder<I>> {
         self.pending_call.take()
     }
 
@@ -547,23 +564,24 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             }
         }
         let now = self.core.now;
-        let timer = self.core.timers.schedule(
-            now,
-            delay,
-            self.me,
-            // On no owner list: teardown cancels it through `call_timer`.
-            None,
-            TimerAction::CallTimeout(correlation),
-        );
+        let timer = self
+            .core
+            .timers
+            .schedule(
+                now,
+                delay,
+                self.me,
+                // On no owner list: teardown cancels it through `call_timer`.
+                None,
+                TimerAction::CallTimeout(correlation),
+            )
+            .expect("a free timer slot was checked before anything was sent");
         let meta = &mut self.core.slots[self.global];
         meta.call_correlation = correlation;
         meta.call_timer = timer;
         meta.call_outcome = CallOutcome::Waiting;
         self.core.counters.calls += 1;
-        self.pending_call = Some(CallDecoder {
-            reply: decode_reply::<I, Q::Reply>,
-            timeout: timeout_message::<I, Q::Reply>,
-        });
+        self.pending_call = Some(&Decoders::<I, Q::Reply>::TABLE);
         Ok(Effect::Call(CallToken { _private: () }))
     }
 

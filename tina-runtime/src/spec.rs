@@ -177,7 +177,7 @@ impl BootSpec {
             // What the arena keeps per slot: the state, the kept args, the call decoder.
             state_bytes: size_of::<Option<I>>()
                 + size_of::<Option<I::Args>>()
-                + size_of::<Option<crate::ctx::CallDecoder<I>>>(),
+                + size_of::<Option<&'static crate::ctx::CallDecoder<I>>>(),
             make_arena: |slots| Box::new(Arena::<I>::new(slots)),
         });
         self

@@ -96,7 +96,7 @@ pub(crate) struct Arena<I: Isolate> {
     /// Init args kept for restarts.
     args: Vec<Option<I::Args>>,
     /// How to turn the outstanding call's outcome into a message.
-    decoders: Vec<Option<CallDecoder<I>>>,
+    decoders: Vec<Option<&'static CallDecoder<I>>>,
 }
 
 impl<I: Isolate> Arena<I> {
@@ -165,10 +165,10 @@ impl<I: Isolate> Arena<I> {
         }
         // Yielded: `resume` runs next tick, before anything else.
         if meta.yielded {
-            if meta.yield_tick == core.counters.ticks {
-                return None;
-            }
-            meta.yielded = false;
+            return None;
+        }
+        if meta.resume {
+            meta.resume = false;
             return Some(Input::Resume);
         }
         if let Some(input) = core
@@ -335,7 +335,6 @@ impl<I: Isolate> Arena<I> {
                 let meta = &mut core.slots[global];
                 let already_deferred = meta.yielded;
                 meta.yielded = true;
-                meta.yield_tick = core.counters.ticks;
                 if !already_deferred {
                     // One entry per slot at most: the capacity (one per slot) holds.
                     core.deferred.push(global as u32);
@@ -402,10 +401,7 @@ impl<I: Isolate> Arena<I> {
             self.args[slot as usize] = None;
             core.free_slot(global);
         } else {
-            core.exits.push_back(Exit {
-                global: global as u32,
-                crashed,
-            });
+            core.exits.push_back(Exit::new(global, crashed));
         }
     }
 }

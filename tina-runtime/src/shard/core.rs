@@ -61,11 +61,28 @@ pub(crate) struct Membership {
     pub(crate) restart: crate::supervision::Restart,
 }
 
-/// An isolate that ended (crash or `Done`) and awaits its group's decision.
+/// An isolate that ended (crash or `Done`) and awaits its group's decision: its slot-table
+/// index, with the top bit set for a crash (four bytes per slot in the exit queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Exit {
-    pub(crate) global: u32,
-    pub(crate) crashed: bool,
+pub(crate) struct Exit(u32);
+
+impl Exit {
+    const CRASHED: u32 = 1 << 31;
+
+    pub(crate) fn new(global: usize, crashed: bool) -> Self {
+        debug_assert!((global as u32) < Self::CRASHED);
+        Exit(global as u32 | if crashed { Self::CRASHED } else { 0 })
+    }
+
+    /// The slot-table index of the isolate that ended.
+    pub(crate) fn global(self) -> u32 {
+        self.0 & !Self::CRASHED
+    }
+
+    /// Whether it crashed (rather than returning `Done`).
+    pub(crate) fn crashed(self) -> bool {
+        self.0 & Self::CRASHED != 0
+    }
 }
 
 /// How the slot's outstanding call stands.
@@ -88,10 +105,10 @@ pub(crate) struct SlotMeta {
     pub(crate) ready: bool,
     /// Returned `Effect::Call`: only the call's outcome (or shutdown) runs it next.
     pub(crate) parked: bool,
-    /// Returned `Effect::Yield`: `resume` runs next tick.
+    /// Returned `Effect::Yield` this tick: nothing runs it before the next tick.
     pub(crate) yielded: bool,
-    /// The tick it yielded in.
-    pub(crate) yield_tick: u64,
+    /// Yielded last tick: `resume` runs next, before anything else.
+    pub(crate) resume: bool,
     /// The shutdown hook has yet to run.
     pub(crate) shutdown_pending: bool,
     /// Ordinary messages, bounded by the type's mailbox bound.
@@ -100,7 +117,8 @@ pub(crate) struct SlotMeta {
     pub(crate) control: Queue,
     /// The outstanding call's correlation id; 0 for none.
     pub(crate) call_correlation: u32,
-    pub(crate) call_timer: Option<TimerId>,
+    /// The outstanding call's timeout timer; [`TimerId::NONE`] for none.
+    pub(crate) call_timer: TimerId,
     pub(crate) call_outcome: CallOutcome,
 }
 
@@ -247,7 +265,10 @@ impl Core {
             return false;
         }
         if meta.yielded {
-            return meta.yield_tick != self.counters.ticks;
+            return false;
+        }
+        if meta.resume {
+            return true;
         }
         !meta.control.is_empty() || (meta.status == Status::Live && !meta.mailbox.is_empty())
     }
@@ -261,8 +282,10 @@ impl Core {
         while index < self.deferred.len() {
             let global = self.deferred[index] as usize;
             index += 1;
-            let meta = &self.slots[global];
+            let meta = &mut self.slots[global];
             if meta.yielded && meta.status.is_running() {
+                meta.yielded = false;
+                meta.resume = true;
                 let (type_index, slot) = self.locate(global);
                 self.mark_ready(type_index, slot);
             }
@@ -357,6 +380,7 @@ impl Core {
             && !meta.ready
             && !meta.parked
             && !meta.yielded
+            && !meta.resume
             && !meta.shutdown_pending
             && meta.call_correlation == 0
             && meta.control.is_empty()
@@ -492,9 +516,8 @@ impl Core {
         };
         let meta = &mut self.slots[global];
         meta.call_outcome = CallOutcome::Reply(index);
-        if let Some(timer) = meta.call_timer.take() {
-            self.timers.cancel(timer);
-        }
+        let timer = core::mem::replace(&mut meta.call_timer, TimerId::NONE);
+        self.timers.cancel(timer);
         self.mark_ready(target.type_index(), target.slot());
     }
 
@@ -524,7 +547,7 @@ impl Core {
                         && meta.call_outcome == CallOutcome::Waiting
                     {
                         meta.call_outcome = CallOutcome::Timeout;
-                        meta.call_timer = None;
+                        meta.call_timer = TimerId::NONE;
                         self.counters.calls_timed_out += 1;
                         self.mark_ready(target.type_index(), target.slot());
                     }
@@ -549,11 +572,12 @@ impl Core {
         if let CallOutcome::Reply(index) = meta.call_outcome {
             drop(self.pool.take(index));
         }
-        let call_timer = meta.call_timer.take();
+        let call_timer = core::mem::replace(&mut meta.call_timer, TimerId::NONE);
         meta.call_outcome = CallOutcome::Waiting;
         meta.call_correlation = 0;
         meta.parked = false;
         meta.yielded = false;
+        meta.resume = false;
         meta.shutdown_pending = false;
         meta.status = Status::Stopped;
         meta.generation = (meta.generation + 1) & GENERATION_MASK;
@@ -562,9 +586,7 @@ impl Core {
         }
         // Every timer this incarnation set goes with it: its call timeout by id, the timers it
         // set with `after` through its owner list.
-        if let Some(timer) = call_timer {
-            self.timers.cancel(timer);
-        }
+        self.timers.cancel(call_timer);
         let (pool, counters) = (&mut self.pool, &mut self.counters);
         self.timers.cancel_owned(global, |expired| {
             if let TimerAction::Message(index) = expired.action {

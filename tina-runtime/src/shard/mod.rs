@@ -307,12 +307,12 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 ready: false,
                 parked: false,
                 yielded: false,
-                yield_tick: 0,
+                resume: false,
                 shutdown_pending: false,
                 mailbox: Queue::new(mailbox),
                 control: Queue::new(u32::MAX),
                 call_correlation: 0,
-                call_timer: None,
+                call_timer: crate::timer::TimerId::NONE,
                 call_outcome: CallOutcome::Waiting,
             }));
             free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());

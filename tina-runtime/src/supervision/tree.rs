@@ -66,19 +66,19 @@ impl Shard {
     }
 
     fn handle_exit(&mut self, exit: Exit) {
-        let membership = self.core.membership[exit.global as usize];
+        let membership = self.core.membership[exit.global() as usize];
         let restart = match membership.restart {
             Restart::Permanent => true,
-            Restart::Transient => exit.crashed,
+            Restart::Transient => exit.crashed(),
             Restart::Temporary => false,
         };
         let group = membership.group;
         if !restart {
-            self.forget_dynamic(group, exit.global);
+            self.forget_dynamic(group, exit.global());
             return;
         }
         let Some(index) = self.core.groups[group as usize].children.iter().position(
-            |child| matches!(child, Child::Isolate { global, .. } if *global == exit.global),
+            |child| matches!(child, Child::Isolate { global, .. } if *global == exit.global()),
         ) else {
             return;
         };

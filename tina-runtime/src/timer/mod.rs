@@ -52,6 +52,14 @@ pub struct TimerId {
     generation: u32,
 }
 
+impl TimerId {
+    /// Names no timer: cancelling it finds nothing.
+    pub(crate) const NONE: TimerId = TimerId {
+        index: u32::MAX,
+        generation: 0,
+    };
+}
+
 /// What a timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimerAction {
