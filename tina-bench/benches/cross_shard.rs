@@ -26,12 +26,13 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
 use tina_bench::{
     Contender, Metric, Plan, Probe, Samples, Table, epoch_nanos, interleave, machine, median,
     messages, percentile,
 };
 use tina_mailbox::Ring;
-use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, SendErrorKind, ShardId, System};
+use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, ShardId, System};
 
 /// Ring capacity for Tina and for the raw ring.
 const RING: usize = 1024;
@@ -52,108 +53,13 @@ fn cores() -> (Option<core_affinity::CoreId>, Option<core_affinity::CoreId>) {
 // One-way throughput
 // ---------------------------------------------------------------------------------------
 
-/// Counts messages from the other shard and checks their order.
-struct Sink {
-    expected: u64,
-    total: u64,
-}
+/// The receiver on shard 1. Its mailbox has room for one ring's worth on top of a ring's
+/// worth not yet dispatched: a busy receiver's arrivals queue in its mailbox, and what does
+/// not fit is dropped on arrival.
+type Sink = Receiver<{ 2 * RING }>;
 
-/// One message: its sequence number.
-struct Item(u64);
-
-messages!(Sink => SinkMessage { Item(Item) });
-
-impl Isolate for Sink {
-    type Message = SinkMessage;
-    type Args = u64;
-    // Room for one ring's worth on top of a ring's worth not yet dispatched: a ring is drained
-    // whole into the mailbox, and what does not fit is dropped on arrival.
-    const MAILBOX: usize = 2 * RING;
-    const NAME: &'static str = "Sink";
-
-    fn init(total: &u64, _ctx: &mut Ctx<Self>) -> Self {
-        Sink {
-            expected: 0,
-            total: *total,
-        }
-    }
-
-    #[inline]
-    fn handle(&mut self, message: SinkMessage, _ctx: &mut Ctx<Self>) -> Effect {
-        let SinkMessage::Item(Item(sequence)) = message;
-        if sequence != self.expected {
-            PROBE.fail(format!(
-                "tina: expected message {}, got {sequence}",
-                self.expected
-            ));
-            return Effect::Done;
-        }
-        self.expected += 1;
-        if self.expected == self.total {
-            PROBE.finish(self.expected);
-            return Effect::Done;
-        }
-        Effect::Receive
-    }
-}
-
-/// Sends `total` items to a sink on another shard: until the ring is full, then yields.
-struct Source {
-    sink: Handle<Sink>,
-    next: u64,
-    total: u64,
-}
-
-/// Starts the source.
-struct Go;
-
-messages!(Source => SourceMessage { Go(Go) });
-
-impl Source {
-    #[inline]
-    fn burst(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        while self.next < self.total {
-            match ctx.send(&self.sink, Item(self.next)) {
-                Ok(()) => self.next += 1,
-                Err(error) if error.kind == SendErrorKind::RingFull => return Effect::Yield,
-                Err(error) => {
-                    PROBE.fail(format!("tina: send refused: {error}"));
-                    return Effect::Done;
-                }
-            }
-        }
-        Effect::Done
-    }
-}
-
-impl Isolate for Source {
-    type Message = SourceMessage;
-    type Args = (Handle<Sink>, u64);
-    const MAILBOX: usize = 1;
-    const NAME: &'static str = "Source";
-
-    fn init(args: &(Handle<Sink>, u64), ctx: &mut Ctx<Self>) -> Self {
-        let me = ctx.me();
-        if ctx.send(&me, Go).is_err() {
-            PROBE.fail("tina: source could not start itself");
-        }
-        Source {
-            sink: args.0,
-            next: 0,
-            total: args.1,
-        }
-    }
-
-    fn handle(&mut self, message: SourceMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let SourceMessage::Go(Go) = message;
-        PROBE.start();
-        self.burst(ctx)
-    }
-
-    fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        self.burst(ctx)
-    }
-}
+/// The sender on shard 0: sends until the ring is full, then yields.
+type Source = Sender<{ 2 * RING }>;
 
 /// Tina's envelope size, read from the boot spec's memory report (ring bytes per slot).
 fn envelope_bytes() -> usize {
@@ -170,8 +76,22 @@ fn tina_one_way(total: u64) -> f64 {
         .isolate::<Source>(1)
         .ring_capacity(RING)
         .dispatch_budget(RING);
-    let sink = spec.root::<Sink>(ShardId(1), total);
-    spec.root::<Source>(ShardId(0), (sink, total));
+    let sink = spec.root::<Sink>(
+        ShardId(1),
+        ReceiverArgs {
+            total,
+            pairs: 1,
+            probe: &PROBE,
+        },
+    );
+    spec.root::<Source>(
+        ShardId(0),
+        SenderArgs {
+            target: sink,
+            total,
+            probe: &PROBE,
+        },
+    );
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(120), |totals| totals.exited == 2);
     let summary = system.shutdown(Duration::from_secs(5));

@@ -16,8 +16,9 @@
 
 use std::time::{Duration, Instant};
 
-use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine, messages};
-use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, SendErrorKind, ShardId, System};
+use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
+use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine};
+use tina_runtime::{BootSpec, ShardId, System};
 
 /// The bound every contender's channel or mailbox has (where it has one).
 const BOUND: usize = 256;
@@ -28,107 +29,11 @@ static PROBE: Probe = Probe::new();
 // Tina
 // ---------------------------------------------------------------------------------------
 
-/// Counts messages and checks their order.
-struct Sink {
-    expected: u64,
-    total: u64,
-}
+/// The receiver: mailbox bound 256, like every contender's channel or mailbox.
+type Sink = Receiver<BOUND>;
 
-/// One message: its sequence number.
-struct Item(u64);
-
-messages!(Sink => SinkMessage { Item(Item) });
-
-impl Isolate for Sink {
-    type Message = SinkMessage;
-    type Args = u64;
-    const MAILBOX: usize = BOUND;
-    const NAME: &'static str = "Sink";
-
-    fn init(total: &u64, _ctx: &mut Ctx<Self>) -> Self {
-        Sink {
-            expected: 0,
-            total: *total,
-        }
-    }
-
-    #[inline]
-    fn handle(&mut self, message: SinkMessage, _ctx: &mut Ctx<Self>) -> Effect {
-        let SinkMessage::Item(Item(sequence)) = message;
-        if sequence != self.expected {
-            PROBE.fail(format!(
-                "tina: expected message {}, got {sequence}",
-                self.expected
-            ));
-            return Effect::Done;
-        }
-        self.expected += 1;
-        if self.expected == self.total {
-            PROBE.finish(self.expected);
-            return Effect::Done;
-        }
-        Effect::Receive
-    }
-}
-
-/// Sends `total` items to its sink in bursts: until the sink's mailbox is full, then yields
-/// so the sink can run.
-struct Source {
-    sink: Handle<Sink>,
-    next: u64,
-    total: u64,
-}
-
-/// Starts the source.
-struct Go;
-
-messages!(Source => SourceMessage { Go(Go) });
-
-impl Source {
-    #[inline]
-    fn burst(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        while self.next < self.total {
-            match ctx.send(&self.sink, Item(self.next)) {
-                Ok(()) => self.next += 1,
-                Err(error) if error.kind == SendErrorKind::MailboxFull => return Effect::Yield,
-                Err(error) => {
-                    PROBE.fail(format!("tina: send refused: {error}"));
-                    return Effect::Done;
-                }
-            }
-        }
-        Effect::Done
-    }
-}
-
-impl Isolate for Source {
-    type Message = SourceMessage;
-    type Args = (Handle<Sink>, u64);
-    const MAILBOX: usize = 1;
-    const NAME: &'static str = "Source";
-
-    fn init(args: &(Handle<Sink>, u64), ctx: &mut Ctx<Self>) -> Self {
-        let me = ctx.me();
-        if ctx.send(&me, Go).is_err() {
-            PROBE.fail("tina: source could not start itself");
-        }
-        Source {
-            sink: args.0,
-            next: 0,
-            total: args.1,
-        }
-    }
-
-    fn handle(&mut self, message: SourceMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let SourceMessage::Go(Go) = message;
-        PROBE.start();
-        self.burst(ctx)
-    }
-
-    fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        self.burst(ctx)
-    }
-}
+/// The sender: sends until the mailbox is full, then yields.
+type Source = Sender<BOUND>;
 
 /// One sample: a fresh one-shard system, `total` messages; returns messages per second.
 fn tina(total: u64) -> f64 {
@@ -136,8 +41,22 @@ fn tina(total: u64) -> f64 {
     let mut spec = BootSpec::new(1);
     spec.pin_threads(pinned());
     spec.isolate::<Sink>(1).isolate::<Source>(1);
-    let sink = spec.root::<Sink>(ShardId(0), total);
-    spec.root::<Source>(ShardId(0), (sink, total));
+    let sink = spec.root::<Sink>(
+        ShardId(0),
+        ReceiverArgs {
+            total,
+            pairs: 1,
+            probe: &PROBE,
+        },
+    );
+    spec.root::<Source>(
+        ShardId(0),
+        SenderArgs {
+            target: sink,
+            total,
+            probe: &PROBE,
+        },
+    );
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(120), |totals| totals.exited == 2);
     let summary = system.shutdown(Duration::from_secs(5));

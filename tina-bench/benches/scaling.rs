@@ -20,127 +20,21 @@
 
 use std::time::{Duration, Instant};
 
-use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine, messages};
-use tina_runtime::{BootSpec, Ctx, Effect, Handle, Isolate, SendErrorKind, ShardId, System};
+use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
+use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine};
+use tina_runtime::{BootSpec, Handle, ShardId, System};
 
 /// Mailbox, channel and ring bound.
 const BOUND: usize = 256;
 
 static PROBE: Probe = Probe::new();
 
-/// Counts messages, checks their order, and reports when every receiver is done.
-struct Sink {
-    expected: u64,
-    total: u64,
-    pairs: u64,
-}
+/// The receiver: mailbox bound 256.
+type Sink = Receiver<BOUND>;
 
-/// One message: its sequence number.
-struct Item(u64);
-
-messages!(Sink => SinkMessage { Item(Item) });
-
-impl Isolate for Sink {
-    type Message = SinkMessage;
-    type Args = (u64, u64);
-    const MAILBOX: usize = BOUND;
-    const NAME: &'static str = "Sink";
-
-    fn init(args: &(u64, u64), _ctx: &mut Ctx<Self>) -> Self {
-        Sink {
-            expected: 0,
-            total: args.0,
-            pairs: args.1,
-        }
-    }
-
-    #[inline]
-    fn handle(&mut self, message: SinkMessage, _ctx: &mut Ctx<Self>) -> Effect {
-        let SinkMessage::Item(Item(sequence)) = message;
-        if sequence != self.expected {
-            PROBE.fail(format!(
-                "tina: expected message {}, got {sequence}",
-                self.expected
-            ));
-            return Effect::Done;
-        }
-        self.expected += 1;
-        if self.expected == self.total {
-            // The last receiver to finish stamps the end.
-            if PROBE.add(1) == self.pairs {
-                PROBE.finish(self.pairs * self.total);
-            }
-            return Effect::Done;
-        }
-        Effect::Receive
-    }
-}
-
-/// Sends `total` items to its sink in bursts: until the mailbox or ring is full, then yields.
-struct Source {
-    sink: Handle<Sink>,
-    next: u64,
-    total: u64,
-}
-
-/// Starts the source.
-struct Go;
-
-messages!(Source => SourceMessage { Go(Go) });
-
-impl Source {
-    #[inline]
-    fn burst(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        while self.next < self.total {
-            match ctx.send(&self.sink, Item(self.next)) {
-                Ok(()) => self.next += 1,
-                Err(error)
-                    if matches!(
-                        error.kind,
-                        SendErrorKind::MailboxFull | SendErrorKind::RingFull
-                    ) =>
-                {
-                    return Effect::Yield;
-                }
-                Err(error) => {
-                    PROBE.fail(format!("tina: send refused: {error}"));
-                    return Effect::Done;
-                }
-            }
-        }
-        Effect::Done
-    }
-}
-
-impl Isolate for Source {
-    type Message = SourceMessage;
-    type Args = (Handle<Sink>, u64);
-    const MAILBOX: usize = 1;
-    const NAME: &'static str = "Source";
-
-    fn init(args: &(Handle<Sink>, u64), ctx: &mut Ctx<Self>) -> Self {
-        let me = ctx.me();
-        if ctx.send(&me, Go).is_err() {
-            PROBE.fail("tina: source could not start itself");
-        }
-        Source {
-            sink: args.0,
-            next: 0,
-            total: args.1,
-        }
-    }
-
-    fn handle(&mut self, message: SourceMessage, ctx: &mut Ctx<Self>) -> Effect {
-        let SourceMessage::Go(Go) = message;
-        // The first source to start stamps the start of the sample.
-        PROBE.start_once();
-        self.burst(ctx)
-    }
-
-    fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
-        self.burst(ctx)
-    }
-}
+/// The sender: sends until the mailbox (same shard) or the ring (next shard) is full, then
+/// yields.
+type Source = Sender<BOUND>;
 
 /// One sample: `shards` shards, one sender per shard sending `per_pair` messages to a
 /// receiver `offset` shards further on; returns messages per second, all pairs together.
@@ -152,11 +46,22 @@ fn tina(shards: usize, offset: usize, per_pair: u64) -> f64 {
         .ring_capacity(BOUND);
     let pairs = shards as u64;
     let sinks: Vec<Handle<Sink>> = (0..shards)
-        .map(|shard| spec.root::<Sink>(ShardId(shard as u16), (per_pair, pairs)))
+        .map(|shard| {
+            let args = ReceiverArgs {
+                total: per_pair,
+                pairs,
+                probe: &PROBE,
+            };
+            spec.root::<Sink>(ShardId(shard as u16), args)
+        })
         .collect();
     for shard in 0..shards {
-        let sink = sinks[(shard + offset) % shards];
-        spec.root::<Source>(ShardId(shard as u16), (sink, per_pair));
+        let args = SenderArgs {
+            target: sinks[(shard + offset) % shards],
+            total: per_pair,
+            probe: &PROBE,
+        };
+        spec.root::<Source>(ShardId(shard as u16), args);
     }
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(300), |totals| {

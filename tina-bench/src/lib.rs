@@ -17,6 +17,7 @@
 //! | [`CountingAllocator`] | a `#[global_allocator]` wrapper that measures net bytes allocated in a window |
 //! | [`process_cpu_time`] | user + system CPU time of the whole process |
 //! | [`messages!`] | the hand-written part of an isolate that `#[isolate]` will generate |
+//! | [`stream`] | the sender/receiver isolate pair of the throughput benchmarks |
 //! | [`machine`] | the machine a run was measured on |
 //!
 //! Every benchmark verifies its own result — every message arrived, in order, counts match —
@@ -31,6 +32,7 @@ mod plan;
 mod probe;
 mod report;
 mod stats;
+pub mod stream;
 
 pub use alloc::{AllocationWindow, Counted, CountingAllocator};
 pub use cpu::process_cpu_time;

@@ -11,7 +11,7 @@ use crate::error::{SendError, SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::Message as _;
 use crate::isolate::{Accepts, CallError, CallResult, Isolate, Request};
-use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo, Status};
+use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo};
 use crate::timer::{TimerAction, TimerId};
 
 /// How the caller turns its call's outcome into one of its own messages.
@@ -129,14 +129,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     pub(crate) fn next_plain_message(&mut self, type_index: u16, slot: u32) -> Option<I::Message> {
         let core = &mut *self.core;
         let meta = &core.slots[self.global];
-        if meta.status != Status::Live
-            || meta.parked
-            || meta.yielded
-            || meta.resume
-            || meta.shutdown_pending
-            || !meta.control.is_empty()
-            || meta.call_correlation != 0
-        {
+        if !meta.runs_plain_messages() {
             return None;
         }
         let index = core.pool.front(&meta.mailbox)?;
@@ -166,15 +159,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     ) -> Option<I::Message> {
         let core = &mut *self.core;
         let meta = &core.slots[self.global];
-        if meta.status != Status::Live
-            || meta.parked
-            || meta.yielded
-            || meta.resume
-            || meta.shutdown_pending
-            || meta.call_correlation != 0
-            || !meta.control.is_empty()
-            || !meta.mailbox.is_empty()
-        {
+        if !meta.runs_plain_messages() || !meta.mailbox.is_empty() {
             return None;
         }
         let me = self.me;

@@ -122,6 +122,23 @@ pub(crate) struct SlotMeta {
     pub(crate) call_outcome: CallOutcome,
 }
 
+impl SlotMeta {
+    /// Whether only ordinary messages could run the slot next: it is live and nothing of
+    /// higher priority waits (call outcome or pending call, shutdown, control envelope,
+    /// resume after a yield). The condition for batching more messages into one dispatch
+    /// and for handling arrivals straight from the ring.
+    #[inline]
+    pub(crate) fn runs_plain_messages(&self) -> bool {
+        self.status == Status::Live
+            && !self.parked
+            && !self.yielded
+            && !self.resume
+            && !self.shutdown_pending
+            && self.call_correlation == 0
+            && self.control.is_empty()
+    }
+}
+
 /// What one shard shares with the others and with the process: set by one side, read by the
 /// other, never locked.
 #[derive(Debug)]
@@ -376,15 +393,7 @@ impl Core {
         }
         let global = self.live_global(envelope.target).ok()?;
         let meta = &self.slots[global];
-        let idle = meta.status == Status::Live
-            && !meta.ready
-            && !meta.parked
-            && !meta.yielded
-            && !meta.resume
-            && !meta.shutdown_pending
-            && meta.call_correlation == 0
-            && meta.control.is_empty()
-            && meta.mailbox.is_empty();
+        let idle = meta.runs_plain_messages() && !meta.ready && meta.mailbox.is_empty();
         idle.then_some((envelope.target.type_index(), global))
     }
 
