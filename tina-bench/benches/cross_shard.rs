@@ -26,7 +26,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
+use tina_bench::stream::{self, Receiver, Sender};
 use tina_bench::{
     Contender, Metric, Plan, Probe, Samples, Table, epoch_nanos, interleave, machine, median,
     messages, percentile,
@@ -76,22 +76,7 @@ fn tina_one_way(total: u64) -> f64 {
         .isolate::<Source>(1)
         .ring_capacity(RING)
         .dispatch_budget(RING);
-    let sink = spec.root::<Sink>(
-        ShardId(1),
-        ReceiverArgs {
-            total,
-            pairs: 1,
-            probe: &PROBE,
-        },
-    );
-    spec.root::<Source>(
-        ShardId(0),
-        SenderArgs {
-            target: sink,
-            total,
-            probe: &PROBE,
-        },
-    );
+    stream::add_pair::<{ 2 * RING }>(&mut spec, ShardId(1), ShardId(0), total, 1, &PROBE);
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(120), |totals| totals.exited == 2);
     let summary = system.shutdown(Duration::from_secs(5));

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
+use tina_bench::stream::{self, Receiver, Sender};
 use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine};
 use tina_runtime::{BootSpec, ShardId, System};
 
@@ -41,22 +41,7 @@ fn tina(total: u64) -> f64 {
     let mut spec = BootSpec::new(1);
     spec.pin_threads(pinned());
     spec.isolate::<Sink>(1).isolate::<Source>(1);
-    let sink = spec.root::<Sink>(
-        ShardId(0),
-        ReceiverArgs {
-            total,
-            pairs: 1,
-            probe: &PROBE,
-        },
-    );
-    spec.root::<Source>(
-        ShardId(0),
-        SenderArgs {
-            target: sink,
-            total,
-            probe: &PROBE,
-        },
-    );
+    stream::add_pair::<BOUND>(&mut spec, ShardId(0), ShardId(0), total, 1, &PROBE);
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(120), |totals| totals.exited == 2);
     let summary = system.shutdown(Duration::from_secs(5));

@@ -20,9 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use tina_bench::stream::{Receiver, ReceiverArgs, Sender, SenderArgs};
+use tina_bench::stream::{self, Receiver, Sender};
 use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine};
-use tina_runtime::{BootSpec, Handle, ShardId, System};
+use tina_runtime::{BootSpec, ShardId, System};
 
 /// Mailbox, channel and ring bound.
 const BOUND: usize = 256;
@@ -45,23 +45,16 @@ fn tina(shards: usize, offset: usize, per_pair: u64) -> f64 {
         .isolate::<Source>(1)
         .ring_capacity(BOUND);
     let pairs = shards as u64;
-    let sinks: Vec<Handle<Sink>> = (0..shards)
-        .map(|shard| {
-            let args = ReceiverArgs {
-                total: per_pair,
-                pairs,
-                probe: &PROBE,
-            };
-            spec.root::<Sink>(ShardId(shard as u16), args)
-        })
-        .collect();
     for shard in 0..shards {
-        let args = SenderArgs {
-            target: sinks[(shard + offset) % shards],
-            total: per_pair,
-            probe: &PROBE,
-        };
-        spec.root::<Source>(ShardId(shard as u16), args);
+        let receiver_shard = ShardId(((shard + offset) % shards) as u16);
+        stream::add_pair::<BOUND>(
+            &mut spec,
+            receiver_shard,
+            ShardId(shard as u16),
+            per_pair,
+            pairs,
+            &PROBE,
+        );
     }
     let system = System::start(spec).expect("boot");
     let finished = system.wait_until(Duration::from_secs(300), |totals| {

@@ -5,7 +5,9 @@
 //! Both are hand-written isolates (what `#[isolate]` would generate, written out), generic
 //! over the receiver's mailbox bound so each benchmark picks its own.
 
-use tina_runtime::{Accepts, Ctx, Effect, Handle, Isolate, Message, SendErrorKind};
+use tina_runtime::{
+    Accepts, BootSpec, Ctx, Effect, Handle, Isolate, Message, SendErrorKind, ShardId,
+};
 
 use crate::Probe;
 
@@ -184,4 +186,34 @@ impl<const MAILBOX: usize> Isolate for Sender<MAILBOX> {
     fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
         self.burst(ctx)
     }
+}
+
+/// Declares one sender/receiver pair as roots of `spec`: the receiver on `receiver_shard`
+/// (one of `pairs` in the sample), the sender on `sender_shard`, `total` items, both
+/// reporting to `probe`. Register both types with `BootSpec::isolate` first.
+pub fn add_pair<const MAILBOX: usize>(
+    spec: &mut BootSpec,
+    receiver_shard: ShardId,
+    sender_shard: ShardId,
+    total: u64,
+    pairs: u64,
+    probe: &'static Probe,
+) -> Handle<Receiver<MAILBOX>> {
+    let target = spec.root::<Receiver<MAILBOX>>(
+        receiver_shard,
+        ReceiverArgs {
+            total,
+            pairs,
+            probe,
+        },
+    );
+    spec.root::<Sender<MAILBOX>>(
+        sender_shard,
+        SenderArgs {
+            target,
+            total,
+            probe,
+        },
+    );
+    target
 }
