@@ -357,7 +357,12 @@ fn main() {
         plan.describe(),
         machine::describe()
     ));
-    for pairs in [1usize, 64] {
+    // `TINA_BENCH_PAIRS=64` (or `1`) runs one shape only, for profiling.
+    let shapes: Vec<usize> = match std::env::var("TINA_BENCH_PAIRS") {
+        Ok(pairs) => vec![pairs.parse().expect("TINA_BENCH_PAIRS: a number")],
+        Err(_) => vec![1, 64],
+    };
+    for pairs in shapes {
         let per_pair = total / pairs as u64;
         let mut contenders = [
             Contender::new("tina call/reply", || tina(pairs, per_pair) / 1e6),
