@@ -127,3 +127,72 @@ fn a_crash_in_the_middle_of_a_ring_batch() {
     assert!(report.reason.contains("told to crash at 2"), "{report:?}");
     sim.check_pools().unwrap();
 }
+
+/// Counts every message any incarnation of [`Sibling`] handles.
+static SIBLING_HANDLED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A receiver that counts what it handles in a static, so the count survives restarts.
+#[isolate(mailbox = 64)]
+struct Sibling;
+
+#[isolate]
+impl Sibling {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Sibling
+    }
+
+    fn numbered(&mut self, _numbered: Numbered, _ctx: &mut Ctx<Self>) -> Effect {
+        SIBLING_HANDLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Effect::Receive
+    }
+}
+
+/// Sends, in one tick, `[crasher 0, sibling 0, crasher 1, sibling 1, sibling 2]`.
+#[isolate(mailbox = 2)]
+struct Interleaver;
+
+#[isolate]
+impl Interleaver {
+    fn init(targets: &(Handle<Receiver>, Handle<Sibling>), ctx: &mut Ctx<Self>) -> Self {
+        let (crasher, sibling) = *targets;
+        ctx.send(&crasher, Numbered(0)).unwrap();
+        ctx.send(&sibling, Numbered(0)).unwrap();
+        ctx.send(&crasher, Numbered(1)).unwrap();
+        ctx.send(&sibling, Numbered(1)).unwrap();
+        ctx.send(&sibling, Numbered(2)).unwrap();
+        Interleaver
+    }
+}
+
+/// One-for-all group on shard 1: when the first child crashes while its arrivals are being
+/// handled from the ring, the supervisor acts before the next arrival, as it does after each
+/// type in the dispatch phase: the sibling's old incarnation never sees the two messages
+/// that came after the crash (they are addressed to it and dropped as stale).
+#[test]
+fn a_crash_during_the_drain_is_supervised_before_the_next_arrival() {
+    let mut spec = BootSpec::new(2);
+    spec.print_crashes(false);
+    spec.isolate::<Receiver>(1)
+        .isolate::<Sibling>(1)
+        .isolate::<Interleaver>(1);
+    let group = spec.supervisor(ShardId(1));
+    spec.strategy(group, Strategy::OneForAll);
+    let crasher = spec.child::<Receiver>(group, Restart::Permanent, Some(1));
+    let sibling = spec.child::<Sibling>(group, Restart::Permanent, ());
+    spec.root::<Interleaver>(ShardId(0), (crasher, sibling));
+    let mut sim = Simulation::new(spec, 5).unwrap();
+    assert!(sim.run(100_000).quiescent);
+    let shard1 = sim.counters(ShardId(1));
+    assert_eq!(shard1.crashed, 1);
+    assert_eq!(shard1.restarts, 1);
+    assert_eq!(
+        SIBLING_HANDLED.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "only the sibling message that came before the crash was handled"
+    );
+    assert_eq!(
+        shard1.dropped_on_arrival, 2,
+        "sibling 1 and 2, sent to the old incarnation"
+    );
+    sim.check_pools().unwrap();
+}

@@ -66,23 +66,23 @@ impl Shard {
         //    budget covers both paths for the whole tick.
         self.budget_left.fill(self.dispatch_budget);
         let in_dispatch = (!self.quarantined).then(crate::supervision::crash::DispatchGuard::enter);
-        for consumer in &mut self.inbound {
-            let core = &mut self.core;
-            if self.quarantined {
-                // A quarantined shard refuses everything; senders were told `ShardDown`
-                // from the moment it went down, so only envelopes already in flight land here.
-                work += consumer.drain(self.drain_max, |envelope| {
-                    drop(envelope);
-                    core.counters.dropped_on_arrival += 1;
-                });
-                continue;
-            }
+        for ring in 0..self.inbound.len() {
             // In chunks, each with its own acquire load and release store: the sender can
             // refill the slots of one chunk while the next is being handled.
             let mut left = self.drain_max;
             while left > 0 {
-                let mut batch = consumer.batch(left.min(DRAIN_CHUNK));
+                let core = &mut self.core;
+                let mut batch = self.inbound[ring].batch(left.min(DRAIN_CHUNK));
                 let size = batch.len();
+                if self.quarantined {
+                    // A quarantined shard refuses everything; senders were told `ShardDown`
+                    // from the moment it went down, so only envelopes already in flight
+                    // land here.
+                    while let Some(envelope) = batch.pop() {
+                        drop(envelope);
+                        core.counters.dropped_on_arrival += 1;
+                    }
+                }
                 while let Some(envelope) = batch.pop() {
                     let direct = core
                         .idle_arrival_target(&envelope)
@@ -93,22 +93,29 @@ impl Shard {
                             let ran = self.arenas[type_index as usize]
                                 .dispatch_arrivals(core, global, envelope, &mut batch, *budget);
                             *budget -= ran.min(*budget);
+                            if !core.exits.is_empty() {
+                                // Let the supervisor act before anything else runs, as it
+                                // does after each type in the dispatch phase.
+                                break;
+                            }
                         }
                         None => core.deliver_inbound(envelope),
                     }
                 }
+                let taken = batch.taken();
                 drop(batch);
-                work += size;
-                left -= size;
+                work += taken;
+                left -= taken;
+                if !self.core.exits.is_empty() {
+                    self.supervise();
+                    continue;
+                }
                 if size < DRAIN_CHUNK {
                     break;
                 }
             }
         }
         drop(in_dispatch);
-        if !self.core.exits.is_empty() {
-            self.supervise();
-        }
         // 2. I/O completions: no reactor yet.
         // 3. Dispatch, type by type, each within its budget; exits are handled by the
         //    supervision tree right after the type that produced them. Work a later type
