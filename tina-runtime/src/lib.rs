@@ -67,7 +67,7 @@ pub use bounded::Bounded;
 pub use clock::Instant;
 pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
-pub use effect::{CallToken, Effect, ReplyToken};
+pub use effect::{CallToken, Effect, IoOp, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{SendError, SendErrorKind, SpawnError, TimerError};
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
