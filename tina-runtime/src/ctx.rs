@@ -563,8 +563,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             .expect("a free timer slot was checked before anything was sent");
         let meta = &mut self.core.slots[self.global];
         meta.call_correlation = correlation;
-        meta.call_timer = timer;
-        meta.call_outcome = CallOutcome::Waiting;
+        meta.call_timer = timer.as_call_timer();
+        meta.call_outcome = CallOutcome::WAITING;
         self.core.counters.calls += 1;
         self.pending_call = Some(&Decoders::<I, Q::Reply>::TABLE);
         Ok(Effect::Call(CallToken { _private: () }))

@@ -126,33 +126,30 @@ impl<I: Isolate> Arena<I> {
         if !meta.status.is_running() {
             return None;
         }
-        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
+        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::WAITING {
             let outcome = meta.call_outcome;
-            meta.call_outcome = CallOutcome::Waiting;
+            meta.call_outcome = CallOutcome::WAITING;
             meta.call_correlation = 0;
             meta.parked = false;
             let Some(decoder) = self.decoders[slot as usize].take() else {
                 // No decoder means no typed receiver for this outcome: free what it holds.
-                if let CallOutcome::Reply(index) = outcome {
+                if let Some(index) = outcome.reply_index() {
                     drop(core.pool.take(index));
                 }
                 return None;
             };
-            return match outcome {
-                CallOutcome::Reply(index) => {
-                    // Decoded where it lies, then the slot is freed: no envelope copy.
-                    let decoded = (decoder.reply)(&mut core.pool.get_mut(index).payload);
-                    core.pool.remove(index);
-                    match decoded {
-                        Some(message) => Some(Input::Message(message, None)),
-                        None => {
-                            core.counters.dropped_on_arrival += 1;
-                            Some(Input::Message((decoder.timeout)(), None))
-                        }
-                    }
+            let Some(index) = outcome.reply_index() else {
+                return Some(Input::Message((decoder.timeout)(), None));
+            };
+            // Decoded where it lies, then the slot is freed: no envelope copy.
+            let decoded = (decoder.reply)(&mut core.pool.get_mut(index).payload);
+            core.pool.remove(index);
+            return match decoded {
+                Some(message) => Some(Input::Message(message, None)),
+                None => {
+                    core.counters.dropped_on_arrival += 1;
+                    Some(Input::Message((decoder.timeout)(), None))
                 }
-                CallOutcome::Timeout => Some(Input::Message((decoder.timeout)(), None)),
-                CallOutcome::Waiting => None,
             };
         }
         if meta.shutdown_pending && meta.status == Status::Live {

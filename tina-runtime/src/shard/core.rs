@@ -16,7 +16,7 @@ use crate::counters::{Counters, SharedCounters};
 use crate::envelope::{Envelope, Kind};
 use crate::error::SendErrorKind;
 use crate::handle::{GENERATION_MASK, RawHandle, SLOTS_PER_TYPE_MAX, ShardId};
-use crate::timer::{Expired, TimerAction, TimerId, Timers};
+use crate::timer::{CallTimer, Expired, TimerAction, Timers};
 
 /// The slot field of an init envelope that lets the receiving shard choose the slot.
 pub(crate) const ANY_SLOT: u32 = (SLOTS_PER_TYPE_MAX - 1) as u32;
@@ -85,15 +85,31 @@ impl Exit {
     }
 }
 
-/// How the slot's outstanding call stands.
+/// How the slot's outstanding call stands, in four bytes: waiting (or no call), timed out,
+/// or the pool index of the reply's envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CallOutcome {
+pub(crate) struct CallOutcome(u32);
+
+impl CallOutcome {
     /// No call, or a call still waiting.
-    Waiting,
-    /// The reply arrived; its envelope is in the pool.
-    Reply(PoolIndex),
+    pub(crate) const WAITING: CallOutcome = CallOutcome(u32::MAX);
     /// The timeout fired first.
-    Timeout,
+    pub(crate) const TIMEOUT: CallOutcome = CallOutcome(u32::MAX - 1);
+
+    /// The reply arrived; its envelope is in the pool at `index`.
+    pub(crate) fn reply(index: PoolIndex) -> CallOutcome {
+        let raw = index.to_raw();
+        assert!(
+            raw < u32::MAX - 1,
+            "pool indices stay below the two outcome codes"
+        );
+        CallOutcome(raw)
+    }
+
+    /// The pool index of the reply, if the reply is what arrived.
+    pub(crate) fn reply_index(self) -> Option<PoolIndex> {
+        (self.0 < u32::MAX - 1).then(|| PoolIndex::from_raw(self.0))
+    }
 }
 
 /// Per-slot bookkeeping kept by the core.
@@ -117,10 +133,15 @@ pub(crate) struct SlotMeta {
     pub(crate) control: Queue,
     /// The outstanding call's correlation id; 0 for none.
     pub(crate) call_correlation: u32,
-    /// The outstanding call's timeout timer; [`TimerId::NONE`] for none.
-    pub(crate) call_timer: TimerId,
+    /// The outstanding call's timeout timer; [`CallTimer::NONE`] for none.
+    pub(crate) call_timer: CallTimer,
     pub(crate) call_outcome: CallOutcome,
 }
+
+// Per-isolate overhead is a tracked figure (BENCHMARKS.md, "bytes per isolate"): growing the
+// slot bookkeeping should be a decision, not an accident.
+const _: () = assert!(size_of::<SlotMeta>() <= 56);
+const _: () = assert!(size_of::<Exit>() == 4);
 
 impl SlotMeta {
     /// Whether only ordinary messages could run the slot next: it is live and nothing of
@@ -272,7 +293,7 @@ impl Core {
             return false;
         }
         // Mirrors `Arena::next_input` exactly: true only when it would find an input.
-        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::Waiting {
+        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::WAITING {
             return true;
         }
         if meta.shutdown_pending && meta.status == Status::Live {
@@ -514,7 +535,7 @@ impl Core {
             return;
         };
         let meta = &self.slots[global];
-        if meta.call_correlation != correlation || meta.call_outcome != CallOutcome::Waiting {
+        if meta.call_correlation != correlation || meta.call_outcome != CallOutcome::WAITING {
             self.counters.late_replies_dropped += 1;
             return;
         }
@@ -524,9 +545,9 @@ impl Core {
             return;
         };
         let meta = &mut self.slots[global];
-        meta.call_outcome = CallOutcome::Reply(index);
-        let timer = core::mem::replace(&mut meta.call_timer, TimerId::NONE);
-        self.timers.cancel(timer);
+        meta.call_outcome = CallOutcome::reply(index);
+        let timer = core::mem::replace(&mut meta.call_timer, CallTimer::NONE);
+        self.timers.cancel_call(timer, correlation);
         self.mark_ready(target.type_index(), target.slot());
     }
 
@@ -553,10 +574,10 @@ impl Core {
                 (TimerAction::CallTimeout(correlation), Ok(global)) => {
                     let meta = &mut self.slots[global];
                     if meta.call_correlation == correlation
-                        && meta.call_outcome == CallOutcome::Waiting
+                        && meta.call_outcome == CallOutcome::WAITING
                     {
-                        meta.call_outcome = CallOutcome::Timeout;
-                        meta.call_timer = TimerId::NONE;
+                        meta.call_outcome = CallOutcome::TIMEOUT;
+                        meta.call_timer = CallTimer::NONE;
                         self.counters.calls_timed_out += 1;
                         self.mark_ready(target.type_index(), target.slot());
                     }
@@ -578,11 +599,12 @@ impl Core {
         let was_live = meta.status == Status::Live;
         self.pool.clear_queue(&mut meta.mailbox);
         self.pool.clear_queue(&mut meta.control);
-        if let CallOutcome::Reply(index) = meta.call_outcome {
+        if let Some(index) = meta.call_outcome.reply_index() {
             drop(self.pool.take(index));
         }
-        let call_timer = core::mem::replace(&mut meta.call_timer, TimerId::NONE);
-        meta.call_outcome = CallOutcome::Waiting;
+        let call_timer = core::mem::replace(&mut meta.call_timer, CallTimer::NONE);
+        let call_correlation = meta.call_correlation;
+        meta.call_outcome = CallOutcome::WAITING;
         meta.call_correlation = 0;
         meta.parked = false;
         meta.yielded = false;
@@ -595,7 +617,7 @@ impl Core {
         }
         // Every timer this incarnation set goes with it: its call timeout by id, the timers it
         // set with `after` through its owner list.
-        self.timers.cancel(call_timer);
+        self.timers.cancel_call(call_timer, call_correlation);
         let (pool, counters) = (&mut self.pool, &mut self.counters);
         self.timers.cancel_owned(global, |expired| {
             if let TimerAction::Message(index) = expired.action {

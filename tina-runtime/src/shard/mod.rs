@@ -319,8 +319,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 mailbox: Queue::new(mailbox),
                 control: Queue::new(u32::MAX),
                 call_correlation: 0,
-                call_timer: crate::timer::TimerId::NONE,
-                call_outcome: CallOutcome::Waiting,
+                call_timer: crate::timer::CallTimer::NONE,
+                call_outcome: CallOutcome::WAITING,
             }));
             free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
             ready.push(VecDeque::with_capacity(entry.slots));

@@ -52,12 +52,21 @@ pub struct TimerId {
     generation: u32,
 }
 
+/// A call's timeout timer as its slot keeps it: the entry index alone (four bytes), checked
+/// against the call's correlation id when cancelled, since correlation ids are unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallTimer(u32);
+
+impl CallTimer {
+    /// Names no timer.
+    pub(crate) const NONE: CallTimer = CallTimer(NONE);
+}
+
 impl TimerId {
-    /// Names no timer: cancelling it finds nothing.
-    pub(crate) const NONE: TimerId = TimerId {
-        index: u32::MAX,
-        generation: 0,
-    };
+    /// The form a caller's slot keeps.
+    pub(crate) fn as_call_timer(self) -> CallTimer {
+        CallTimer(self.index)
+    }
 }
 
 /// What a timer does when it fires.
@@ -401,6 +410,20 @@ impl Timers {
             return None;
         }
         Some(self.remove(id.index))
+    }
+
+    /// Cancels the call timeout `timer` of the call `correlation`; false if it already fired,
+    /// was cancelled, or names another timer now.
+    #[inline]
+    pub(crate) fn cancel_call(&mut self, timer: CallTimer, correlation: u32) -> bool {
+        let Some(entry) = self.entries.get(timer.0 as usize) else {
+            return false;
+        };
+        if entry.lane == NONE || entry.action != TimerAction::CallTimeout(correlation) {
+            return false;
+        }
+        self.remove(timer.0);
+        true
     }
 
     /// Removes and returns the earliest committed timer whose deadline is at or before
