@@ -462,6 +462,34 @@ impl<T> Batch<'_, T> {
         }
     }
 
+    /// Lets `take` read the next item where it lies, through `&mut`: when it returns
+    /// `Some`, the item counts as popped and whatever `take` left of it is dropped in its
+    /// slot; when it returns `None`, the item stays in the batch, and `take` must have left
+    /// it as it found it. Moves nothing out of the ring that `take` does not move itself.
+    #[inline]
+    pub fn take_with<R>(&mut self, take: impl FnOnce(&mut T) -> Option<R>) -> Option<R> {
+        if self.consumer.head == self.end {
+            return None;
+        }
+        let shared = &self.consumer.shared;
+        let taken = shared.slots[self.consumer.head & shared.mask].with_mut(|slot| {
+            // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`.
+            // SAFETY: so the slot holds an initialised, published item that the producer will
+            // not touch before our Release store of a `head` past it: the consumer has it to
+            // itself, for reading and, when `take` succeeds, for dropping it in place below —
+            // once, since `head` moves past the slot right after.
+            let item = unsafe { (*slot).assume_init_mut() };
+            let taken = take(item)?;
+            // SAFETY: as above; the item was not moved out (only through `take`'s `&mut`).
+            unsafe { (*slot).assume_init_drop() };
+            Some(taken)
+        });
+        if taken.is_some() {
+            self.consumer.head = self.consumer.head.wrapping_add(1);
+        }
+        taken
+    }
+
     /// Items popped so far.
     #[inline]
     pub fn taken(&self) -> usize {
@@ -506,6 +534,52 @@ mod tests {
     #[should_panic(expected = "power of two")]
     fn capacity_must_be_a_power_of_two() {
         let _ = Ring::<u8>::new(3);
+    }
+
+    #[test]
+    fn take_with_reads_in_place_and_drops_the_rest_once() {
+        use std::sync::atomic::AtomicU32;
+
+        /// Counts its drops; carries a value that `take_with` moves out.
+        struct Tracked {
+            value: Option<u32>,
+            drops: std::sync::Arc<AtomicU32>,
+        }
+
+        impl Drop for Tracked {
+            fn drop(&mut self) {
+                self.drops.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+
+        let drops = std::sync::Arc::new(AtomicU32::new(0));
+        let dropped = || drops.load(Ordering::Relaxed);
+        let (mut producer, mut consumer) = Ring::new(4).split();
+        for value in [1, 2, 3] {
+            let item = Tracked {
+                value: Some(value),
+                drops: drops.clone(),
+            };
+            assert!(producer.try_push(item).is_ok());
+        }
+        producer.publish();
+        let mut batch = consumer.batch(usize::MAX);
+        // Declined: the item stays, untouched, and nothing is dropped.
+        assert_eq!(batch.take_with(|_| None::<u32>), None);
+        assert_eq!(dropped(), 0);
+        // Taken: the value moves out and the rest of the item is dropped in its slot, once.
+        assert_eq!(batch.take_with(|item| item.value.take()), Some(1));
+        assert_eq!(dropped(), 1);
+        assert_eq!(batch.len(), 2);
+        drop(batch);
+        // The next two are still there, in order; the ring drops what is left exactly once.
+        assert_eq!(
+            consumer.try_pop().and_then(|mut item| item.value.take()),
+            Some(2)
+        );
+        assert_eq!(dropped(), 2);
+        drop((producer, consumer));
+        assert_eq!(dropped(), 3);
     }
 
     #[test]

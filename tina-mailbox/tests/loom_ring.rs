@@ -157,3 +157,47 @@ fn push_with_and_batches_that_stop_early() {
         assert_eq!(consumer.try_pop(), None);
     });
 }
+
+/// The consumer reads items where they lie (`take_with`), declining every odd item once
+/// before taking it in a later batch.
+#[test]
+fn take_with_reads_in_place_across_batches() {
+    loom::model(|| {
+        let (mut producer, mut consumer) = Ring::<u32>::new(2).split();
+        let writer = thread::spawn(move || {
+            let mut next = 0;
+            while next < 3 {
+                if producer.try_push(next).is_ok() {
+                    next += 1;
+                    producer.publish();
+                } else {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut declined = false;
+        while expected < 3 {
+            let mut batch = consumer.batch(usize::MAX);
+            let taken = batch.take_with(|next| {
+                assert_eq!(*next, expected);
+                if *next % 2 == 1 && !declined {
+                    declined = true;
+                    return None;
+                }
+                Some(*next)
+            });
+            drop(batch);
+            match taken {
+                Some(item) => {
+                    assert_eq!(item, expected);
+                    expected += 1;
+                    declined = false;
+                }
+                None => thread::yield_now(),
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(consumer.try_pop(), None);
+    });
+}

@@ -163,11 +163,13 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return None;
         }
         let me = self.me;
-        let mut envelope = batch.pop_if(|next| next.target == me && next.kind == Kind::User)?;
-        let Some(message) = envelope.payload.take::<I::Message>() else {
-            core.counters.dropped_on_arrival += 1;
-            return None;
-        };
+        // Read where it lies in the ring: only the message is moved out.
+        let message = batch.take_with(|envelope| {
+            if envelope.target != me || envelope.kind != Kind::User {
+                return None;
+            }
+            envelope.payload.take::<I::Message>()
+        })?;
         core.trace(type_index, slot, u64::from(message.tag()));
         core.counters.dispatched += 1;
         Some(message)
