@@ -31,5 +31,5 @@ mod pool;
 pub mod ring;
 
 pub use mailbox::Mailbox;
-pub use pool::{Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
+pub use pool::{List, Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
 pub use ring::{Batch, Consumer, Producer, Ring};

@@ -180,14 +180,8 @@ impl<T> Pool<T> {
         self.ordinary_free_head = slot.next;
         self.ordinary_free -= 1;
         slot.value = Some(make());
-        slot.next = NONE;
         slot.state = SlotState::Queued;
-        if queue.tail == NONE {
-            queue.head = index;
-        } else {
-            self.slots[queue.tail as usize].next = index;
-        }
-        queue.tail = index;
+        self.link_back(&mut queue.list, index);
         queue.len += 1;
         Some(PoolIndex(index))
     }
@@ -332,6 +326,18 @@ impl<T> Pool<T> {
         if queue.len >= queue.capacity {
             return Err(index);
         }
+        self.push_back(&mut queue.list, index);
+        queue.len += 1;
+        Ok(())
+    }
+
+    /// Appends the allocated slot `index` to `list` (lists have no bound).
+    ///
+    /// # Panics
+    ///
+    /// If the slot is not allocated or is already queued.
+    #[inline]
+    pub fn push_back(&mut self, list: &mut List, index: PoolIndex) {
         let slot = &mut self.slots[index.get()];
         assert_eq!(
             slot.state,
@@ -339,15 +345,70 @@ impl<T> Pool<T> {
             "enqueue of a slot that is not allocated"
         );
         slot.state = SlotState::Queued;
-        slot.next = NONE;
-        if queue.tail == NONE {
-            queue.head = index.0;
+        self.link_back(list, index.0);
+    }
+
+    /// Links the (queued) slot `index` at the back of `list`.
+    #[inline]
+    fn link_back(&mut self, list: &mut List, index: u32) {
+        self.slots[index as usize].next = NONE;
+        if list.tail == NONE {
+            list.head = index;
         } else {
-            self.slots[queue.tail as usize].next = index.0;
+            self.slots[list.tail as usize].next = index;
         }
-        queue.tail = index.0;
-        queue.len += 1;
-        Ok(())
+        list.tail = index;
+    }
+
+    /// Unlinks the front slot of `list` and returns its index, or `None` when it is empty.
+    #[inline]
+    fn unlink_front(&mut self, list: &mut List) -> Option<u32> {
+        if list.head == NONE {
+            return None;
+        }
+        let index = list.head;
+        let slot = &self.slots[index as usize];
+        assert_eq!(slot.state, SlotState::Queued, "queue is corrupt");
+        list.head = slot.next;
+        if list.head == NONE {
+            list.tail = NONE;
+        }
+        Some(index)
+    }
+
+    /// [`Pool::dequeue_remove_with`] for a [`List`].
+    #[inline]
+    pub fn pop_front_remove_with<R>(
+        &mut self,
+        list: &mut List,
+        read: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let index = self.unlink_front(list)?;
+        let slot = &mut self.slots[index as usize];
+        let result = read(slot.value.as_mut().expect("queued slot holds a value"));
+        slot.value = None;
+        self.push_free(index);
+        Some(result)
+    }
+
+    /// [`Pool::dequeue`] for a [`List`].
+    #[inline]
+    pub fn pop_front(&mut self, list: &mut List) -> Option<PoolIndex> {
+        let index = self.unlink_front(list)?;
+        let slot = &mut self.slots[index as usize];
+        slot.state = SlotState::Allocated;
+        slot.next = NONE;
+        Some(PoolIndex(index))
+    }
+
+    /// [`Pool::clear_queue`] for a [`List`].
+    pub fn clear_list(&mut self, list: &mut List) -> usize {
+        let mut count = 0;
+        while let Some(index) = self.pop_front(list) {
+            drop(self.take(index));
+            count += 1;
+        }
+        count
     }
 
     /// Unlinks the slot at the front of `queue`, hands its value to `read`, then frees the
@@ -358,46 +419,23 @@ impl<T> Pool<T> {
         queue: &mut Queue,
         read: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
-        if queue.head == NONE {
-            return None;
-        }
-        let index = queue.head;
-        let slot = &mut self.slots[index as usize];
-        assert_eq!(slot.state, SlotState::Queued, "queue is corrupt");
-        queue.head = slot.next;
-        if queue.head == NONE {
-            queue.tail = NONE;
-        }
+        let result = self.pop_front_remove_with(&mut queue.list, read)?;
         queue.len -= 1;
-        let result = read(slot.value.as_mut().expect("queued slot holds a value"));
-        slot.value = None;
-        self.push_free(index);
         Some(result)
     }
 
     /// Unlinks and returns the slot at the front of `queue`; the slot stays allocated.
     #[inline]
     pub fn dequeue(&mut self, queue: &mut Queue) -> Option<PoolIndex> {
-        if queue.head == NONE {
-            return None;
-        }
-        let index = queue.head;
-        let slot = &mut self.slots[index as usize];
-        assert_eq!(slot.state, SlotState::Queued, "queue is corrupt");
-        slot.state = SlotState::Allocated;
-        queue.head = slot.next;
-        slot.next = NONE;
-        if queue.head == NONE {
-            queue.tail = NONE;
-        }
+        let index = self.pop_front(&mut queue.list)?;
         queue.len -= 1;
-        Some(PoolIndex(index))
+        Some(index)
     }
 
     /// The slot at the front of `queue`, left in place.
     #[inline]
     pub fn front(&self, queue: &Queue) -> Option<PoolIndex> {
-        (queue.head != NONE).then_some(PoolIndex(queue.head))
+        (queue.list.head != NONE).then_some(PoolIndex(queue.list.head))
     }
 
     /// Frees every slot in `queue`, front to back, dropping the values; returns how many.
@@ -513,18 +551,49 @@ impl<T> fmt::Debug for Pool<T> {
 /// values when it is dropped — but they stay allocated until [`Pool::clear_queue`] frees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queue {
-    head: u32,
-    tail: u32,
+    list: List,
     len: u32,
     capacity: u32,
+}
+
+/// An intrusive FIFO of [`Pool`] slots with neither a count nor a bound: 8 bytes, for
+/// queues that are bounded by where their slots come from (a region of the pool reserved
+/// for them) rather than by a count of their own. Operations go through the pool
+/// ([`Pool::push_back`], [`Pool::pop_front`], [`Pool::pop_front_remove_with`],
+/// [`Pool::clear_list`]); like a [`Queue`], dropping a list leaks nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List {
+    head: u32,
+    tail: u32,
+}
+
+impl List {
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self {
+            head: NONE,
+            tail: NONE,
+        }
+    }
+
+    /// Whether nothing is queued.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head == NONE
+    }
+}
+
+impl Default for List {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Queue {
     /// An empty queue that holds at most `capacity` slots.
     pub const fn new(capacity: u32) -> Self {
         Self {
-            head: NONE,
-            tail: NONE,
+            list: List::new(),
             len: 0,
             capacity,
         }
@@ -716,5 +785,30 @@ mod tests {
         }
         assert_eq!(pool.clear_queue(&mut queue), 4);
         assert_eq!(pool.check().unwrap().free, 5);
+    }
+
+    #[test]
+    fn lists_are_fifo_unbounded_and_clear_frees_everything() {
+        assert_eq!(size_of::<List>(), 8);
+        let mut pool: Pool<u32> = Pool::new(2, 4);
+        let mut list = List::new();
+        assert!(list.is_empty());
+        // Reserved slots too: a list takes whatever the pool hands out, with no count.
+        for value in 0..6 {
+            let index = pool.try_alloc_reserved(value).unwrap();
+            pool.push_back(&mut list, index);
+        }
+        assert!(!list.is_empty());
+        assert_eq!(
+            pool.pop_front_remove_with(&mut list, |value| *value),
+            Some(0)
+        );
+        let index = pool.pop_front(&mut list).unwrap();
+        assert_eq!(pool.take(index), 1);
+        assert_eq!(pool.check().unwrap().free, 2);
+        assert_eq!(pool.clear_list(&mut list), 4);
+        assert!(list.is_empty());
+        assert_eq!(pool.pop_front(&mut list), None);
+        assert_eq!(pool.check().unwrap().free, 6);
     }
 }

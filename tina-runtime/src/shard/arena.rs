@@ -170,7 +170,7 @@ impl<I: Isolate> Arena<I> {
         }
         if let Some(input) = core
             .pool
-            .dequeue_remove_with(&mut meta.control, |envelope| match envelope.kind {
+            .pop_front_remove_with(&mut meta.control, |envelope| match envelope.kind {
                 Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
                 _ => envelope
                     .payload

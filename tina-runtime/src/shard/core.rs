@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 
-use tina_mailbox::{Pool, PoolIndex, Producer, Queue};
+use tina_mailbox::{List, Pool, PoolIndex, Producer, Queue};
 
 use crate::counters::{Counters, SharedCounters};
 use crate::envelope::{Envelope, Kind};
@@ -130,7 +130,7 @@ pub(crate) struct SlotMeta {
     /// Ordinary messages, bounded by the type's mailbox bound.
     pub(crate) mailbox: Queue,
     /// Control envelopes (init, fired timers), bounded by the reserve they come from.
-    pub(crate) control: Queue,
+    pub(crate) control: List,
     /// The outstanding call's correlation id; 0 for none.
     pub(crate) call_correlation: u32,
     /// The outstanding call's timeout timer; [`CallTimer::NONE`] for none.
@@ -140,7 +140,7 @@ pub(crate) struct SlotMeta {
 
 // Per-isolate overhead is a tracked figure (BENCHMARKS.md, "bytes per isolate"): growing the
 // slot bookkeeping should be a decision, not an accident.
-const _: () = assert!(size_of::<SlotMeta>() <= 56);
+const _: () = assert!(size_of::<SlotMeta>() <= 48);
 const _: () = assert!(size_of::<Exit>() == 4);
 
 impl SlotMeta {
@@ -461,11 +461,8 @@ impl Core {
         let meta = &mut self.slots[global];
         meta.status = Status::Starting;
         meta.generation = target.generation();
-        let queued = self.pool.try_enqueue(&mut meta.control, index);
-        debug_assert!(
-            queued.is_ok(),
-            "control queues are bounded by the pool, not a count"
-        );
+        // Control lists have no bound of their own: the reserve they come from is it.
+        self.pool.push_back(&mut meta.control, index);
         self.mark_ready(type_index, target.slot());
         Ok(())
     }
@@ -560,10 +557,7 @@ impl Core {
             let live = self.live_global(target);
             match (action, live) {
                 (TimerAction::Message(index), Ok(global)) => {
-                    let queued = self
-                        .pool
-                        .try_enqueue(&mut self.slots[global].control, index);
-                    debug_assert!(queued.is_ok());
+                    self.pool.push_back(&mut self.slots[global].control, index);
                     self.counters.timers_fired += 1;
                     self.mark_ready(target.type_index(), target.slot());
                 }
@@ -598,7 +592,7 @@ impl Core {
         }
         let was_live = meta.status == Status::Live;
         self.pool.clear_queue(&mut meta.mailbox);
-        self.pool.clear_queue(&mut meta.control);
+        self.pool.clear_list(&mut meta.control);
         if let Some(index) = meta.call_outcome.reply_index() {
             drop(self.pool.take(index));
         }

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 
-use tina_mailbox::{Consumer, Pool, Queue, Ring};
+use tina_mailbox::{Consumer, List, Pool, Queue, Ring};
 
 use crate::counters::Counters;
 use crate::envelope::{Envelope, Payload};
@@ -317,7 +317,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 resume: false,
                 shutdown_pending: false,
                 mailbox: Queue::new(mailbox),
-                control: Queue::new(u32::MAX),
+                control: List::new(),
                 call_correlation: 0,
                 call_timer: crate::timer::CallTimer::NONE,
                 call_outcome: CallOutcome::WAITING,
