@@ -440,11 +440,8 @@ impl<T> Pool<T> {
 
     /// Frees every slot in `queue`, front to back, dropping the values; returns how many.
     pub fn clear_queue(&mut self, queue: &mut Queue) -> usize {
-        let mut count = 0;
-        while let Some(index) = self.dequeue(queue) {
-            drop(self.take(index));
-            count += 1;
-        }
+        let count = self.clear_list(&mut queue.list);
+        queue.len = 0;
         count
     }
 
