@@ -473,11 +473,12 @@ impl<T> Batch<'_, T> {
         }
         let shared = &self.consumer.shared;
         let taken = shared.slots[self.consumer.head & shared.mask].with_mut(|slot| {
-            // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`.
-            // SAFETY: so the slot holds an initialised, published item that the producer will
-            // not touch before our Release store of a `head` past it: the consumer has it to
-            // itself, for reading and, when `take` succeeds, for dropping it in place below —
-            // once, since `head` moves past the slot right after.
+            // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`, so the slot
+            // holds an initialised, published item that the producer will not touch before our
+            // Release store of a `head` past it: the consumer has it to itself, for reading and,
+            // when `take` succeeds, for dropping it in place below — once, since `head` moves
+            // past the slot right after.
+            // SAFETY: the slot is initialised and the consumer's alone (above).
             let item = unsafe { (*slot).assume_init_mut() };
             let taken = take(item)?;
             // SAFETY: as above; the item was not moved out (only through `take`'s `&mut`).

@@ -299,18 +299,11 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// wrapped, so a refusal can hand the caller's value back untouched.
     #[inline]
     fn precheck(&mut self, target: RawHandle) -> Result<(), SendErrorKind> {
-        let core = &mut *self.core;
         let shard = target.shard();
-        if shard == core.shard {
-            let global = core.live_global(target)?;
-            if core.slots[global].mailbox.is_full() {
-                return Err(SendErrorKind::MailboxFull);
-            }
-            if core.pool.ordinary_free() == 0 {
-                return Err(SendErrorKind::PoolExhausted);
-            }
-            return Ok(());
+        if shard == self.core.shard {
+            return self.check_local(target).map(|_| ());
         }
+        let core = &mut *self.core;
         if shard.index() >= core.shard_count {
             return Err(SendErrorKind::Stale);
         }
