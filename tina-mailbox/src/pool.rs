@@ -165,7 +165,7 @@ impl<T> Pool<T> {
     /// Allocates an ordinary slot for the value `make` builds and appends it to `queue`, in
     /// one step; returns `None` (without calling `make`) when the ordinary region or the
     /// queue is full. The send path of a local message.
-    #[inline]
+    #[inline(always)]
     pub fn try_alloc_enqueue_with(
         &mut self,
         queue: &mut Queue,
@@ -349,7 +349,7 @@ impl<T> Pool<T> {
     }
 
     /// Links the (queued) slot `index` at the back of `list`.
-    #[inline]
+    #[inline(always)]
     fn link_back(&mut self, list: &mut List, index: u32) {
         self.slots[index as usize].next = NONE;
         if list.tail == NONE {

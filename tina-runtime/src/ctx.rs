@@ -11,7 +11,8 @@ use crate::error::{SendError, SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::Message as _;
 use crate::isolate::{Accepts, CallError, CallResult, Isolate, Request};
-use crate::shard::core::{ANY_SLOT, CallOutcome, Core, RequestInfo};
+use crate::shard::calls::ErasedDecoder;
+use crate::shard::core::{ANY_SLOT, Core, RequestInfo};
 use crate::timer::{TimerAction, TimerId};
 
 /// How the caller turns its call's outcome into one of its own messages.
@@ -101,7 +102,6 @@ pub struct Ctx<'a, I: Isolate> {
     me: RawHandle,
     global: usize,
     request: Option<RequestInfo>,
-    pending_call: Option<&'static CallDecoder<I>>,
     _type: PhantomData<fn() -> I>,
 }
 
@@ -117,7 +117,6 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             me,
             global,
             request,
-            pending_call: None,
             _type: PhantomData,
         }
     }
@@ -173,10 +172,6 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         core.trace(type_index, slot, u64::from(message.tag()));
         core.counters.dispatched += 1;
         Some(message)
-    }
-
-    pub(crate) fn take_pending_call(&mut self) -> Option<&'static CallDecoder<I>> {
-        self.pending_call.take()
     }
 
     /// This isolate's own handle.
@@ -284,7 +279,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// Builds the envelope straight into a pool slot on the target's mailbox, after
     /// [`Ctx::check_local`] passed.
-    #[inline]
+    #[inline(always)]
     fn enqueue_local(&mut self, global: usize, target: RawHandle, make: impl FnOnce() -> Envelope) {
         let core = &mut *self.core;
         let mailbox = &mut core.slots[global].mailbox;
@@ -333,7 +328,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         I: Accepts<M>,
         M: 'static,
     {
-        if !self.core.timers.has_room() {
+        if !self.core.timers.has_room() || !self.core.calls.has_room() {
             return Err(TimerError::NoFreeTimer);
         }
         let envelope = Envelope::user(self.me, Payload::new(I::wrap(message)));
@@ -493,13 +488,13 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 request,
             });
         }
-        if self.core.slots[self.global].call_correlation != 0 {
+        if self.core.slots[self.global].call.is_some() {
             return Err(CallRefused {
                 error: CallError::AlreadyPending,
                 request,
             });
         }
-        if !self.core.timers.has_room() {
+        if !self.core.timers.has_room() || !self.core.calls.has_room() {
             return Err(CallRefused {
                 error: CallError::NoTimer,
                 request,
@@ -551,17 +546,23 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 now,
                 delay,
                 self.me,
-                // On no owner list: teardown cancels it through `call_timer`.
+                // On no owner list: teardown cancels it through the call's entry.
                 None,
                 TimerAction::CallTimeout(correlation),
             )
             .expect("a free timer slot was checked before anything was sent");
-        let meta = &mut self.core.slots[self.global];
-        meta.call_correlation = correlation;
-        meta.call_timer = timer.as_call_timer();
-        meta.call_outcome = CallOutcome::WAITING;
+        let decoder: &'static CallDecoder<I> = &Decoders::<I, Q::Reply>::TABLE;
+        let call = self
+            .core
+            .calls
+            .insert(
+                correlation,
+                timer.as_call_timer(),
+                ErasedDecoder::new(decoder),
+            )
+            .expect("a free call entry was checked before anything was sent");
+        self.core.slots[self.global].call = call;
         self.core.counters.calls += 1;
-        self.pending_call = Some(&Decoders::<I, Q::Reply>::TABLE);
         Ok(Effect::Call(CallToken { _private: () }))
     }
 

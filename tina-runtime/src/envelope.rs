@@ -6,8 +6,9 @@
 //! in a mailbox and travel by value through the cross-shard rings, so a message is never
 //! boxed and the steady state never allocates.
 //!
-//! This module is the only place in the runtime with `unsafe` code: writing a typed value into
-//! the payload bytes and reading it back. The invariants are kept by construction — a payload
+//! This module holds the runtime's main `unsafe` code: writing a typed value into the payload
+//! bytes and reading it back. (The others: the signal handler in `signal.rs`, and the call
+//! table's type-erased decoder pointer in `shard/calls.rs`.) The invariants are kept by construction — a payload
 //! is written only by [`Payload::write`], whose compile-time assertions guarantee the value
 //! fits and is suitably aligned, and it remembers how to drop its value, so a payload is read
 //! out ([`Payload::take`]) or dropped exactly once.

@@ -135,7 +135,9 @@ pub enum CallError {
     SelfCall,
     /// The isolate already has a call outstanding (at most one at a time).
     AlreadyPending,
-    /// Every timer slot of the shard is in use, so the call could not have a timeout.
+    /// Every timer slot of the shard is in use, so the call could not have a timeout. (The
+    /// shard's table of outstanding calls has as many entries as timer slots, and a call
+    /// keeps its entry until its outcome has been handled.)
     NoTimer,
     /// The request could not be sent.
     Send(crate::error::SendErrorKind),

@@ -174,10 +174,8 @@ impl BootSpec {
             name: I::NAME,
             mailbox: I::MAILBOX,
             slots,
-            // What the arena keeps per slot: the state, the kept args, the call decoder.
-            state_bytes: size_of::<Option<I>>()
-                + size_of::<Option<I::Args>>()
-                + size_of::<Option<&'static crate::ctx::CallDecoder<I>>>(),
+            // What the arena keeps per slot: the state and the kept args.
+            state_bytes: size_of::<Option<I>>() + size_of::<Option<I::Args>>(),
             make_arena: |slots| Box::new(Arena::<I>::new(slots)),
         });
         self
@@ -507,6 +505,13 @@ impl BootSpec {
         }
     }
 
+    /// Room in each shard's table of outstanding calls: one call per isolate at most, and one
+    /// per timer slot (every call has a timeout).
+    pub(crate) fn call_capacity(&self) -> usize {
+        let slots: usize = self.types.iter().map(|entry| entry.slots).sum();
+        slots.min(self.timer_slots)
+    }
+
     fn memory_report(&self) -> MemoryReport {
         // A pool slot is the envelope rounded up to whole cache lines.
         let envelope_slot = size_of::<Option<Envelope>>().next_multiple_of(64);
@@ -526,7 +531,8 @@ impl BootSpec {
             .iter()
             .map(|entry| entry.slots * entry.state_bytes)
             .sum();
-        let timers = self.timer_slots * crate::timer::Timers::BYTES_PER_SLOT;
+        let timers = self.timer_slots * crate::timer::Timers::BYTES_PER_SLOT
+            + self.call_capacity() * crate::shard::calls::Calls::BYTES_PER_ENTRY;
         MemoryReport {
             bytes_per_shard: pool + rings + slots + states + timers,
             pool_bytes: pool,
@@ -551,7 +557,8 @@ pub struct MemoryReport {
     pub slot_bytes: usize,
     /// Isolate states and their kept init args.
     pub state_bytes: usize,
-    /// The timer queue.
+    /// The timer queue and the table of outstanding calls (as many entries as timer slots,
+    /// or isolate slots where those are fewer).
     pub timer_bytes: usize,
 }
 

@@ -304,3 +304,73 @@ fn request_past_its_deadline_is_dropped_before_dispatch() {
     );
     assert_eq!(sim.totals().expired_requests_dropped, 1);
 }
+
+/// Calls the server from `init` (before any dispatch, so calls pile up), and once more
+/// after its first result.
+struct Eager {
+    results: Vec<CallResult<u64>>,
+    refusals: Vec<CallError>,
+    server: Handle<Server>,
+}
+
+messages!(Eager => EagerMessage { Result(CallResult<u64>) });
+
+impl Isolate for Eager {
+    type Message = EagerMessage;
+    type Args = Handle<Server>;
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Eager";
+
+    fn init(server: &Handle<Server>, ctx: &mut Ctx<Self>) -> Self {
+        let mut eager = Eager {
+            results: Vec::new(),
+            refusals: Vec::new(),
+            server: *server,
+        };
+        if let Err(refused) = ctx.call(server, GetValue, Duration::from_millis(1)) {
+            eager.refusals.push(refused.error);
+        }
+        eager
+    }
+
+    fn handle(&mut self, message: EagerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        let EagerMessage::Result(result) = message;
+        self.results.push(result);
+        if self.results.len() == 1 {
+            match ctx.call(&self.server, GetValue, Duration::from_millis(1)) {
+                Ok(effect) => return effect,
+                Err(refused) => self.refusals.push(refused.error),
+            }
+        }
+        Effect::Receive
+    }
+}
+
+#[test]
+fn calls_beyond_the_timer_slots_are_refused_and_entries_are_reused() {
+    let mut spec = BootSpec::new(1);
+    spec.pin_threads(false).timer_slots(2);
+    spec.isolate::<Server>(1).isolate::<Eager>(3);
+    let server = spec.root::<Server>(ShardId(0), Mode::Immediate);
+    let eager: Vec<Handle<Eager>> = (0..3)
+        .map(|_| spec.root::<Eager>(ShardId(0), server))
+        .collect();
+    let mut sim = Simulation::new(spec, 5).unwrap();
+    assert!(sim.run(1_000_000).quiescent);
+    sim.check_pools().unwrap();
+    // Two timer slots: the first two calls made at boot hold them; the third is refused.
+    for &caller in &eager[..2] {
+        let state = sim.state(caller).unwrap();
+        assert_eq!(
+            state.results,
+            [CallResult::Reply(42), CallResult::Reply(42)]
+        );
+        assert!(state.refusals.is_empty());
+    }
+    let third = sim.state(eager[2]).unwrap();
+    assert_eq!(third.refusals, [CallError::NoTimer]);
+    assert!(third.results.is_empty());
+    // The second round of calls found the entries and timers of the first round free.
+    assert_eq!(sim.totals().calls, 4);
+    assert_eq!(sim.state(server).unwrap().handled, 4);
+}

@@ -4,14 +4,15 @@ use core::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::clock::Instant;
-use crate::ctx::{CallDecoder, Ctx};
+use crate::ctx::Ctx;
 use crate::effect::Effect;
 use tina_mailbox::Batch;
 
 use crate::envelope::{Envelope, Kind, Payload};
 use crate::handle::RawHandle;
 use crate::isolate::{Isolate, Message};
-use crate::shard::core::{CallOutcome, Core, Exit, NO_GROUP, RequestInfo, Status};
+use crate::shard::calls::CallIndex;
+use crate::shard::core::{Core, Exit, NO_GROUP, RequestInfo, Status};
 use crate::supervision::crash::{self, CrashReport, Truncating};
 
 /// What the shard asks of an arena, without knowing its type.
@@ -95,8 +96,6 @@ pub(crate) struct Arena<I: Isolate> {
     states: Vec<Option<I>>,
     /// Init args kept for restarts.
     args: Vec<Option<I::Args>>,
-    /// How to turn the outstanding call's outcome into a message.
-    decoders: Vec<Option<&'static CallDecoder<I>>>,
 }
 
 impl<I: Isolate> Arena<I> {
@@ -105,7 +104,6 @@ impl<I: Isolate> Arena<I> {
             type_index: 0,
             states: (0..slots).map(|_| None).collect(),
             args: (0..slots).map(|_| None).collect(),
-            decoders: (0..slots).map(|_| None).collect(),
         }
     }
 
@@ -121,23 +119,27 @@ impl<I: Isolate> Arena<I> {
     /// Picks the next input for a ready slot, in priority order: call outcome, shutdown,
     /// control queue (init, timers), resume after yield, mailbox. Expired requests are
     /// dropped here, before dispatch.
-    fn next_input(&mut self, core: &mut Core, global: usize, slot: u32) -> Option<Input<I>> {
+    fn next_input(&mut self, core: &mut Core, global: usize) -> Option<Input<I>> {
         let meta = &mut core.slots[global];
         if !meta.status.is_running() {
             return None;
         }
-        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::WAITING {
-            let outcome = meta.call_outcome;
-            meta.call_outcome = CallOutcome::WAITING;
-            meta.call_correlation = 0;
+        if meta.call_settled {
+            let (outcome, decoder) = core.calls.take_outcome(meta.call);
+            meta.call = CallIndex::NONE;
+            meta.call_settled = false;
             meta.parked = false;
-            let Some(decoder) = self.decoders[slot as usize].take() else {
-                // No decoder means no typed receiver for this outcome: free what it holds.
+            let Some(decoder) = decoder else {
+                // An entry in use always has its decoder; free what the outcome holds.
                 if let Some(index) = outcome.reply_index() {
                     drop(core.pool.take(index));
                 }
                 return None;
             };
+            // SAFETY: a slot's `call` is set only by `Ctx::<I>::call` for a slot of its own
+            // type, with a decoder made for that `I`, and this slot (`global`) belongs to
+            // this arena's type `I`.
+            let decoder = unsafe { decoder.get::<I>() };
             let Some(index) = outcome.reply_index() else {
                 return Some(Input::Message((decoder.timeout)(), None));
             };
@@ -296,9 +298,6 @@ impl<I: Isolate> Arena<I> {
                 },
             }))
         };
-        if let Some(decoder) = ctx.take_pending_call() {
-            self.decoders[slot as usize] = Some(decoder);
-        }
         // The common cases — a live isolate that keeps receiving or has just made a call —
         // need no more bookkeeping than parking the caller.
         if core.slots[global].status == Status::Live {
@@ -306,7 +305,7 @@ impl<I: Isolate> Arena<I> {
                 Ok(Effect::Receive | Effect::Reply(_)) => return batched.get(),
                 Ok(Effect::Call(_)) => {
                     let meta = &mut core.slots[global];
-                    if meta.call_correlation != 0 {
+                    if meta.call.is_some() {
                         meta.parked = true;
                     }
                     return batched.get();
@@ -340,7 +339,7 @@ impl<I: Isolate> Arena<I> {
             }
             Ok(Effect::Call(_)) => {
                 let meta = &mut core.slots[global];
-                if meta.call_correlation != 0 {
+                if meta.call.is_some() {
                     meta.parked = true;
                 }
                 Ending::Continue
@@ -422,7 +421,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             };
             let global = base + slot as usize;
             core.slots[global].ready = false;
-            if let Some(input) = self.next_input(core, global, slot) {
+            if let Some(input) = self.next_input(core, global) {
                 dispatched += 1;
                 dispatched +=
                     self.dispatch(core, global, slot, input, budget - dispatched, FromMailbox);
@@ -497,10 +496,6 @@ impl<I: Isolate> ErasedArena for Arena<I> {
                 Effect::Receive
             }))
         });
-        if let Some(decoder) = ctx.take_pending_call() {
-            // A call made from `init`: its result arrives as the first message.
-            self.decoders[slot as usize] = Some(decoder);
-        }
         let ending = self.apply(core, global, outcome);
         self.finish(core, global, slot, me, ending, None);
         if core.has_work(global) {
@@ -513,7 +508,6 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         let global = self.global(core, slot);
         if core.slots[global].status.is_running() {
             self.states[slot as usize] = None;
-            self.decoders[slot as usize] = None;
             core.teardown(global);
         }
     }

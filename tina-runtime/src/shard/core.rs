@@ -16,6 +16,7 @@ use crate::counters::{Counters, SharedCounters};
 use crate::envelope::{Envelope, Kind};
 use crate::error::SendErrorKind;
 use crate::handle::{GENERATION_MASK, RawHandle, SLOTS_PER_TYPE_MAX, ShardId};
+use crate::shard::calls::{CallIndex, Calls};
 use crate::timer::{CallTimer, Expired, TimerAction, Timers};
 
 /// The slot field of an init envelope that lets the receiving shard choose the slot.
@@ -127,15 +128,14 @@ pub(crate) struct SlotMeta {
     pub(crate) resume: bool,
     /// The shutdown hook has yet to run.
     pub(crate) shutdown_pending: bool,
+    /// The outstanding call's outcome (reply or timeout) is known and waits in its entry.
+    pub(crate) call_settled: bool,
     /// Ordinary messages, bounded by the type's mailbox bound.
     pub(crate) mailbox: Queue,
     /// Control envelopes (init, fired timers), bounded by the reserve they come from.
     pub(crate) control: List,
-    /// The outstanding call's correlation id; 0 for none.
-    pub(crate) call_correlation: u32,
-    /// The outstanding call's timeout timer; [`CallTimer::NONE`] for none.
-    pub(crate) call_timer: CallTimer,
-    pub(crate) call_outcome: CallOutcome,
+    /// The outstanding call's entry in the shard's call table; [`CallIndex::NONE`] for none.
+    pub(crate) call: CallIndex,
 }
 
 // Per-isolate overhead is a tracked figure (BENCHMARKS.md, "bytes per isolate"): growing the
@@ -155,7 +155,7 @@ impl SlotMeta {
             && !self.yielded
             && !self.resume
             && !self.shutdown_pending
-            && self.call_correlation == 0
+            && !self.call.is_some()
             && self.control.is_empty()
     }
 }
@@ -227,6 +227,8 @@ pub(crate) struct Core {
     pub(crate) outbound: Vec<Option<Producer<Envelope>>>,
     pub(crate) signals: Arc<[Signals]>,
     pub(crate) timers: Timers,
+    /// Outstanding calls (a slot keeps only an index into this table).
+    pub(crate) calls: Calls,
     pub(crate) counters: Counters,
     /// A running hash of every dispatch: the simulator's trace.
     pub(crate) trace: u64,
@@ -274,7 +276,7 @@ impl Core {
     }
 
     /// Puts the slot on its type's ready queue unless it is already there.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mark_ready(&mut self, type_index: u16, slot: u32) {
         let global = self.types[type_index as usize].base + slot as usize;
         let meta = &mut self.slots[global];
@@ -293,7 +295,7 @@ impl Core {
             return false;
         }
         // Mirrors `Arena::next_input` exactly: true only when it would find an input.
-        if meta.call_correlation != 0 && meta.call_outcome != CallOutcome::WAITING {
+        if meta.call_settled {
             return true;
         }
         if meta.shutdown_pending && meta.status == Status::Live {
@@ -531,8 +533,8 @@ impl Core {
             self.counters.replies_to_dead_callers += 1;
             return;
         };
-        let meta = &self.slots[global];
-        if meta.call_correlation != correlation || meta.call_outcome != CallOutcome::WAITING {
+        let call = self.slots[global].call;
+        if !call.is_some() || !self.calls.get(call).awaits(correlation) {
             self.counters.late_replies_dropped += 1;
             return;
         }
@@ -541,9 +543,10 @@ impl Core {
             self.counters.dropped_on_arrival += 1;
             return;
         };
-        let meta = &mut self.slots[global];
-        meta.call_outcome = CallOutcome::reply(index);
-        let timer = core::mem::replace(&mut meta.call_timer, CallTimer::NONE);
+        self.slots[global].call_settled = true;
+        let entry = self.calls.get_mut(call);
+        entry.outcome = CallOutcome::reply(index);
+        let timer = core::mem::replace(&mut entry.timer, CallTimer::NONE);
         self.timers.cancel_call(timer, correlation);
         self.mark_ready(target.type_index(), target.slot());
     }
@@ -566,12 +569,12 @@ impl Core {
                     self.counters.timers_dropped += 1;
                 }
                 (TimerAction::CallTimeout(correlation), Ok(global)) => {
-                    let meta = &mut self.slots[global];
-                    if meta.call_correlation == correlation
-                        && meta.call_outcome == CallOutcome::WAITING
-                    {
-                        meta.call_outcome = CallOutcome::TIMEOUT;
-                        meta.call_timer = CallTimer::NONE;
+                    let call = self.slots[global].call;
+                    if call.is_some() && self.calls.get(call).awaits(correlation) {
+                        self.slots[global].call_settled = true;
+                        let entry = self.calls.get_mut(call);
+                        entry.outcome = CallOutcome::TIMEOUT;
+                        entry.timer = CallTimer::NONE;
                         self.counters.calls_timed_out += 1;
                         self.mark_ready(target.type_index(), target.slot());
                     }
@@ -593,13 +596,17 @@ impl Core {
         let was_live = meta.status == Status::Live;
         self.pool.clear_queue(&mut meta.mailbox);
         self.pool.clear_list(&mut meta.control);
-        if let Some(index) = meta.call_outcome.reply_index() {
-            drop(self.pool.take(index));
-        }
-        let call_timer = core::mem::replace(&mut meta.call_timer, CallTimer::NONE);
-        let call_correlation = meta.call_correlation;
-        meta.call_outcome = CallOutcome::WAITING;
-        meta.call_correlation = 0;
+        let (call_timer, call_correlation) = if meta.call.is_some() {
+            let (timer, correlation, outcome, _decoder) = self.calls.remove(meta.call);
+            if let Some(index) = outcome.reply_index() {
+                drop(self.pool.take(index));
+            }
+            (timer, correlation)
+        } else {
+            (CallTimer::NONE, 0)
+        };
+        meta.call = CallIndex::NONE;
+        meta.call_settled = false;
         meta.parked = false;
         meta.yielded = false;
         meta.resume = false;

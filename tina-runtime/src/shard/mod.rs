@@ -8,6 +8,7 @@
 //! ([`crate::Simulation`]).
 
 pub(crate) mod arena;
+pub(crate) mod calls;
 pub(crate) mod core;
 
 use std::collections::VecDeque;
@@ -21,9 +22,7 @@ use crate::envelope::{Envelope, Payload};
 use crate::handle::ShardId;
 use crate::isolate::MAILBOX_MAX;
 use crate::shard::arena::ErasedArena;
-use crate::shard::core::{
-    CallOutcome, Core, Membership, NO_GROUP, Signals, SlotMeta, Status, TypeInfo,
-};
+use crate::shard::core::{Core, Membership, NO_GROUP, Signals, SlotMeta, Status, TypeInfo};
 use crate::spec::{BootSpec, ChildSpec, TypeEntry};
 use crate::supervision::crash::CrashLog;
 use crate::supervision::tree::{Child, Group};
@@ -318,9 +317,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 shutdown_pending: false,
                 mailbox: Queue::new(mailbox),
                 control: List::new(),
-                call_correlation: 0,
-                call_timer: crate::timer::CallTimer::NONE,
-                call_outcome: CallOutcome::WAITING,
+                call: calls::CallIndex::NONE,
+                call_settled: false,
             }));
             free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
             ready.push(VecDeque::with_capacity(entry.slots));
@@ -338,6 +336,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             outbound,
             signals: signals.clone(),
             timers: Timers::new(spec.timer_slots, slot_count),
+            calls: calls::Calls::new(spec.call_capacity()),
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,

@@ -1,0 +1,285 @@
+//! The outstanding calls of one shard, in a table sized at boot.
+//!
+//! A slot names its outstanding call by an index into this table (four bytes) instead of
+//! carrying the call's state itself, so an isolate that never calls pays four bytes for
+//! calls, not twenty. The table holds at most one entry per isolate (one call at a time)
+//! and at most one per timer slot (every call has a timeout), so its size is the smaller of
+//! the two; a call refused for want of an entry reports [`CallError::NoTimer`], exactly as
+//! one refused for want of a timer does.
+//!
+//! [`CallError::NoTimer`]: crate::CallError::NoTimer
+
+use core::ptr::NonNull;
+
+use crate::ctx::CallDecoder;
+use crate::isolate::Isolate;
+use crate::shard::core::CallOutcome;
+use crate::timer::CallTimer;
+
+/// An index into the [`Calls`] table, as a slot keeps it; [`CallIndex::NONE`] for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallIndex(u32);
+
+impl CallIndex {
+    /// No call outstanding.
+    pub(crate) const NONE: CallIndex = CallIndex(u32::MAX);
+
+    /// Whether this names a call.
+    #[inline]
+    pub(crate) fn is_some(self) -> bool {
+        self != CallIndex::NONE
+    }
+}
+
+/// One outstanding call.
+pub(crate) struct CallEntry {
+    /// Its correlation id (never 0 while in use).
+    pub(crate) correlation: u32,
+    /// Its timeout timer; [`CallTimer::NONE`] once the outcome is known.
+    pub(crate) timer: CallTimer,
+    pub(crate) outcome: CallOutcome,
+    /// How the caller's type turns the outcome into one of its messages (`None` while free).
+    pub(crate) decoder: Option<ErasedDecoder>,
+    /// The next free entry while this one is free.
+    next_free: u32,
+}
+
+impl CallEntry {
+    /// Whether this is call `correlation` and its outcome is still unknown.
+    #[inline]
+    pub(crate) fn awaits(&self, correlation: u32) -> bool {
+        self.correlation == correlation && self.outcome == CallOutcome::WAITING
+    }
+}
+
+/// A caller type's `&'static CallDecoder<I>` with `I` erased, so one table serves every
+/// isolate type. Eight bytes: a `&dyn Any` would be sixteen and cost a virtual call and a
+/// type-id compare on every call outcome.
+#[derive(Clone, Copy)]
+pub(crate) struct ErasedDecoder {
+    pointer: NonNull<()>,
+    /// What `pointer` points to, checked in debug builds.
+    #[cfg(debug_assertions)]
+    type_id: core::any::TypeId,
+}
+
+// SAFETY: the pointer comes from a `&'static CallDecoder<I>`: immutable data that lives for
+// the whole program and holds only function pointers, so sharing or sending it is sound.
+unsafe impl Send for ErasedDecoder {}
+// SAFETY: as for `Send`: it is only ever read through, never written through.
+unsafe impl Sync for ErasedDecoder {}
+
+impl ErasedDecoder {
+    /// Erases the decoder table of a call made by isolate type `I`.
+    #[inline]
+    pub(crate) fn new<I: Isolate>(decoder: &'static CallDecoder<I>) -> Self {
+        Self {
+            pointer: NonNull::from(decoder).cast(),
+            #[cfg(debug_assertions)]
+            type_id: core::any::TypeId::of::<CallDecoder<I>>(),
+        }
+    }
+
+    /// The decoder table again.
+    ///
+    /// # Safety
+    ///
+    /// `self` must have been made by [`ErasedDecoder::new::<I>`](ErasedDecoder::new) for this
+    /// same `I`.
+    #[inline]
+    pub(crate) unsafe fn get<I: Isolate>(self) -> &'static CallDecoder<I> {
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            self.type_id,
+            core::any::TypeId::of::<CallDecoder<I>>(),
+            "a call entry decoded by an isolate type other than the caller's"
+        );
+        // SAFETY: by the caller's promise the pointer came from a `&'static CallDecoder<I>`,
+        // so it is non-null, aligned and valid for reads for the rest of the program.
+        unsafe { self.pointer.cast::<CallDecoder<I>>().as_ref() }
+    }
+}
+
+/// The shard's table of outstanding calls.
+pub(crate) struct Calls {
+    entries: Vec<CallEntry>,
+    /// The first free entry ([`NO_ENTRY`] when full); free entries link through `next_free`.
+    free_head: u32,
+}
+
+/// The end of the free list.
+const NO_ENTRY: u32 = u32::MAX;
+
+impl Calls {
+    /// A table with room for `capacity` outstanding calls.
+    pub(crate) fn new(capacity: usize) -> Self {
+        assert!(capacity < NO_ENTRY as usize, "call table too large");
+        Self {
+            entries: (0..capacity as u32)
+                .map(|index| CallEntry {
+                    correlation: 0,
+                    timer: CallTimer::NONE,
+                    outcome: CallOutcome::WAITING,
+                    decoder: None,
+                    next_free: if index + 1 < capacity as u32 {
+                        index + 1
+                    } else {
+                        NO_ENTRY
+                    },
+                })
+                .collect(),
+            free_head: if capacity > 0 { 0 } else { NO_ENTRY },
+        }
+    }
+
+    /// Bytes the table reserves per entry (for the boot spec's memory report).
+    pub(crate) const BYTES_PER_ENTRY: usize = size_of::<CallEntry>();
+
+    /// Whether another call can be recorded.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        self.free_head != NO_ENTRY
+    }
+
+    /// Records a new outstanding call; `None` when the table is full.
+    #[inline]
+    pub(crate) fn insert(
+        &mut self,
+        correlation: u32,
+        timer: CallTimer,
+        decoder: ErasedDecoder,
+    ) -> Option<CallIndex> {
+        let index = self.free_head;
+        let entry = self.entries.get_mut(index as usize)?;
+        self.free_head = entry.next_free;
+        entry.correlation = correlation;
+        entry.timer = timer;
+        entry.outcome = CallOutcome::WAITING;
+        entry.decoder = Some(decoder);
+        Some(CallIndex(index))
+    }
+
+    /// The entry `index` names.
+    #[inline]
+    pub(crate) fn get(&self, index: CallIndex) -> &CallEntry {
+        &self.entries[index.0 as usize]
+    }
+
+    /// The entry `index` names, to record its outcome.
+    #[inline]
+    pub(crate) fn get_mut(&mut self, index: CallIndex) -> &mut CallEntry {
+        &mut self.entries[index.0 as usize]
+    }
+
+    /// Frees the entry `index` names and returns what it held.
+    #[inline]
+    pub(crate) fn remove(
+        &mut self,
+        index: CallIndex,
+    ) -> (CallTimer, u32, CallOutcome, Option<ErasedDecoder>) {
+        let entry = &mut self.entries[index.0 as usize];
+        let taken = (
+            core::mem::replace(&mut entry.timer, CallTimer::NONE),
+            core::mem::replace(&mut entry.correlation, 0),
+            core::mem::replace(&mut entry.outcome, CallOutcome::WAITING),
+            entry.decoder.take(),
+        );
+        // Each entry is freed once: its slot forgets the index at the same time.
+        entry.next_free = self.free_head;
+        self.free_head = index.0;
+        taken
+    }
+
+    /// Frees the entry `index` names, whose outcome is known, and returns the outcome and
+    /// the decoder (the hot path's [`Calls::remove`]: the timer is already gone).
+    #[inline]
+    pub(crate) fn take_outcome(
+        &mut self,
+        index: CallIndex,
+    ) -> (CallOutcome, Option<ErasedDecoder>) {
+        let entry = &mut self.entries[index.0 as usize];
+        let taken = (entry.outcome, entry.decoder.take());
+        entry.next_free = self.free_head;
+        self.free_head = index.0;
+        taken
+    }
+
+    /// Entries in use (for tests).
+    #[cfg(test)]
+    pub(crate) fn in_use(&self) -> usize {
+        let mut free = 0;
+        let mut next = self.free_head;
+        while next != NO_ENTRY {
+            free += 1;
+            next = self.entries[next as usize].next_free;
+        }
+        self.entries.len() - free
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Effect, Message};
+
+    struct Probe;
+
+    struct ProbeMessage(u16);
+
+    impl Message for ProbeMessage {
+        fn tag(&self) -> u16 {
+            self.0
+        }
+    }
+
+    impl Isolate for Probe {
+        type Message = ProbeMessage;
+        type Args = ();
+        const MAILBOX: usize = 1;
+        const NAME: &'static str = "Probe";
+
+        fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+            Probe
+        }
+
+        fn handle(&mut self, _message: ProbeMessage, _ctx: &mut Ctx<Self>) -> Effect {
+            Effect::Receive
+        }
+    }
+
+    static DECODER: CallDecoder<Probe> = CallDecoder {
+        reply: |_| None,
+        timeout: || ProbeMessage(9),
+    };
+
+    #[test]
+    fn entries_are_reused_and_bounded() {
+        let decoder = ErasedDecoder::new(&DECODER);
+        let mut calls = Calls::new(2);
+        let first = calls.insert(1, CallTimer::NONE, decoder).expect("room");
+        let second = calls.insert(2, CallTimer::NONE, decoder).expect("room");
+        assert!(!calls.has_room());
+        assert!(calls.insert(3, CallTimer::NONE, decoder).is_none());
+        assert_eq!(calls.get(second).correlation, 2);
+        assert!(calls.get(second).awaits(2));
+        calls.get_mut(first).outcome = CallOutcome::TIMEOUT;
+        assert!(!calls.get(first).awaits(1), "the outcome is known");
+        let (_, correlation, outcome, taken) = calls.remove(first);
+        assert_eq!((correlation, outcome), (1, CallOutcome::TIMEOUT));
+        // SAFETY: made from a `CallDecoder<Probe>` just above.
+        let table = unsafe { taken.expect("a decoder").get::<Probe>() };
+        assert_eq!((table.timeout)().0, 9);
+        assert_eq!(calls.in_use(), 1);
+        let third = calls
+            .insert(3, CallTimer::NONE, decoder)
+            .expect("freed entry reused");
+        assert_eq!(third, first);
+        assert_eq!(calls.get(third).outcome, CallOutcome::WAITING);
+        calls.get_mut(second).outcome = CallOutcome::TIMEOUT;
+        let (outcome, taken) = calls.take_outcome(second);
+        assert_eq!(outcome, CallOutcome::TIMEOUT);
+        assert!(taken.is_some());
+        assert_eq!(calls.in_use(), 1);
+        assert!(Calls::new(0).insert(1, CallTimer::NONE, decoder).is_none());
+    }
+}
