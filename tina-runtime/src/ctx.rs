@@ -396,10 +396,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         args: W::Args,
         restart: crate::supervision::Restart,
     ) -> Result<Handle<W>, SpawnError> {
-        let group = self.core.membership[self.global].group;
-        if group == crate::shard::core::NO_GROUP {
+        let Some(group) = self.core.group_of(self.global) else {
             return Err(SpawnError::NotSupervised);
-        }
+        };
         let members = &self.core.groups[group as usize];
         if members.children.len() >= members.static_children + members.dynamic_room {
             return Err(SpawnError::GroupFull);
@@ -407,7 +406,13 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let handle = self.spawn::<W>(args)?;
         let raw = handle.raw();
         let global = self.core.types[raw.type_index() as usize].base + raw.slot() as usize;
-        self.core.membership[global] = crate::shard::core::Membership { group, restart };
+        let membership = crate::shard::core::Membership { group, restart };
+        // The group's room (checked above) is part of the table's capacity.
+        let kept = self.core.membership.insert(global as u32, membership);
+        debug_assert!(
+            kept.is_ok(),
+            "membership table sized for every group's room"
+        );
         self.core.groups[group as usize]
             .children
             .push(crate::supervision::tree::Child::Isolate {

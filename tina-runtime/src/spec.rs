@@ -37,7 +37,7 @@ use crate::shard::core::SlotMeta;
 use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 
 /// Builds one type's arena for one shard.
-pub(crate) type ArenaFactory = fn(slots: usize) -> Box<dyn ErasedArena>;
+pub(crate) type ArenaFactory = fn(slots: usize, supervised: usize) -> Box<dyn ErasedArena>;
 
 /// One registered isolate type.
 #[derive(Clone)]
@@ -47,6 +47,8 @@ pub(crate) struct TypeEntry {
     pub(crate) mailbox: usize,
     pub(crate) slots: usize,
     pub(crate) state_bytes: usize,
+    /// What the arena keeps per supervised slot: the init args, keyed by slot.
+    pub(crate) kept_args_bytes: usize,
     pub(crate) make_arena: ArenaFactory,
 }
 
@@ -175,8 +177,9 @@ impl BootSpec {
             mailbox: I::MAILBOX,
             slots,
             // What the arena keeps per slot: the state and the kept args.
-            state_bytes: size_of::<Option<I>>() + size_of::<Option<I::Args>>(),
-            make_arena: |slots| Box::new(Arena::<I>::new(slots)),
+            state_bytes: size_of::<I>(),
+            kept_args_bytes: size_of::<(u32, I::Args)>(),
+            make_arena: |slots, supervised| Box::new(Arena::<I>::new(slots, supervised)),
         });
         self
     }
@@ -505,6 +508,28 @@ impl BootSpec {
         }
     }
 
+    /// How many isolates on `shard` can be supervised at once: every static child of its
+    /// groups plus every group's room for dynamic children. Membership, kept init args and
+    /// pending exits are kept for these only.
+    pub(crate) fn supervised_capacity(&self, shard: ShardId) -> usize {
+        // A room larger than the shard's slots could never be filled.
+        let slots: usize = self.types.iter().map(|entry| entry.slots).sum();
+        let declared: usize = self
+            .groups
+            .iter()
+            .filter(|group| group.shard == shard)
+            .map(|group| {
+                let isolates = group
+                    .children
+                    .iter()
+                    .filter(|child| matches!(child, ChildSpec::Isolate(_)))
+                    .count();
+                isolates.saturating_add(group.dynamic_room.min(slots))
+            })
+            .fold(0, usize::saturating_add);
+        declared.min(slots)
+    }
+
     /// Room in each shard's table of outstanding calls: one call per isolate at most, and one
     /// per timer slot (every call has a timeout).
     pub(crate) fn call_capacity(&self) -> usize {
@@ -518,18 +543,27 @@ impl BootSpec {
         let pool = (self.pool_slots + self.control_reserve + self.timer_slots) * envelope_slot;
         let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
         let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
-        // Per slot, besides the arena: its bookkeeping, its supervision membership, a place
-        // in the exit queue, and one u32 each in the free list, the ready queue, the yield
-        // list and the timer owner table.
-        let per_slot = size_of::<SlotMeta>()
-            + size_of::<crate::shard::core::Membership>()
-            + size_of::<crate::shard::core::Exit>()
-            + 4 * size_of::<u32>();
-        let slots = slots_total * per_slot;
+        // Per slot, besides the arena: its bookkeeping and one u32 each in the free list, the
+        // ready queue, the yield list and the timer owner table.
+        let per_slot = size_of::<SlotMeta>() + 4 * size_of::<u32>();
+        // Per supervised slot (the largest bound of any shard): its membership, keyed by
+        // slot, and a place in the exit queue.
+        let supervised = (0..self.shards)
+            .map(|shard| self.supervised_capacity(ShardId(shard as u16)))
+            .max()
+            .unwrap_or(0);
+        let per_supervised = size_of::<(u32, crate::shard::core::Membership)>()
+            + size_of::<crate::shard::core::Exit>();
+        let slots = slots_total * per_slot + supervised * per_supervised;
         let states: usize = self
             .types
             .iter()
-            .map(|entry| entry.slots * entry.state_bytes)
+            .map(|entry| {
+                // The states, one presence bit each, and the kept args.
+                entry.slots * entry.state_bytes
+                    + entry.slots.div_ceil(64) * size_of::<u64>()
+                    + entry.slots.min(supervised) * entry.kept_args_bytes
+            })
             .sum();
         let timers = self.timer_slots * crate::timer::Timers::BYTES_PER_SLOT
             + self.call_capacity() * crate::shard::calls::Calls::BYTES_PER_ENTRY;
@@ -553,9 +587,10 @@ pub struct MemoryReport {
     pub pool_bytes: usize,
     /// Inbound rings from every other shard.
     pub ring_bytes: usize,
-    /// Per-slot bookkeeping (generations, mailbox heads, call state).
+    /// Per-slot bookkeeping (generations, mailbox heads, the call index), plus supervision
+    /// membership and exit-queue room for the slots that can be supervised.
     pub slot_bytes: usize,
-    /// Isolate states and their kept init args.
+    /// Isolate states, and the init args kept for the slots that can be supervised.
     pub state_bytes: usize,
     /// The timer queue and the table of outstanding calls (as many entries as timer slots,
     /// or isolate slots where those are fewer).

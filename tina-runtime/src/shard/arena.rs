@@ -12,7 +12,9 @@ use crate::envelope::{Envelope, Kind, Payload};
 use crate::handle::RawHandle;
 use crate::isolate::{Isolate, Message};
 use crate::shard::calls::CallIndex;
-use crate::shard::core::{Core, Exit, NO_GROUP, RequestInfo, Status};
+use crate::shard::core::{Core, Exit, RequestInfo, Status};
+use crate::shard::keyed::Keyed;
+use crate::shard::states::States;
 use crate::supervision::crash::{self, CrashReport, Truncating};
 
 /// What the shard asks of an arena, without knowing its type.
@@ -93,23 +95,24 @@ enum Ending {
 /// The states of isolate type `I` on one shard.
 pub(crate) struct Arena<I: Isolate> {
     type_index: u16,
-    states: Vec<Option<I>>,
-    /// Init args kept for restarts.
-    args: Vec<Option<I::Args>>,
+    states: States<I>,
+    /// Init args kept for restarts, for supervised slots only.
+    args: Keyed<I::Args>,
 }
 
 impl<I: Isolate> Arena<I> {
-    pub(crate) fn new(slots: usize) -> Self {
+    /// An arena of `slots` slots, able to keep the init args of `supervised` of them.
+    pub(crate) fn new(slots: usize, supervised: usize) -> Self {
         Self {
             type_index: 0,
-            states: (0..slots).map(|_| None).collect(),
-            args: (0..slots).map(|_| None).collect(),
+            states: States::new(slots),
+            args: Keyed::with_capacity(supervised.min(slots)),
         }
     }
 
     /// The state of the isolate in `slot`, if it is alive.
     pub(crate) fn state(&self, slot: u32) -> Option<&I> {
-        self.states.get(slot as usize)?.as_ref()
+        self.states.get(slot)
     }
 
     fn global(&self, core: &Core, slot: u32) -> usize {
@@ -253,8 +256,10 @@ impl<I: Isolate> Arena<I> {
         };
         core.trace(self.type_index, slot, trace_tag);
         core.counters.dispatched += 1;
-        let state = &mut self.states[slot as usize];
-        let args_slot = &mut self.args[slot as usize];
+        let mut state = self.states.slot_mut(slot);
+        let kept_args = &mut self.args;
+        // Only a supervised isolate can be restarted, so only its args are kept.
+        let keep_args = matches!(input, Input::Init(_)) && core.group_of(global).is_some();
         let request = match &input {
             Input::Message(_, request) => *request,
             _ => None,
@@ -266,11 +271,18 @@ impl<I: Isolate> Arena<I> {
                 Input::Init(args) => {
                     // Keep the args before `init` runs, so a restart after a panic in
                     // `init` still has them.
-                    let args = args_slot.insert(args);
-                    *state = Some(I::init(args, &mut ctx));
+                    if keep_args {
+                        match kept_args.insert(slot, args) {
+                            Ok(args) => state.set(I::init(args, &mut ctx)),
+                            // The table has room for every supervised slot of the type.
+                            Err(args) => state.set(I::init(&args, &mut ctx)),
+                        }
+                    } else {
+                        state.set(I::init(&args, &mut ctx));
+                    }
                     Effect::Receive
                 }
-                Input::Message(message, request) => match state.as_mut() {
+                Input::Message(message, request) => match state.get_mut() {
                     Some(state) => {
                         let mut effect = state.handle(message, &mut ctx);
                         // Batch: no envelope, catch_unwind or context set-up per message.
@@ -288,11 +300,11 @@ impl<I: Isolate> Arena<I> {
                     }
                     None => Effect::Crash("message for an isolate without state"),
                 },
-                Input::Resume => match state.as_mut() {
+                Input::Resume => match state.get_mut() {
                     Some(state) => state.resume(&mut ctx),
                     None => Effect::Receive,
                 },
-                Input::Shutdown => match state.as_mut() {
+                Input::Shutdown => match state.get_mut() {
                     Some(state) => state.shutdown(&mut ctx),
                     None => Effect::Done,
                 },
@@ -367,7 +379,7 @@ impl<I: Isolate> Arena<I> {
         let crashed = match ending {
             Ending::Continue => {
                 let meta = &mut core.slots[global];
-                if meta.status == Status::Starting && self.states[slot as usize].is_some() {
+                if meta.status == Status::Starting && self.states.contains(slot) {
                     meta.status = Status::Live;
                     core.counters.live_isolates += 1;
                     core.counters.spawned += 1;
@@ -393,8 +405,8 @@ impl<I: Isolate> Arena<I> {
             core.counters.exited += 1;
         }
         ErasedArena::stop(self, core, slot);
-        if core.membership[global].group == NO_GROUP {
-            self.args[slot as usize] = None;
+        if core.group_of(global).is_none() {
+            self.args.remove(slot);
             core.free_slot(global);
         } else {
             core.exits.push_back(Exit::new(global, crashed));
@@ -463,17 +475,14 @@ impl<I: Isolate> ErasedArena for Arena<I> {
 
     fn install_args(&mut self, slot: u32, mut payload: Payload) -> bool {
         match payload.take::<I::Args>() {
-            Some(args) => {
-                self.args[slot as usize] = Some(args);
-                true
-            }
+            Some(args) => self.args.insert(slot, args).is_ok(),
             None => false,
         }
     }
 
     fn start(&mut self, core: &mut Core, slot: u32) -> bool {
         let global = self.global(core, slot);
-        if self.args[slot as usize].is_none() || core.slots[global].status.is_running() {
+        if !self.args.contains(slot) || core.slots[global].status.is_running() {
             return false;
         }
         core.slots[global].status = Status::Starting;
@@ -485,13 +494,13 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         );
         core.trace(self.type_index, slot, 1 << 16);
         core.counters.dispatched += 1;
-        let state = &mut self.states[slot as usize];
-        let args = &self.args[slot as usize];
+        let mut state = self.states.slot_mut(slot);
+        let args = self.args.get(slot);
         let mut ctx = Ctx::new(core, me, global, None);
         let outcome = crash::in_dispatch(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 if let Some(args) = args {
-                    *state = Some(I::init(args, &mut ctx));
+                    state.set(I::init(args, &mut ctx));
                 }
                 Effect::Receive
             }))
@@ -507,14 +516,14 @@ impl<I: Isolate> ErasedArena for Arena<I> {
     fn stop(&mut self, core: &mut Core, slot: u32) {
         let global = self.global(core, slot);
         if core.slots[global].status.is_running() {
-            self.states[slot as usize] = None;
+            self.states.clear(slot);
             core.teardown(global);
         }
     }
 
     fn release(&mut self, core: &mut Core, slot: u32) {
         self.stop(core, slot);
-        self.args[slot as usize] = None;
+        self.args.remove(slot);
         let global = self.global(core, slot);
         core.free_slot(global);
     }
@@ -522,7 +531,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
     fn request_shutdown(&mut self, core: &mut Core) {
         let base = core.types[self.type_index as usize].base;
         for slot in 0..self.states.len() {
-            if self.states[slot].is_some() {
+            if self.states.contains(slot as u32) {
                 core.slots[base + slot].shutdown_pending = true;
                 core.mark_ready(self.type_index, slot as u32);
             }

@@ -160,13 +160,26 @@ impl Calls {
     }
 
     /// The entry `index` names.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, index: CallIndex) -> &CallEntry {
         &self.entries[index.0 as usize]
     }
 
-    /// The entry `index` names, to record its outcome.
+    /// The entry `index` names if it is call `correlation` with its outcome still unknown
+    /// (`None` also for [`CallIndex::NONE`]), to record the outcome.
     #[inline]
+    pub(crate) fn awaiting(
+        &mut self,
+        index: CallIndex,
+        correlation: u32,
+    ) -> Option<&mut CallEntry> {
+        self.entries
+            .get_mut(index.0 as usize)
+            .filter(|entry| entry.awaits(correlation))
+    }
+
+    /// The entry `index` names, to record its outcome.
+    #[cfg(test)]
     pub(crate) fn get_mut(&mut self, index: CallIndex) -> &mut CallEntry {
         &mut self.entries[index.0 as usize]
     }
@@ -262,6 +275,9 @@ mod tests {
         assert!(calls.insert(3, CallTimer::NONE, decoder).is_none());
         assert_eq!(calls.get(second).correlation, 2);
         assert!(calls.get(second).awaits(2));
+        assert!(calls.awaiting(second, 2).is_some());
+        assert!(calls.awaiting(second, 1).is_none(), "another call's id");
+        assert!(calls.awaiting(CallIndex::NONE, 2).is_none());
         calls.get_mut(first).outcome = CallOutcome::TIMEOUT;
         assert!(!calls.get(first).awaits(1), "the outcome is known");
         let (_, correlation, outcome, taken) = calls.remove(first);

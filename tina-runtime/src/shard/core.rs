@@ -17,6 +17,7 @@ use crate::envelope::{Envelope, Kind};
 use crate::error::SendErrorKind;
 use crate::handle::{GENERATION_MASK, RawHandle, SLOTS_PER_TYPE_MAX, ShardId};
 use crate::shard::calls::{CallIndex, Calls};
+use crate::shard::keyed::Keyed;
 use crate::timer::{CallTimer, Expired, TimerAction, Timers};
 
 /// The slot field of an init envelope that lets the receiving shard choose the slot.
@@ -51,13 +52,10 @@ impl Status {
     }
 }
 
-/// Marks a slot that belongs to no supervision group.
-pub(crate) const NO_GROUP: u16 = u16::MAX;
-
 /// Which supervision group a slot belongs to, and how it restarts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Membership {
-    /// Local group index, or [`NO_GROUP`].
+    /// Local group index.
     pub(crate) group: u16,
     pub(crate) restart: crate::supervision::Restart,
 }
@@ -235,9 +233,10 @@ pub(crate) struct Core {
     /// Whether dispatches feed `trace` (simulation only; production skips the hashing).
     pub(crate) tracing: bool,
     pub(crate) next_correlation: u32,
-    /// Supervision membership per slot.
-    pub(crate) membership: Vec<Membership>,
-    /// Exits awaiting their group's decision (capacity: one per slot).
+    /// Supervision membership of the supervised slots (capacity: the supervised bound).
+    pub(crate) membership: Keyed<Membership>,
+    /// Exits awaiting their group's decision (only supervised slots report exits; capacity:
+    /// the supervised bound).
     pub(crate) exits: VecDeque<Exit>,
     pub(crate) crash_log: crate::supervision::crash::CrashLog,
     /// Slots that yielded this tick, resumed next tick (capacity: one per slot).
@@ -533,20 +532,18 @@ impl Core {
             self.counters.replies_to_dead_callers += 1;
             return;
         };
-        let call = self.slots[global].call;
-        if !call.is_some() || !self.calls.get(call).awaits(correlation) {
+        let Some(entry) = self.calls.awaiting(self.slots[global].call, correlation) else {
             self.counters.late_replies_dropped += 1;
             return;
-        }
+        };
         let Some(index) = self.pool.try_alloc_reserved_with(make) else {
             // No room to hold the reply: the caller will see its timeout.
             self.counters.dropped_on_arrival += 1;
             return;
         };
-        self.slots[global].call_settled = true;
-        let entry = self.calls.get_mut(call);
         entry.outcome = CallOutcome::reply(index);
         let timer = core::mem::replace(&mut entry.timer, CallTimer::NONE);
+        self.slots[global].call_settled = true;
         self.timers.cancel_call(timer, correlation);
         self.mark_ready(target.type_index(), target.slot());
     }
@@ -569,10 +566,8 @@ impl Core {
                     self.counters.timers_dropped += 1;
                 }
                 (TimerAction::CallTimeout(correlation), Ok(global)) => {
-                    let call = self.slots[global].call;
-                    if call.is_some() && self.calls.get(call).awaits(correlation) {
+                    if let Some(entry) = self.calls.awaiting(self.slots[global].call, correlation) {
                         self.slots[global].call_settled = true;
-                        let entry = self.calls.get_mut(call);
                         entry.outcome = CallOutcome::TIMEOUT;
                         entry.timer = CallTimer::NONE;
                         self.counters.calls_timed_out += 1;
@@ -628,12 +623,20 @@ impl Core {
         });
     }
 
+    /// The supervision group of the slot, if it is supervised.
+    #[inline]
+    pub(crate) fn group_of(&self, global: usize) -> Option<u16> {
+        self.membership
+            .get(global as u32)
+            .map(|membership| membership.group)
+    }
+
     /// Returns a torn-down slot to its type's free list.
     pub(crate) fn free_slot(&mut self, global: usize) {
         let meta = &mut self.slots[global];
         if meta.status == Status::Stopped {
             meta.status = Status::Free;
-            self.membership[global].group = NO_GROUP;
+            self.membership.remove(global as u32);
             let (type_index, slot) = self.locate(global);
             self.free_slots[type_index as usize].push(slot);
         }

@@ -10,6 +10,8 @@
 pub(crate) mod arena;
 pub(crate) mod calls;
 pub(crate) mod core;
+pub(crate) mod keyed;
+pub(crate) mod states;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,11 +24,11 @@ use crate::envelope::{Envelope, Payload};
 use crate::handle::ShardId;
 use crate::isolate::MAILBOX_MAX;
 use crate::shard::arena::ErasedArena;
-use crate::shard::core::{Core, Membership, NO_GROUP, Signals, SlotMeta, Status, TypeInfo};
+use crate::shard::core::{Core, Membership, Signals, SlotMeta, Status, TypeInfo};
 use crate::spec::{BootSpec, ChildSpec, TypeEntry};
 use crate::supervision::crash::CrashLog;
 use crate::supervision::tree::{Child, Group};
-use crate::supervision::{OverloadPolicy, Restart, Strategy};
+use crate::supervision::{OverloadPolicy, Strategy};
 use crate::timer::Timers;
 
 /// Envelopes taken from an inbound ring per acquire/release pair.
@@ -232,6 +234,9 @@ pub(crate) struct ShardSeed {
     policy: OverloadPolicy,
     /// Init args of the static children: (type index, slot, args).
     static_args: Vec<(u16, u32, Payload)>,
+    /// How many slots of the shard can be supervised at once (static children and every
+    /// group's room for dynamic ones): the bound of the tables that only they need.
+    supervised: usize,
 }
 
 impl ShardSeed {
@@ -243,7 +248,7 @@ impl ShardSeed {
             .iter()
             .enumerate()
             .map(|(type_index, entry)| {
-                let mut arena = (entry.make_arena)(entry.slots);
+                let mut arena = (entry.make_arena)(entry.slots, self.supervised);
                 arena.bind(type_index as u16);
                 arena
             })
@@ -324,6 +329,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             ready.push(VecDeque::with_capacity(entry.slots));
         }
         let slot_count = slots.len();
+        let supervised = spec.supervised_capacity(ShardId(index as u16));
         let mut core = Core {
             shard: ShardId(index as u16),
             shard_count,
@@ -341,14 +347,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,
             next_correlation: 0,
-            membership: vec![
-                Membership {
-                    group: NO_GROUP,
-                    restart: Restart::Temporary
-                };
-                slot_count
-            ],
-            exits: VecDeque::with_capacity(slot_count),
+            membership: keyed::Keyed::with_capacity(supervised),
+            exits: VecDeque::with_capacity(supervised),
             crash_log: CrashLog::new(spec.print_crashes),
             groups: Vec::new(),
             deferred: Vec::with_capacity(slot_count),
@@ -363,6 +363,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             groups,
             policy: spec.overload_policy,
             static_args,
+            supervised,
         });
     }
     shards
@@ -406,10 +407,15 @@ fn build_tree(
                         + root.handle.slot() as usize;
                     // Reserved, not started: it starts when the tree starts.
                     core.slots[global].status = Status::Stopped;
-                    core.membership[global] = Membership {
+                    let membership = Membership {
                         group: local_group,
                         restart: root.restart,
                     };
+                    let kept = core.membership.insert(global as u32, membership);
+                    assert!(
+                        kept.is_ok(),
+                        "the supervised bound counts every static child"
+                    );
                     children.push(Child::Isolate {
                         global: global as u32,
                         restart: root.restart,
@@ -432,7 +438,8 @@ fn build_tree(
             .and_then(|parent| local_index(parent.0 as usize));
         let restarts_max = declared.budget.restarts;
         let static_children = children.len();
-        children.reserve_exact(declared.dynamic_room);
+        // Dynamic children each hold a slot of this shard: no more than its slot count.
+        children.reserve_exact(declared.dynamic_room.min(core.slots.len()));
         groups.push(Group {
             parent,
             strategy: declared.strategy,

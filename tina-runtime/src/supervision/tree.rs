@@ -66,7 +66,9 @@ impl Shard {
     }
 
     fn handle_exit(&mut self, exit: Exit) {
-        let membership = self.core.membership[exit.global() as usize];
+        let Some(&membership) = self.core.membership.get(exit.global()) else {
+            return;
+        };
         let restart = match membership.restart {
             Restart::Permanent => true,
             Restart::Transient => exit.crashed(),
@@ -234,7 +236,7 @@ impl Shard {
             .store(true, Ordering::Release);
         for global in 0..self.core.slots.len() {
             let (type_index, slot) = self.core.locate(global);
-            if self.core.membership[global].group == crate::shard::core::NO_GROUP {
+            if self.core.group_of(global).is_none() {
                 if self.core.slots[global].status.is_running() {
                     self.arenas[type_index as usize].release(&mut self.core, slot);
                 }
