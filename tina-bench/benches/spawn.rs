@@ -384,7 +384,6 @@ fn main() {
     let slot_bytes =
         (tina_boot_bytes(total as usize + 1) - tina_boot_bytes(1)) as f64 / total as f64;
     let state_bytes = size_of::<Child>();
-    let args_bytes = size_of::<<Child as Isolate>::Args>();
     let mut spec = spawn_spec(total as usize, 4096);
     spec.root::<Spawner>(ShardId(0), total);
     let report = spec.validate().expect("valid spec");
@@ -413,29 +412,29 @@ fn main() {
     );
     table.line("\n**memory per isolate / task / actor** (net heap bytes ÷ count; median of 3)\n");
     table.line(
-        "| contender | bytes each | state (`size_of`) | kept init args | overhead beyond state | overhead beyond state and args | mailbox reservation |",
+        "| contender | bytes each | state (`size_of`) | overhead beyond state | mailbox reservation |",
     );
-    table.line("|---|---:|---:|---:|---:|---:|---|");
+    table.line("|---|---:|---:|---:|---|");
     table.line(format!(
-        "| tina (slot reserved at boot; spawn allocates 0 bytes, checked) | {slot_bytes:.0} | {state_bytes} | {args_bytes} | {:.0} | {:.0} | none per isolate: a 16-byte queue head in the slot; messages wait in the shard's shared pool ({} KiB for {} envelopes) |",
+        "| tina (slot reserved at boot; spawn allocates 0 bytes, checked) | {slot_bytes:.0} | {state_bytes} | {:.0} | none per isolate: a 16-byte queue head in the slot; messages wait in the shard's shared pool ({} KiB for {} envelopes) |",
         slot_bytes - state_bytes as f64,
-        slot_bytes - (state_bytes + args_bytes) as f64,
         report.pool_bytes / 1024,
         4096 + 64 + 256 + 1024,
     ));
     table.line(format!(
-        "| tokio task (future holds an `Arc<Notify>` and a `Notified`) | {tokio_bytes} | — | — | — | — | none (no mailbox) |"
+        "| tokio task (future holds an `Arc<Notify>` and a `Notified`) | {tokio_bytes} | — | — | none (no mailbox) |"
     ));
     table.line(format!(
-        "| actix actor | {actix_bytes} | — | — | — | — | included (its channel) |"
+        "| actix actor | {actix_bytes} | — | — | included (its channel) |"
     ));
     table.line(format!(
-        "| ractor actor | {ractor_bytes} | — | — | — | — | included (its channels) |"
+        "| ractor actor | {ractor_bytes} | — | — | included (its channels) |"
     ));
     table.line(format!(
-        "\nThe boot spec's own estimate (`BootSpec::validate`): {:.0} bytes of slot bookkeeping and {:.0} bytes of state (state + kept init args) per slot.",
+        "\nThe boot spec's own estimate (`BootSpec::validate`): {:.0} bytes of slot bookkeeping and {:.0} bytes of state per slot (the state and its presence bit; init args are kept only for the slots that can be supervised — static children and groups' room for dynamic ones — {} here).",
         report.slot_bytes as f64 / (total + 1) as f64,
         report.state_bytes as f64 / (total + 1) as f64,
+        "one, the spawner's",
     ));
     table.finish();
 }

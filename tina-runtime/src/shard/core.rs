@@ -138,7 +138,7 @@ pub(crate) struct SlotMeta {
 
 // Per-isolate overhead is a tracked figure (BENCHMARKS.md, "bytes per isolate"): growing the
 // slot bookkeeping should be a decision, not an accident.
-const _: () = assert!(size_of::<SlotMeta>() <= 48);
+const _: () = assert!(size_of::<SlotMeta>() <= 40);
 const _: () = assert!(size_of::<Exit>() == 4);
 
 impl SlotMeta {
