@@ -13,7 +13,10 @@
 //! depend on where code, heap and stacks land, which is drawn once per process. On the
 //! 2-core VM this was written on, with every round in one process, the median
 //! `ring single / rtrb single` ratio ranged from 0.79 to 1.06 across four runs of one
-//! binary. With a fresh process per round it stayed within 0.73–0.81. Set
+//! binary; with a fresh process per round it stayed within 0.73–0.81. That steady deficit
+//! was real, not placement: [`Producer::push`] stored its private cursor before the shared
+//! one (and [`Consumer::try_pop`] likewise); storing the shared cursor first moved the
+//! ratio to 0.95–1.01 (BENCHMARKS.md, ring notes). Set
 //! `TINA_BENCH_IN_PROCESS=1` to run every round in this process instead. The
 //! `A/A control` row (a second compiled copy of `rtrb single`) shows how far the harness
 //! alone moves a ratio; ideally 1.00.

@@ -18,6 +18,8 @@ fn mailbox_op() -> impl Strategy<Value = MailboxOp> {
 #[derive(Debug, Clone)]
 enum RingOp {
     Push(u16),
+    /// `Producer::push`: write and publish (everything written so far) in one call.
+    PushPublish(u16),
     Publish,
     Pop,
     Drain(usize),
@@ -26,6 +28,7 @@ enum RingOp {
 fn ring_op() -> impl Strategy<Value = RingOp> {
     prop_oneof![
         4 => any::<u16>().prop_map(RingOp::Push),
+        2 => any::<u16>().prop_map(RingOp::PushPublish),
         1 => Just(RingOp::Publish),
         2 => Just(RingOp::Pop),
         1 => (0usize..6).prop_map(RingOp::Drain),
@@ -62,6 +65,17 @@ proptest! {
                 RingOp::Push(value) => {
                     let expected = if model.len() < capacity { model.push_back(value); Ok(()) } else { Err(value) };
                     prop_assert_eq!(producer.try_push(value), expected);
+                }
+                RingOp::PushPublish(value) => {
+                    // A full ring refuses the item and publishes nothing.
+                    let expected = if model.len() < capacity {
+                        model.push_back(value);
+                        published = model.len();
+                        Ok(())
+                    } else {
+                        Err(value)
+                    };
+                    prop_assert_eq!(producer.push(value), expected);
                 }
                 RingOp::Publish => {
                     producer.publish();
