@@ -64,7 +64,10 @@ pub const MAILBOX_MAX: usize = 1 << 16;
 pub trait Isolate: Sized + 'static {
     /// The message enum: one variant per accepted message type.
     type Message: Message;
-    /// What `init` is given; kept so a restart can run `init` again with the same value.
+    /// What `init` is given. For a supervised isolate (a static child, or one spawned with
+    /// [`Ctx::spawn_child`](crate::Ctx::spawn_child)) the runtime keeps it, so a restart can
+    /// run `init` again with the same value; an unsupervised one is never restarted and keeps
+    /// nothing.
     type Args: Clone + Send + 'static;
     /// The mailbox bound: at most this many ordinary messages wait for one isolate.
     /// Must be in `1..=MAILBOX_MAX`.

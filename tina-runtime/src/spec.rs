@@ -176,7 +176,7 @@ impl BootSpec {
             name: I::NAME,
             mailbox: I::MAILBOX,
             slots,
-            // What the arena keeps per slot: the state and the kept args.
+            // What the arena keeps: the state per slot, the args per supervised slot.
             state_bytes: size_of::<I>(),
             kept_args_bytes: size_of::<(u32, I::Args)>(),
             make_arena: |slots, supervised| Box::new(Arena::<I>::new(slots, supervised)),
