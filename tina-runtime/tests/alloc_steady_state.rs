@@ -1,6 +1,9 @@
 //! A counting global allocator proves the steady state never allocates: after boot, a
 //! million local and cross-shard messages, timers and calls cause zero allocator calls —
-//! in simulation and on real threads.
+//! in simulation and on real threads. So does supervision churn: thousands of dynamic
+//! children spawned, crashed, restarted and ended, and unsupervised isolates spawned and
+//! ended (the tables that keep supervised children's membership and init args are sized at
+//! boot and never grow).
 //!
 //! One `#[test]` only: tests in one binary run in parallel and would count each other.
 
@@ -205,6 +208,120 @@ impl Caller {
     }
 }
 
+/// Drives supervision churn: each round spawns a supervised worker (it crashes once, is
+/// restarted with its kept args, then quits) and an unsupervised one (it quits at once).
+#[isolate(mailbox = 8)]
+struct Foreman {
+    rounds: u32,
+    /// The current supervised worker has started this many times.
+    starts: u8,
+}
+
+/// A worker (re)started: whether it is the supervised one, and its handle.
+#[derive(Bounded)]
+struct Started(bool, Handle<Worker>);
+
+/// Crash on purpose.
+#[derive(Bounded)]
+struct Fail;
+
+/// End normally.
+#[derive(Bounded)]
+struct Quit;
+
+/// Starts the first churn round, 10 ms after boot.
+#[derive(Bounded)]
+struct Begin;
+
+const CHURN_ROUNDS: u32 = 2_000;
+
+#[isolate]
+impl Foreman {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::from_millis(10), Begin).unwrap();
+        Foreman {
+            rounds: 0,
+            starts: 0,
+        }
+    }
+
+    fn begin(&mut self, _begin: Begin, ctx: &mut Ctx<Self>) -> Effect {
+        self.next_round(ctx);
+        Effect::Receive
+    }
+
+    fn started(&mut self, started: Started, ctx: &mut Ctx<Self>) -> Effect {
+        let Started(supervised, worker) = started;
+        if !supervised {
+            ctx.send(&worker, Quit).unwrap();
+            return Effect::Receive;
+        }
+        self.starts += 1;
+        if self.starts == 1 {
+            ctx.send(&worker, Fail).unwrap();
+            return Effect::Receive;
+        }
+        // Restarted: end it and begin the next round (room for two dynamic children, so the
+        // next can start while this one winds down).
+        ctx.send(&worker, Quit).unwrap();
+        self.next_round(ctx);
+        Effect::Receive
+    }
+}
+
+impl Foreman {
+    fn next_round(&mut self, ctx: &mut Ctx<Self>) {
+        if self.rounds == CHURN_ROUNDS {
+            return;
+        }
+        self.rounds += 1;
+        self.starts = 0;
+        let me = ctx.me();
+        ctx.spawn_child::<Worker>((me, true), Restart::Transient)
+            .unwrap();
+        ctx.spawn::<Worker>((me, false)).unwrap();
+    }
+}
+
+#[isolate(mailbox = 4)]
+struct Worker;
+
+#[isolate]
+impl Worker {
+    fn init(args: &(Handle<Foreman>, bool), ctx: &mut Ctx<Self>) -> Self {
+        let me = ctx.me();
+        ctx.send(&args.0, Started(args.1, me)).unwrap();
+        Worker
+    }
+
+    fn fail(&mut self, _fail: Fail, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Crash("told to")
+    }
+
+    fn quit(&mut self, _quit: Quit, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Done
+    }
+}
+
+/// One shard: the foreman (supervised, with room for two dynamic children) and four worker
+/// slots; restarts are budgeted generously, the churn is the point.
+fn churn_spec() -> (BootSpec, Handle<Foreman>) {
+    let mut spec = support::small_spec(1);
+    spec.print_crashes(false)
+        .isolate::<Foreman>(1)
+        .isolate::<Worker>(4);
+    let root = spec.supervisor(ShardId(0));
+    spec.dynamic_children(root, 2).budget(
+        root,
+        RestartBudget {
+            restarts: 60_000,
+            window: Duration::from_secs(1),
+        },
+    );
+    let foreman = spec.root::<Foreman>(ShardId(0), ());
+    (spec, foreman)
+}
+
 /// Two shards; on each, two relays (the ring a0 -> a1 -> b0 -> b1 -> a0 makes half the hops
 /// remote), a server, and two callers — one calling the local server, one the remote.
 fn spec() -> BootSpec {
@@ -251,6 +368,36 @@ fn steady_state_never_allocates() {
     assert_eq!(
         allocations, 0,
         "the simulated steady state allocated {allocations} times"
+    );
+
+    // Supervision churn, in simulation.
+    let (churn, foreman) = churn_spec();
+    let mut sim = Simulation::new(churn, 9).unwrap();
+    // A few rounds uncounted (first use of every path), the rest counted.
+    while sim.state(foreman).unwrap().rounds < 4 {
+        sim.step();
+    }
+    let uncounted = sim.state(foreman).unwrap().rounds;
+    assert!(uncounted < 20, "{uncounted} rounds before counting");
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let report = sim.run(u64::MAX);
+    COUNTING.store(false, Ordering::SeqCst);
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    assert!(report.quiescent);
+    assert_eq!(sim.state(foreman).unwrap().rounds, CHURN_ROUNDS);
+    let totals = sim.totals();
+    let rounds = u64::from(CHURN_ROUNDS);
+    assert_eq!(totals.crashed, rounds, "{totals:?}");
+    assert_eq!(totals.restarts, rounds, "{totals:?}");
+    assert_eq!(totals.exited, 2 * rounds, "{totals:?}");
+    assert_eq!(
+        totals.live_isolates, 1,
+        "only the foreman is left: {totals:?}"
+    );
+    assert_eq!(
+        allocations, 0,
+        "supervision churn allocated {allocations} times"
     );
 
     // Real threads.
