@@ -380,16 +380,9 @@ impl<T> Consumer<T> {
         Batch {
             end: self.head.wrapping_add(count),
             start: self.head,
+            head: self.head,
             consumer: self,
         }
-    }
-
-    /// Reads the item at `head` and advances the local cursor (not the shared one).
-    #[inline(always)]
-    fn read_slot(&mut self) -> T {
-        let item = self.read_slot_at(self.head);
-        self.head = self.head.wrapping_add(1);
-        item
     }
 
     /// Moves the item at cursor `head` (the consumer's own) out of its slot; the caller
@@ -445,6 +438,10 @@ pub struct Batch<'a, T> {
     consumer: &'a mut Consumer<T>,
     /// The consumer's cursor when the batch was taken.
     start: usize,
+    /// The next item to pop: the batch's own copy of the consumer's cursor, written back
+    /// (with the one `Release` store) when the batch is dropped. A local cursor lets the
+    /// compiler keep it in a register across a drain loop.
+    head: usize,
     /// One past the last item of the batch.
     end: usize,
 }
@@ -453,43 +450,41 @@ impl<T> Batch<'_, T> {
     /// Items left in the batch.
     #[inline]
     pub fn len(&self) -> usize {
-        self.end.wrapping_sub(self.consumer.head)
+        self.end.wrapping_sub(self.head)
     }
 
     /// Whether the batch is used up.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.consumer.head == self.end
+        self.head == self.end
     }
 
     /// Takes the next item of the batch.
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        if self.consumer.head == self.end {
+        if self.head == self.end {
             return None;
         }
-        Some(self.consumer.read_slot())
+        let item = self.consumer.read_slot_at(self.head);
+        self.head = self.head.wrapping_add(1);
+        Some(item)
     }
 
     /// Takes the next item only if `wanted` says so after looking at it.
     #[inline]
     pub fn pop_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
-        if self.consumer.head == self.end {
+        if self.head == self.end {
             return None;
         }
         let shared = &self.consumer.shared;
-        let take = shared.slots[self.consumer.head & shared.mask].with(|slot| {
+        let take = shared.slots[self.head & shared.mask].with(|slot| {
             // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`.
             // SAFETY: so the slot holds an initialised, published item that the producer will
             // not touch before our Release store of a `head` past it; the shared borrow ends
             // with this closure, before the item is moved out or the slot handed back.
             wanted(unsafe { (*slot).assume_init_ref() })
         });
-        if take {
-            Some(self.consumer.read_slot())
-        } else {
-            None
-        }
+        if take { self.pop() } else { None }
     }
 
     /// Lets `take` read the next item where it lies, through `&mut`: when it returns
@@ -498,11 +493,11 @@ impl<T> Batch<'_, T> {
     /// it as it found it. Moves nothing out of the ring that `take` does not move itself.
     #[inline]
     pub fn take_with<R>(&mut self, take: impl FnOnce(&mut T) -> Option<R>) -> Option<R> {
-        if self.consumer.head == self.end {
+        if self.head == self.end {
             return None;
         }
         let shared = &self.consumer.shared;
-        let taken = shared.slots[self.consumer.head & shared.mask].with_mut(|slot| {
+        let taken = shared.slots[self.head & shared.mask].with_mut(|slot| {
             // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`, so the slot
             // holds an initialised, published item that the producer will not touch before our
             // Release store of a `head` past it: the consumer has it to itself, for reading and,
@@ -516,7 +511,7 @@ impl<T> Batch<'_, T> {
             Some(taken)
         });
         if taken.is_some() {
-            self.consumer.head = self.consumer.head.wrapping_add(1);
+            self.head = self.head.wrapping_add(1);
         }
         taken
     }
@@ -524,19 +519,21 @@ impl<T> Batch<'_, T> {
     /// Items popped so far.
     #[inline]
     pub fn taken(&self) -> usize {
-        self.consumer.head.wrapping_sub(self.start)
+        self.head.wrapping_sub(self.start)
     }
 }
 
 impl<T> Drop for Batch<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if self.consumer.head != self.start {
-            // Pairs with the producer's Acquire load of `head`.
+        if self.head != self.start {
+            // Pairs with the producer's Acquire load of `head`. Shared cursor first, then the
+            // consumer's private copy (the order `Consumer::try_pop` uses).
             self.consumer
                 .shared
                 .head
-                .store(self.consumer.head, Ordering::Release);
+                .store(self.head, Ordering::Release);
+            self.consumer.head = self.head;
         }
     }
 }
