@@ -77,6 +77,15 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
+/// Runs `work` with counting on; returns its result and the allocator calls it made.
+fn counting<R>(work: impl FnOnce() -> R) -> (R, u64) {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let result = work();
+    COUNTING.store(false, Ordering::SeqCst);
+    (result, ALLOCATIONS.load(Ordering::SeqCst))
+}
+
 /// A token passed around a ring of relays, alternating local and cross-shard hops.
 #[derive(Bounded)]
 struct Token {
@@ -355,11 +364,7 @@ fn steady_state_never_allocates() {
     for _ in 0..4 {
         sim.step();
     }
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    let report = sim.run(u64::MAX);
-    COUNTING.store(false, Ordering::SeqCst);
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let (report, allocations) = counting(|| sim.run(u64::MAX));
     assert!(report.quiescent);
     let totals = sim.totals();
     assert_eq!(totals.calls, 4 * CALLS);
@@ -379,11 +384,7 @@ fn steady_state_never_allocates() {
     }
     let uncounted = sim.state(foreman).unwrap().rounds;
     assert!(uncounted < 20, "{uncounted} rounds before counting");
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    let report = sim.run(u64::MAX);
-    COUNTING.store(false, Ordering::SeqCst);
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
+    let (report, allocations) = counting(|| sim.run(u64::MAX));
     assert!(report.quiescent);
     assert_eq!(sim.state(foreman).unwrap().rounds, CHURN_ROUNDS);
     let totals = sim.totals();
@@ -403,15 +404,13 @@ fn steady_state_never_allocates() {
     // Real threads.
     let system = System::start(spec()).unwrap();
     assert!(system.wait_until(Duration::from_secs(10), |totals| totals.live_isolates == 11));
-    ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
-    let finished = system.wait_until(Duration::from_secs(120), |totals| {
-        totals.calls_timed_out == 0
-            && totals.timers_fired >= 4 * CALLS - 4
-            && totals.dispatched > 1_000_000
+    let (finished, allocations) = counting(|| {
+        system.wait_until(Duration::from_secs(120), |totals| {
+            totals.calls_timed_out == 0
+                && totals.timers_fired >= 4 * CALLS - 4
+                && totals.dispatched > 1_000_000
+        })
     });
-    COUNTING.store(false, Ordering::SeqCst);
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst);
     let summary = system.shutdown(Duration::from_secs(5));
     assert!(finished, "{:?}", summary.total);
     assert_eq!(
