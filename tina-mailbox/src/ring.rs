@@ -180,10 +180,25 @@ impl<T> Producer<T> {
     /// is full. The consumer sees it after the next [`Producer::publish`].
     #[inline]
     pub fn try_push(&mut self, item: T) -> Result<(), T> {
-        if !self.has_room() {
-            return Err(item);
+        let capacity = self.shared.capacity();
+        if self.tail.wrapping_sub(self.head_cache) == capacity {
+            // Pairs with the consumer's Release store of `head`: its reads of the slot we are
+            // about to reuse happen before our write.
+            self.head_cache = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head_cache) == capacity {
+                return Err(item);
+            }
         }
-        self.tail = self.write_next(|| item);
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
+            // `tail - head_cache < capacity`, so slot `tail % capacity` lies in the producer's
+            // region `tail..head + capacity`: the consumer has released it (the Acquire load
+            // above, or an earlier one, ordered its read before this write) and will not read
+            // it until a later Release store of `tail` publishes it.
+            // SAFETY: so the slot is the producer's alone, and it holds no initialised value
+            // (it was read out or never written): the write races with nothing, leaks nothing.
+            unsafe { (*slot).write(item) };
+        });
+        self.tail = self.tail.wrapping_add(1);
         Ok(())
     }
 
@@ -194,7 +209,15 @@ impl<T> Producer<T> {
         if !self.has_room() {
             return false;
         }
-        self.tail = self.write_next(make);
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
+            // `has_room` saw `tail - head_cache < capacity`, so slot `tail % capacity` lies in
+            // the producer's region, released by the consumer (the Acquire load in `has_room`,
+            // or an earlier one, ordered its read before this write) and unpublished.
+            // SAFETY: so the slot is the producer's alone and holds no initialised value: the
+            // write races with nothing and leaks nothing.
+            unsafe { (*slot).write(make()) };
+        });
+        self.tail = self.tail.wrapping_add(1);
         true
     }
 
@@ -209,12 +232,25 @@ impl<T> Producer<T> {
     }
 
     /// [`Producer::try_push`] followed by [`Producer::publish`]: the item-at-a-time path.
+    // Written out rather than built on `try_push` or a shared slot-write helper: both shapes
+    // measured slower on this path (the helper by about 3%; see BENCHMARKS.md, ring notes).
     #[inline]
     pub fn push(&mut self, item: T) -> Result<(), T> {
-        if !self.has_room() {
-            return Err(item);
+        let capacity = self.shared.capacity();
+        if self.tail.wrapping_sub(self.head_cache) == capacity {
+            // Pairs with the consumer's Release store of `head` (as in `try_push`).
+            self.head_cache = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head_cache) == capacity {
+                return Err(item);
+            }
         }
-        let tail = self.write_next(|| item);
+        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
+            // As in `try_push`: `tail - head_cache < capacity`, so the slot is the producer's
+            // alone and holds no initialised value.
+            // SAFETY: the write races with nothing and leaks nothing.
+            unsafe { (*slot).write(item) };
+        });
+        let tail = self.tail.wrapping_add(1);
         // One store publishes this item and any written before it. It goes first and the
         // private cursors after: on the 2-vCPU VM, storing them first made item-at-a-time
         // throughput 20-25% lower (BENCHMARKS.md, ring notes).
@@ -222,24 +258,6 @@ impl<T> Producer<T> {
         self.tail = tail;
         self.published = tail;
         Ok(())
-    }
-
-    /// Writes the item `make` builds into slot `tail % capacity` and returns the cursor past
-    /// it, leaving `self.tail` for the caller to advance. Callers checked
-    /// [`Producer::has_room`] first.
-    #[inline(always)]
-    fn write_next(&mut self, make: impl FnOnce() -> T) -> usize {
-        debug_assert!(self.tail.wrapping_sub(self.head_cache) < self.shared.capacity());
-        self.shared.slots[self.tail & self.shared.mask].with_mut(|slot| {
-            // `has_room` saw `tail - head_cache < capacity`, so slot `tail % capacity` lies in
-            // the producer's region `tail..head + capacity`: the consumer has released it (the
-            // Acquire load in `has_room`, or an earlier one, ordered its read before this
-            // write) and will not read it until a later Release store of `tail` publishes it.
-            // SAFETY: so the slot is the producer's alone, and it holds no initialised value
-            // (it was read out or never written): the write races with nothing, leaks nothing.
-            unsafe { (*slot).write(make()) };
-        });
-        self.tail.wrapping_add(1)
     }
 
     /// Whether [`Producer::try_push`] would succeed now. Reloads the consumer's cursor only
@@ -250,8 +268,6 @@ impl<T> Producer<T> {
         if self.tail.wrapping_sub(self.head_cache) < capacity {
             return true;
         }
-        // Pairs with the consumer's Release store of `head`: its reads of the slot we are
-        // about to reuse happen before our write.
         self.head_cache = self.shared.head.load(Ordering::Acquire);
         self.tail.wrapping_sub(self.head_cache) < capacity
     }
