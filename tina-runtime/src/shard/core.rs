@@ -17,6 +17,7 @@ use crate::envelope::{Envelope, Kind};
 use crate::error::SendErrorKind;
 use crate::handle::{GENERATION_MASK, RawHandle, SLOTS_PER_TYPE_MAX, ShardId};
 use crate::shard::calls::{CallIndex, Calls};
+use crate::shard::fifo::SlotFifo;
 use crate::shard::keyed::Keyed;
 use crate::timer::{CallTimer, Expired, TimerAction, Timers};
 
@@ -220,7 +221,7 @@ pub(crate) struct Core {
     /// Free slot indices per type (a stack, so the lowest slots are reused first after boot).
     pub(crate) free_slots: Vec<Vec<u32>>,
     /// Slots with work, per type.
-    pub(crate) ready: Vec<VecDeque<u32>>,
+    pub(crate) ready: Vec<SlotFifo>,
     /// The producing half of the ring to each shard (`None` for this one).
     pub(crate) outbound: Vec<Option<Producer<Envelope>>>,
     pub(crate) signals: Arc<[Signals]>,

@@ -10,6 +10,7 @@
 pub(crate) mod arena;
 pub(crate) mod calls;
 pub(crate) mod core;
+pub(crate) mod fifo;
 pub(crate) mod keyed;
 pub(crate) mod states;
 
@@ -326,7 +327,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 call_settled: false,
             }));
             free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
-            ready.push(VecDeque::with_capacity(entry.slots));
+            ready.push(fifo::SlotFifo::with_capacity(entry.slots));
         }
         let slot_count = slots.len();
         let supervised = spec.supervised_capacity(ShardId(index as u16));
