@@ -543,9 +543,9 @@ impl BootSpec {
         let pool = (self.pool_slots + self.control_reserve + self.timer_slots) * envelope_slot;
         let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
         let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
-        // Per slot, besides the arena: its bookkeeping and one u32 each in the free list, the
-        // ready queue, the yield list and the timer owner table.
-        let per_slot = size_of::<SlotMeta>() + 4 * size_of::<u32>();
+        // Per slot, besides the arena: its bookkeeping (which also links the free list) and
+        // one u32 each in the ready queue, the yield list and the timer owner table.
+        let per_slot = size_of::<SlotMeta>() + 3 * size_of::<u32>();
         // Per supervised slot (the largest bound of any shard): its membership, keyed by
         // slot, and a place in the exit queue.
         let supervised = (0..self.shards)

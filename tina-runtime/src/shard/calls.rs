@@ -29,6 +29,19 @@ impl CallIndex {
     pub(crate) fn is_some(self) -> bool {
         self != CallIndex::NONE
     }
+
+    /// The four bytes reused as a free-list link while the slot is free: the next free slot
+    /// of the type, or the end of the list (see `SlotMeta::call`).
+    #[inline]
+    pub(crate) fn free_link(next: Option<u32>) -> Self {
+        CallIndex(next.unwrap_or(u32::MAX))
+    }
+
+    /// The next free slot, when this is a free slot's link.
+    #[inline]
+    pub(crate) fn as_free_link(self) -> Option<u32> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
 }
 
 /// One outstanding call.

@@ -133,7 +133,10 @@ pub(crate) struct SlotMeta {
     pub(crate) mailbox: Queue,
     /// Control envelopes (init, fired timers), bounded by the reserve they come from.
     pub(crate) control: List,
-    /// The outstanding call's entry in the shard's call table; [`CallIndex::NONE`] for none.
+    /// While the slot runs: the outstanding call's entry in the shard's call table
+    /// ([`CallIndex::NONE`] for none). While it is free: the link to the next free slot of
+    /// its type (an intrusive free list, so free slots cost no memory of their own). Only
+    /// running slots read it as a call; [`Core::pop_free`] resets it on the way out.
     pub(crate) call: CallIndex,
 }
 
@@ -218,8 +221,9 @@ pub(crate) struct Core {
     pub(crate) pool: Pool<Envelope>,
     pub(crate) types: Vec<TypeInfo>,
     pub(crate) slots: Vec<SlotMeta>,
-    /// Free slot indices per type (a stack, so the lowest slots are reused first after boot).
-    pub(crate) free_slots: Vec<Vec<u32>>,
+    /// The first free slot per type: a stack linked through the free slots' `call` field,
+    /// so the lowest slots are reused first after boot.
+    pub(crate) free_heads: Vec<Option<u32>>,
     /// Slots with work, per type.
     pub(crate) ready: Vec<SlotFifo>,
     /// The producing half of the ring to each shard (`None` for this one).
@@ -471,8 +475,26 @@ impl Core {
 
     /// Takes a free slot of `type_index` and returns the handle its next incarnation gets.
     pub(crate) fn reserve_slot(&mut self, type_index: u16) -> Option<RawHandle> {
-        let slot = self.free_slots.get_mut(type_index as usize)?.pop()?;
+        let slot = self.pop_free(type_index)?;
         Some(self.claim(type_index, slot))
+    }
+
+    /// Puts `slot` (free) on top of its type's free list.
+    pub(crate) fn push_free(&mut self, type_index: u16, slot: u32) {
+        let global = self.types[type_index as usize].base + slot as usize;
+        let head = self.free_heads[type_index as usize];
+        self.slots[global].call = CallIndex::free_link(head);
+        self.free_heads[type_index as usize] = Some(slot);
+    }
+
+    /// Takes the top slot off its type's free list, restoring its `call` field to "none".
+    fn pop_free(&mut self, type_index: u16) -> Option<u32> {
+        let slot = (*self.free_heads.get(type_index as usize)?)?;
+        let global = self.types[type_index as usize].base + slot as usize;
+        let meta = &mut self.slots[global];
+        self.free_heads[type_index as usize] = meta.call.as_free_link();
+        meta.call = CallIndex::NONE;
+        Some(slot)
     }
 
     /// Marks a slot just taken off its free list as starting; returns its next handle.
@@ -482,11 +504,13 @@ impl Core {
         RawHandle::new(self.shard, type_index, slot, self.slots[global].generation)
     }
 
-    /// Takes the free slot `slot` of `type_index` (at boot, for static children).
+    /// Takes the free slot `slot` of `type_index` for a static child, at boot, before the
+    /// free lists are built (see `build_shards`).
     pub(crate) fn reserve_exact(&mut self, type_index: u16, slot: u32) -> Option<RawHandle> {
-        let free = self.free_slots.get_mut(type_index as usize)?;
-        let position = free.iter().position(|&free_slot| free_slot == slot)?;
-        free.remove(position);
+        let global = self.global(type_index, slot)?;
+        if self.slots[global].status != Status::Free {
+            return None;
+        }
         Some(self.claim(type_index, slot))
     }
 
@@ -496,7 +520,7 @@ impl Core {
         if meta.status == Status::Starting && meta.control.is_empty() {
             meta.status = Status::Free;
             let (type_index, slot) = self.locate(global);
-            self.free_slots[type_index as usize].push(slot);
+            self.push_free(type_index, slot);
         }
     }
 
@@ -639,7 +663,7 @@ impl Core {
             meta.status = Status::Free;
             self.membership.remove(global as u32);
             let (type_index, slot) = self.locate(global);
-            self.free_slots[type_index as usize].push(slot);
+            self.push_free(type_index, slot);
         }
     }
 

@@ -304,7 +304,6 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
     for (index, (outbound, inbound)) in producers.into_iter().zip(consumers).enumerate() {
         let mut types = Vec::with_capacity(spec.types.len());
         let mut slots = Vec::new();
-        let mut free_slots = Vec::with_capacity(spec.types.len());
         let mut ready = Vec::with_capacity(spec.types.len());
         for entry in &spec.types {
             types.push(TypeInfo {
@@ -326,7 +325,6 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 call: calls::CallIndex::NONE,
                 call_settled: false,
             }));
-            free_slots.push((0..entry.slots as u32).rev().collect::<Vec<_>>());
             ready.push(fifo::SlotFifo::with_capacity(entry.slots));
         }
         let slot_count = slots.len();
@@ -338,7 +336,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             pool: Pool::new(spec.pool_slots, spec.control_reserve + spec.timer_slots),
             types,
             slots,
-            free_slots,
+            // Built below, once the static children have their slots.
+            free_heads: vec![None; spec.types.len()],
             ready,
             outbound,
             signals: signals.clone(),
@@ -355,6 +354,16 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             deferred: Vec::with_capacity(slot_count),
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
+        // Every slot the tree did not take goes on its type's free list, highest first, so
+        // the lowest slots are handed out first.
+        for type_index in 0..core.types.len() {
+            let (base, count) = (core.types[type_index].base, core.types[type_index].slots);
+            for slot in (0..count as u32).rev() {
+                if core.slots[base + slot as usize].status == Status::Free {
+                    core.push_free(type_index as u16, slot);
+                }
+            }
+        }
         shards.push(ShardSeed {
             core,
             inbound,
