@@ -240,6 +240,40 @@ fn one_for_all_restarts_every_child_in_order() {
 }
 
 #[test]
+fn two_crashes_in_one_tick_restart_a_one_for_all_group_once() {
+    // Both crash in the same dispatch run, so both exits wait for the supervisor together.
+    // The first restarts the whole group, the second child with it; the second exit then
+    // names a child that is already running again and is ignored (as Erlang ignores an exit
+    // from a pid that is no longer a child) instead of restarting the group a second time.
+    let (mut sim, _) = group_of_four(
+        Strategy::OneForAll,
+        Restart::Permanent,
+        RestartBudget::default(),
+        script(&[Action::Crash(1, 10), Action::Crash(2, 10)]),
+    );
+    run(&mut sim);
+    assert_eq!(
+        after_boot(take_events()),
+        [
+            Stop(1),
+            Stop(2),
+            Stop(3),
+            Stop(0),
+            Start(0),
+            Start(1),
+            Start(2),
+            Start(3)
+        ]
+    );
+    assert_eq!(
+        sim.totals().restarts,
+        1,
+        "one group restart for both crashes"
+    );
+    assert_eq!(sim.totals().crashed, 2);
+}
+
+#[test]
 fn rest_for_one_restarts_the_child_and_those_after_it() {
     let (mut sim, _) = group_of_four(
         Strategy::RestForOne,

@@ -66,6 +66,13 @@ impl Shard {
     }
 
     fn handle_exit(&mut self, exit: Exit) {
+        // An exit is stale once its slot left the `Stopped` state it exited into: restarted
+        // already (a sibling's restart under one-for-all or rest-for-one brought it back) or
+        // released and perhaps reused by a new isolate. Like Erlang's exit signal from a pid
+        // that is no longer a child, it is ignored: it must not restart the new incarnation.
+        if self.core.slots[exit.global() as usize].status != Status::Stopped {
+            return;
+        }
         let Some(&membership) = self.core.membership.get(exit.global()) else {
             return;
         };
