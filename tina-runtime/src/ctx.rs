@@ -328,7 +328,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         I: Accepts<M>,
         M: 'static,
     {
-        if !self.core.timers.has_room() || !self.core.calls.has_room() {
+        if !self.core.timers.has_room() {
             return Err(TimerError::NoFreeTimer);
         }
         let envelope = Envelope::user(self.me, Payload::new(I::wrap(message)));

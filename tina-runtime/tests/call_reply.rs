@@ -374,3 +374,79 @@ fn calls_beyond_the_timer_slots_are_refused_and_entries_are_reused() {
     assert_eq!(sim.totals().calls, 4);
     assert_eq!(sim.state(server).unwrap().handled, 4);
 }
+
+/// One of two isolates that call each other: the first calls from `init`; the second,
+/// handling that request, calls back (filling the two-entry call table) and then sets a
+/// timer, which must not depend on the call table.
+struct Twin {
+    peer: Option<Handle<Twin>>,
+    called: bool,
+    timer_after_call: Option<Result<(), tina_runtime::TimerError>>,
+}
+
+/// The request the twins send each other: the first names itself, so the second can call
+/// back.
+struct Ping(Option<Handle<Twin>>);
+
+impl Request for Ping {
+    type Reply = u64;
+}
+
+/// A timer message.
+struct Tick;
+
+messages!(Twin => TwinMessage { Ping(Ping), Result(CallResult<u64>), Tick(Tick) });
+
+impl Isolate for Twin {
+    type Message = TwinMessage;
+    type Args = Option<Handle<Twin>>;
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Twin";
+
+    fn init(peer: &Option<Handle<Twin>>, ctx: &mut Ctx<Self>) -> Self {
+        let mut twin = Twin {
+            peer: *peer,
+            called: false,
+            timer_after_call: None,
+        };
+        if let Some(peer) = peer {
+            twin.called = true;
+            let me = ctx.me();
+            let _ = ctx.call(peer, Ping(Some(me)), Duration::from_millis(1));
+        }
+        twin
+    }
+
+    fn handle(&mut self, message: TwinMessage, ctx: &mut Ctx<Self>) -> Effect {
+        match message {
+            TwinMessage::Ping(Ping(Some(caller))) if !self.called => {
+                self.called = true;
+                let _ = ctx.defer_reply();
+                let effect = ctx
+                    .call(&caller, Ping(None), Duration::from_millis(1))
+                    .unwrap();
+                self.timer_after_call =
+                    Some(ctx.after(Duration::from_micros(10), Tick).map(|_| ()));
+                effect
+            }
+            TwinMessage::Ping(_) => ctx.reply(0u64),
+            TwinMessage::Result(_) | TwinMessage::Tick(Tick) => Effect::Receive,
+        }
+    }
+}
+
+#[test]
+fn a_full_call_table_does_not_refuse_plain_timers() {
+    // Two isolate slots: the call table has two entries; eight timer slots.
+    let mut spec = BootSpec::new(1);
+    spec.pin_threads(false).timer_slots(8);
+    spec.isolate::<Twin>(2);
+    let second = spec.root::<Twin>(ShardId(0), None);
+    let _first = spec.root::<Twin>(ShardId(0), Some(second));
+    let mut sim = Simulation::new(spec, 11).unwrap();
+    assert!(sim.run(1_000_000).quiescent);
+    let state = sim.state(second).unwrap();
+    assert!(state.called && state.peer.is_none());
+    assert_eq!(state.timer_after_call, Some(Ok(())));
+    assert_eq!(sim.totals().calls, 2);
+}
