@@ -249,7 +249,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         T: Accepts<M>,
         M: 'static,
     {
-        let global = match self.check_local(target) {
+        let global = match self.core.check_local(target) {
             Ok(global) => global,
             Err(kind) => {
                 self.core.count_refusal(kind);
@@ -262,23 +262,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Ok(())
     }
 
-    /// Every check a same-shard delivery to `target` can fail, once: the slot table index
-    /// of the live target with room in its mailbox and in the pool.
-    #[inline]
-    fn check_local(&self, target: RawHandle) -> Result<usize, SendErrorKind> {
-        let core = &*self.core;
-        let global = core.live_global(target)?;
-        if core.slots[global].mailbox.is_full() {
-            return Err(SendErrorKind::MailboxFull);
-        }
-        if core.pool.ordinary_free() == 0 {
-            return Err(SendErrorKind::PoolExhausted);
-        }
-        Ok(global)
-    }
-
     /// Builds the envelope straight into a pool slot on the target's mailbox, after
-    /// [`Ctx::check_local`] passed.
+    /// [`Core::check_local`] passed.
     #[inline(always)]
     fn enqueue_local(&mut self, global: usize, target: RawHandle, make: impl FnOnce() -> Envelope) {
         let core = &mut *self.core;
@@ -296,7 +281,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     fn precheck(&mut self, target: RawHandle) -> Result<(), SendErrorKind> {
         let shard = target.shard();
         if shard == self.core.shard {
-            return self.check_local(target).map(|_| ());
+            return self.core.check_local(target).map(|_| ());
         }
         let core = &mut *self.core;
         if shard.index() >= core.shard_count {
@@ -507,7 +492,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         }
         let local = target.shard() == self.core.shard;
         let checked = if local {
-            self.check_local(target).map(Some)
+            self.core.check_local(target).map(Some)
         } else {
             self.precheck(target).map(|()| None)
         };

@@ -192,27 +192,23 @@ impl<I: Isolate> Arena<I> {
         let mailbox = &mut core.slots[global].mailbox;
         // Each envelope is read where it lies and its slot freed in place: no envelope copy.
         while let Some(read) = core.pool.dequeue_remove_with(mailbox, |envelope| {
-            if envelope.kind == Kind::Request {
+            let request = if envelope.kind == Kind::Request {
                 if envelope.deadline_nanos < now {
                     return Err(true);
                 }
-                let request = RequestInfo {
+                Some(RequestInfo {
                     caller: envelope.from,
                     correlation: envelope.correlation,
                     reply_type: envelope.reply_type,
-                };
-                envelope
-                    .payload
-                    .take::<I::Message>()
-                    .map(|message| (message, Some(request)))
-                    .ok_or(false)
+                })
             } else {
-                envelope
-                    .payload
-                    .take::<I::Message>()
-                    .map(|message| (message, None))
-                    .ok_or(false)
-            }
+                None
+            };
+            envelope
+                .payload
+                .take::<I::Message>()
+                .map(|message| (message, request))
+                .ok_or(false)
         }) {
             match read {
                 Ok((message, request)) => return Some(Input::Message(message, request)),

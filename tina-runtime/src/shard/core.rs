@@ -344,22 +344,30 @@ impl Core {
         &mut self,
         envelope: Envelope,
     ) -> Result<(), (SendErrorKind, Envelope)> {
-        let global = match self.live_global(envelope.target) {
+        let global = match self.check_local(envelope.target) {
             Ok(global) => global,
             Err(kind) => return Err((kind, envelope)),
         };
-        if self.slots[global].mailbox.is_full() {
-            return Err((SendErrorKind::MailboxFull, envelope));
-        }
-        if self.pool.ordinary_free() == 0 {
-            return Err((SendErrorKind::PoolExhausted, envelope));
-        }
         let target = envelope.target;
         let mailbox = &mut self.slots[global].mailbox;
         let queued = self.pool.try_alloc_enqueue_with(mailbox, || envelope);
         debug_assert!(queued.is_some(), "mailbox and pool room were checked");
         self.mark_ready(target.type_index(), target.slot());
         Ok(())
+    }
+
+    /// Every check a same-shard delivery of an ordinary message to `target` can fail, once:
+    /// the slot-table index of the live target with room in its mailbox and in the pool.
+    #[inline]
+    pub(crate) fn check_local(&self, target: RawHandle) -> Result<usize, SendErrorKind> {
+        let global = self.live_global(target)?;
+        if self.slots[global].mailbox.is_full() {
+            return Err(SendErrorKind::MailboxFull);
+        }
+        if self.pool.ordinary_free() == 0 {
+            return Err(SendErrorKind::PoolExhausted);
+        }
+        Ok(global)
     }
 
     /// Sends an envelope toward its target on whatever shard it lives: ordinary messages
@@ -616,15 +624,15 @@ impl Core {
         let was_live = meta.status == Status::Live;
         self.pool.clear_queue(&mut meta.mailbox);
         self.pool.clear_list(&mut meta.control);
-        let (call_timer, call_correlation) = if meta.call.is_some() {
+        // Every timer this incarnation set goes with it: its call timeout by id (here), the
+        // timers it set with `after` through its owner list (below).
+        if meta.call.is_some() {
             let (timer, correlation, outcome, _decoder) = self.calls.remove(meta.call);
             if let Some(index) = outcome.reply_index() {
                 drop(self.pool.take(index));
             }
-            (timer, correlation)
-        } else {
-            (CallTimer::NONE, 0)
-        };
+            self.timers.cancel_call(timer, correlation);
+        }
         meta.call = CallIndex::NONE;
         meta.call_settled = false;
         meta.parked = false;
@@ -636,9 +644,6 @@ impl Core {
         if was_live {
             self.counters.live_isolates -= 1;
         }
-        // Every timer this incarnation set goes with it: its call timeout by id, the timers it
-        // set with `after` through its owner list.
-        self.timers.cancel_call(call_timer, call_correlation);
         let (pool, counters) = (&mut self.pool, &mut self.counters);
         self.timers.cancel_owned(global, |expired| {
             if let TimerAction::Message(index) = expired.action {
