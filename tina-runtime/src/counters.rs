@@ -93,6 +93,11 @@ counters! {
     sleeps,
     /// Wake-ups this shard sent to sleeping peers.
     wakeups_sent,
+    /// Panics raised by a user type's `Drop` while the runtime dropped a value on its own
+    /// behalf (a message, reply or init args it could not deliver, a mailbox drained in
+    /// teardown, a state torn down): caught and counted, never unwinding into the shard. A
+    /// panic in a state's `Drop` is also recorded as a crash report of its isolate.
+    drop_panics,
 }
 
 /// Counters published by a shard for readers on other threads (relaxed; a snapshot may mix

@@ -174,6 +174,13 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Some(message)
     }
 
+    /// Records the dispatch that is starting in the trace and the counters.
+    #[inline(always)]
+    pub(crate) fn record_dispatch(&mut self, type_index: u16, slot: u32, tag: u64) {
+        self.core.trace(type_index, slot, tag);
+        self.core.counters.dispatched += 1;
+    }
+
     /// This isolate's own handle.
     #[inline]
     pub fn me(&self) -> Handle<I> {
@@ -227,17 +234,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Err(SendError { kind, message });
         }
         // The precheck found room in this tick's ring: build the envelope straight into it.
-        let core = &mut *self.core;
-        let pushed = match core.outbound[target.shard().index()].as_mut() {
-            Some(producer) => {
-                producer.try_push_with(|| Envelope::user(target, Payload::new(T::wrap(message))))
-            }
-            None => false,
-        };
+        let pushed = self.core.push_remote_with(target.shard(), || {
+            Envelope::user(target, Payload::new(T::wrap(message)))
+        });
         if !pushed {
             unreachable_refusal(SendErrorKind::RingFull)
         }
-        core.counters.sent_remote += 1;
         Ok(())
     }
 
@@ -522,9 +524,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         match local_global {
             Some(global) => self.enqueue_local(global, target, make),
             None => {
-                if let Err((kind, _)) = self.core.route(make()) {
-                    self.core.count_refusal(kind);
-                    unreachable_refusal(kind);
+                if !self.core.push_remote_with(target.shard(), make) {
+                    unreachable_refusal(SendErrorKind::RingFull);
                 }
             }
         }
@@ -612,15 +613,15 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 message: value,
             });
         }
-        let envelope = Envelope::reply(
-            to.request.caller,
-            self.me,
-            to.request.correlation,
-            Payload::new(value),
-        );
-        if let Err((kind, _)) = self.core.route(envelope) {
-            self.core.count_refusal(kind);
-            unreachable_refusal(kind);
+        let caller = to.request.caller;
+        let me = self.me;
+        let make = || Envelope::reply(caller, me, to.request.correlation, Payload::new(value));
+        if caller.shard() == self.core.shard {
+            // Replies take the control reserve locally: nothing here can refuse them.
+            self.core
+                .accept_reply_with(caller, to.request.correlation, make);
+        } else if !self.core.push_remote_with(caller.shard(), make) {
+            unreachable_refusal(SendErrorKind::RingFull);
         }
         Ok(())
     }

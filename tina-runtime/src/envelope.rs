@@ -46,7 +46,11 @@ struct TypeTable<T>(core::marker::PhantomData<T>);
 impl<T: 'static> TypeTable<T> {
     const TABLE: ValueType = ValueType {
         type_id: TypeId::of::<T>(),
-        drop_value: drop_in_place_as::<T>,
+        drop_value: if core::mem::needs_drop::<T>() {
+            drop_in_place_as::<T>
+        } else {
+            drop_nothing
+        },
     };
 }
 
@@ -57,14 +61,28 @@ pub(crate) struct Payload {
     value_type: Option<&'static ValueType>,
 }
 
+/// The drop of a type without drop glue: nothing to run, nothing that can panic.
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only to share the table's function-pointer type.
+unsafe fn drop_nothing(_pointer: *mut u8) {}
+
 /// Drops a `T` that lives at `pointer`.
 ///
 /// # Safety
 ///
 /// `pointer` must point to an initialised, suitably aligned `T` that is not used afterwards.
 unsafe fn drop_in_place_as<T>(pointer: *mut u8) {
-    // SAFETY: the caller guarantees an initialised, aligned `T` that nobody uses afterwards.
-    unsafe { core::ptr::drop_in_place(pointer.cast::<T>()) }
+    // A payload is dropped by the runtime (a message refused on arrival, a mailbox drained in
+    // teardown, an expired request, a timer whose target is gone), never by user code, so a
+    // panicking `Drop` of the user's type is caught here: it must not unwind into the shard.
+    crate::supervision::crash::caught(|| {
+        // SAFETY: the caller guarantees an initialised, aligned `T` that nobody uses
+        // afterwards; if its `Drop` panics, the rest of the value is leaked, never dropped
+        // twice (the payload forgot its type before calling this).
+        unsafe { core::ptr::drop_in_place(pointer.cast::<T>()) }
+    });
 }
 
 impl Payload {

@@ -23,8 +23,10 @@ pub(crate) const GENERATION_BITS: u32 = 24;
 pub const SHARDS_MAX: usize = 1 << SHARD_BITS;
 /// The most isolate types a boot spec may register.
 pub const TYPES_MAX: usize = 1 << TYPE_BITS;
-/// The most slots one isolate type may have on one shard.
-pub const SLOTS_PER_TYPE_MAX: usize = 1 << SLOT_BITS;
+/// The most slots one isolate type may have on one shard: one less than the slot field can
+/// encode, because the all-ones slot value is reserved (a cross-shard spawn uses it to let
+/// the receiving shard choose the slot).
+pub const SLOTS_PER_TYPE_MAX: usize = (1 << SLOT_BITS) - 1;
 /// Generations wrap at this value; a slot is reused at most this many times before an old
 /// handle could alias a new incarnation.
 pub(crate) const GENERATION_MASK: u32 = (1 << GENERATION_BITS) - 1;
@@ -57,7 +59,7 @@ impl RawHandle {
     pub(crate) fn new(shard: ShardId, type_index: u16, slot: u32, generation: u32) -> Self {
         debug_assert!((shard.0 as usize) < SHARDS_MAX);
         debug_assert!((type_index as usize) < TYPES_MAX);
-        debug_assert!((slot as usize) < SLOTS_PER_TYPE_MAX);
+        debug_assert!((slot as usize) < (1 << SLOT_BITS));
         debug_assert!(generation <= GENERATION_MASK);
         Self(
             (u64::from(shard.0) << (TYPE_BITS + SLOT_BITS + GENERATION_BITS))

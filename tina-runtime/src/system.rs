@@ -61,12 +61,17 @@ pub struct Summary {
     /// Whether every isolate exited before the drain deadline (otherwise the rest were torn
     /// down at the deadline).
     pub drained: bool,
+    /// Shards whose thread stopped on a panic that escaped the shard's own trap boundary (a
+    /// runtime bug: every call into user code is trapped). Such a shard was marked down the
+    /// moment it stopped, so its peers' sends were refused with `ShardDown`; its counters are
+    /// its last published ones.
+    pub failed_shards: Vec<ShardId>,
 }
 
 /// A running system: one thread per shard.
 #[derive(Debug)]
 pub struct System {
-    threads: Vec<JoinHandle<(Counters, bool, Vec<crate::CrashReport>)>>,
+    threads: Vec<JoinHandle<ShardOutcome>>,
     signals: Arc<[Signals]>,
     drain_deadline: Arc<AtomicU64>,
     clock: Clock,
@@ -113,7 +118,7 @@ impl System {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
                         let _ = core_affinity::set_for_current(core);
                     }
-                    run_shard(
+                    run_shard_guarded(
                         shard.grow(clock.read().as_nanos(), false),
                         poll,
                         clock,
@@ -231,13 +236,20 @@ impl System {
         let mut shards = Vec::with_capacity(self.threads.len());
         let mut drained = true;
         let mut crash_reports = Vec::new();
-        for thread in self.threads {
-            let (counters, shard_drained, reports) = thread
-                .join()
-                .unwrap_or_else(|_| (Counters::default(), false, Vec::new()));
-            drained &= shard_drained;
-            shards.push(counters);
-            crash_reports.extend(reports);
+        let mut failed_shards = Vec::new();
+        for (index, thread) in self.threads.into_iter().enumerate() {
+            let outcome = thread.join().unwrap_or_else(|_| ShardOutcome {
+                counters: self.signals[index].counters.snapshot(),
+                drained: false,
+                crash_reports: Vec::new(),
+                failed: true,
+            });
+            drained &= outcome.drained && !outcome.failed;
+            if outcome.failed {
+                failed_shards.push(ShardId(index as u16));
+            }
+            shards.push(outcome.counters);
+            crash_reports.extend(outcome.crash_reports);
         }
         let mut total = Counters::default();
         for counters in &shards {
@@ -248,6 +260,51 @@ impl System {
             total,
             drained,
             crash_reports,
+            failed_shards,
+        }
+    }
+}
+
+/// What a shard thread hands back when it ends.
+struct ShardOutcome {
+    counters: Counters,
+    drained: bool,
+    crash_reports: Vec<crate::CrashReport>,
+    /// A panic escaped the shard's trap boundary and stopped it.
+    failed: bool,
+}
+
+/// The shard thread around [`run_shard`]: a panic that escapes the shard's own trap
+/// boundary (every call into user code is trapped, so this is a runtime bug) must not end
+/// the thread silently. The shard is marked down at once, so peers' sends are refused with
+/// `ShardDown` instead of filling a ring nobody drains, the failure is printed, and the
+/// summary lists the shard as failed.
+fn run_shard_guarded(
+    shard: Shard,
+    poll: Poll,
+    clock: Clock,
+    spin: u32,
+    drain_deadline: &AtomicU64,
+) -> ShardOutcome {
+    let signals = shard.core.signals.clone();
+    let index = shard.core.shard.index();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_shard(shard, poll, clock, spin, drain_deadline)
+    })) {
+        Ok(outcome) => outcome,
+        Err(_panic) => {
+            signals[index].down.store(true, Ordering::Release);
+            signals[index].booted.store(true, Ordering::Release);
+            eprintln!(
+                "tina: shard {index}: a panic escaped the shard's trap boundary (a tina-runtime \
+                 bug); the shard is stopped and marked down, the other shards keep running"
+            );
+            ShardOutcome {
+                counters: signals[index].counters.snapshot(),
+                drained: false,
+                crash_reports: Vec::new(),
+                failed: true,
+            }
         }
     }
 }
@@ -260,7 +317,7 @@ fn run_shard(
     clock: Clock,
     spin: u32,
     drain_deadline: &AtomicU64,
-) -> (Counters, bool, Vec<crate::CrashReport>) {
+) -> ShardOutcome {
     let mut events = Events::with_capacity(8);
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
@@ -272,6 +329,8 @@ fn run_shard(
     let mut published_at = 0u64;
     let drained = loop {
         shard.core.now = clock.read().as_nanos();
+        #[cfg(test)]
+        test_faults::maybe_fail(&shard.core.signals[index]);
         if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
             shard.begin_shutdown();
         }
@@ -338,9 +397,102 @@ fn run_shard(
         .down
         .store(true, Ordering::Release);
     shard.publish_counters();
-    (
-        shard.counters(),
+    ShardOutcome {
+        counters: shard.counters(),
         drained,
-        shard.core.crash_log.iter().cloned().collect(),
-    )
+        crash_reports: shard.core.crash_log.iter().cloned().collect(),
+        failed: false,
+    }
+}
+
+/// A planted failure outside every trap boundary, for the unit test of [`run_shard_guarded`]
+/// (nothing in the runtime can be made to panic there on purpose otherwise).
+#[cfg(test)]
+mod test_faults {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::shard::core::Signals;
+
+    /// The address of the signals of the one shard to fail (0 for none): no other system
+    /// running in the test process can be hit.
+    pub(super) static FAIL_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn maybe_fail(signals: &Signals) {
+        if FAIL_SHARD.load(Ordering::Relaxed) == core::ptr::from_ref(signals) as usize {
+            panic!("planted failure outside the trap boundary");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Effect, Isolate, Message};
+
+    /// Pings itself every 100 µs.
+    struct Beat;
+    struct Pulse;
+    enum BeatMessage {
+        Pulse(Pulse),
+    }
+    impl Message for BeatMessage {
+        fn tag(&self) -> u16 {
+            0
+        }
+    }
+    impl crate::Accepts<Pulse> for Beat {
+        fn wrap(message: Pulse) -> BeatMessage {
+            BeatMessage::Pulse(message)
+        }
+    }
+    impl Isolate for Beat {
+        type Message = BeatMessage;
+        type Args = ();
+        const MAILBOX: usize = 4;
+        const NAME: &'static str = "Beat";
+        fn init(_args: &(), ctx: &mut Ctx<Self>) -> Self {
+            let _ = ctx.after(Duration::from_micros(100), Pulse);
+            Beat
+        }
+        fn handle(&mut self, message: BeatMessage, ctx: &mut Ctx<Self>) -> Effect {
+            let BeatMessage::Pulse(Pulse) = message;
+            let _ = ctx.after(Duration::from_micros(100), Pulse);
+            Effect::Receive
+        }
+    }
+
+    #[test]
+    fn a_shard_that_dies_outside_the_trap_is_reported_down_and_failed() {
+        let mut spec = BootSpec::new(2);
+        spec.pin_threads(false).isolate::<Beat>(1);
+        spec.root::<Beat>(ShardId(0), ());
+        spec.root::<Beat>(ShardId(1), ());
+        let system = System::start(spec).unwrap();
+        assert!(system.wait_until(Duration::from_secs(10), |totals| totals.dispatched > 20));
+        test_faults::FAIL_SHARD.store(
+            core::ptr::from_ref(&system.signals[1]) as usize,
+            Ordering::Relaxed,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !system.signals[1].down.load(Ordering::Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "shard 1 never marked down"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Shard 0 keeps working.
+        let before = system.counters(ShardId(0)).dispatched;
+        assert!(system.wait_until(Duration::from_secs(10), |_| {
+            system.counters(ShardId(0)).dispatched > before + 5
+        }));
+        test_faults::FAIL_SHARD.store(0, Ordering::Relaxed);
+        let summary = system.shutdown(Duration::from_secs(5));
+        assert_eq!(summary.failed_shards, [ShardId(1)]);
+        assert!(!summary.drained);
+        assert!(
+            summary.shards[1].dispatched > 0,
+            "its last published counters are kept"
+        );
+    }
 }

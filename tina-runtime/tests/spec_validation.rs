@@ -113,6 +113,21 @@ fn each_invalid_field_has_its_own_error() {
         "between 1 and",
     );
 
+    // The all-ones slot value is reserved (it lets a cross-shard spawn leave the choice of
+    // slot to the receiving shard), so 2^24 slots are one too many: a spec asking for them
+    // would hand a real isolate the sentinel.
+    assert_eq!(tina_runtime::SLOTS_PER_TYPE_MAX, (1 << 24) - 1);
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Idle>(1 << 24);
+    refused(
+        spec,
+        SpecError::SlotCount {
+            name: "Idle",
+            slots: 1 << 24,
+        },
+        "between 1 and 16777215",
+    );
+
     let mut spec = BootSpec::new(1);
     spec.isolate::<ZeroMailbox>(1);
     refused(

@@ -57,6 +57,9 @@ enum Input<I: Isolate> {
     Message(I::Message, Option<RequestInfo>),
     Resume,
     Shutdown,
+    /// User code the runtime ran to prepare the input (a call decoder's `Accepts::wrap`)
+    /// panicked: the isolate crashes with this reason, no handler runs.
+    Fault(heapless::String<{ crash::REASON_BYTES }>),
 }
 
 /// Where a batched dispatch takes the isolate's next ordinary messages from (a type
@@ -143,18 +146,26 @@ impl<I: Isolate> Arena<I> {
             // type, with a decoder made for that `I`, and this slot (`global`) belongs to
             // this arena's type `I`.
             let decoder = unsafe { decoder.get::<I>() };
-            let Some(index) = outcome.reply_index() else {
-                return Some(Input::Message((decoder.timeout)(), None));
+            // The decoders call the isolate's `Accepts::wrap`, user code: inside the trap.
+            let timeout = || match catch_unwind(decoder.timeout) {
+                Ok(message) => Input::Message(message, None),
+                Err(_panic) => Input::Fault(crash::last_panic_message()),
             };
-            // Decoded where it lies, then the slot is freed: no envelope copy.
-            let decoded = (decoder.reply)(&mut core.pool.get_mut(index).payload);
+            let Some(index) = outcome.reply_index() else {
+                return Some(timeout());
+            };
+            // Decoded where it lies, then the slot is freed (also after a panic in the
+            // decoder): no envelope copy.
+            let payload = &mut core.pool.get_mut(index).payload;
+            let decoded = catch_unwind(AssertUnwindSafe(|| (decoder.reply)(payload)));
             core.pool.remove(index);
             return match decoded {
-                Some(message) => Some(Input::Message(message, None)),
-                None => {
+                Ok(Some(message)) => Some(Input::Message(message, None)),
+                Ok(None) => {
                     core.counters.dropped_on_arrival += 1;
-                    Some(Input::Message((decoder.timeout)(), None))
+                    Some(timeout())
                 }
+                Err(_panic) => Some(Input::Fault(crash::last_panic_message())),
             };
         }
         if meta.shutdown_pending && meta.status == Status::Live {
@@ -238,20 +249,18 @@ impl<I: Isolate> Arena<I> {
             slot,
             core.slots[global].generation,
         );
-        let message_tag = core::cell::Cell::new(match &input {
-            Input::Message(message, _) => Some(message.tag()),
-            _ => None,
-        });
+        let input = match input {
+            Input::Fault(reason) => {
+                core.trace(self.type_index, slot, 4 << 16);
+                core.counters.dispatched += 1;
+                self.finish(core, global, slot, me, Ending::Crash(reason), None);
+                return 0;
+            }
+            input => input,
+        };
+        let message_tag = core::cell::Cell::new(None);
         let batched = core::cell::Cell::new(0usize);
         let type_index = self.type_index;
-        let trace_tag = match &input {
-            Input::Message(message, _) => u64::from(message.tag()),
-            Input::Init(_) => 1 << 16,
-            Input::Resume => 2 << 16,
-            Input::Shutdown => 3 << 16,
-        };
-        core.trace(self.type_index, slot, trace_tag);
-        core.counters.dispatched += 1;
         let mut state = self.states.slot_mut(slot);
         let kept_args = &mut self.args;
         // Only a supervised isolate can be restarted, so only its args are kept.
@@ -263,47 +272,64 @@ impl<I: Isolate> Arena<I> {
         let mut ctx = Ctx::new(core, me, global, request);
         // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
         let outcome = {
-            catch_unwind(AssertUnwindSafe(|| match input {
-                Input::Init(args) => {
-                    // Keep the args before `init` runs, so a restart after a panic in
-                    // `init` still has them.
-                    if keep_args {
-                        match kept_args.insert(slot, args) {
-                            Ok(args) => state.set(I::init(args, &mut ctx)),
-                            // The table has room for every supervised slot of the type.
-                            Err(args) => state.set(I::init(&args, &mut ctx)),
-                        }
-                    } else {
-                        state.set(I::init(&args, &mut ctx));
+            catch_unwind(AssertUnwindSafe(|| {
+                // `Message::tag` is user code too (a hand-written `Message` impl): inside the trap.
+                let trace_tag = match &input {
+                    Input::Message(message, _) => {
+                        let tag = message.tag();
+                        message_tag.set(Some(tag));
+                        u64::from(tag)
                     }
-                    Effect::Receive
-                }
-                Input::Message(message, request) => match state.get_mut() {
-                    Some(state) => {
-                        let mut effect = state.handle(message, &mut ctx);
-                        // Batch: no envelope, catch_unwind or context set-up per message.
-                        if request.is_none() {
-                            while effect == Effect::Receive && batched.get() < batch_room {
-                                let Some(next) = more.next(&mut ctx, type_index, slot) else {
-                                    break;
-                                };
-                                batched.set(batched.get() + 1);
-                                message_tag.set(Some(next.tag()));
-                                effect = state.handle(next, &mut ctx);
+                    Input::Init(_) => 1 << 16,
+                    Input::Resume => 2 << 16,
+                    Input::Shutdown => 3 << 16,
+                    Input::Fault(_) => 4 << 16,
+                };
+                ctx.record_dispatch(type_index, slot, trace_tag);
+                match input {
+                    Input::Init(args) => {
+                        // Keep the args before `init` runs, so a restart after a panic in
+                        // `init` still has them.
+                        if keep_args {
+                            match kept_args.insert(slot, args) {
+                                Ok(args) => state.set(I::init(args, &mut ctx)),
+                                // The table has room for every supervised slot of the type.
+                                Err(args) => state.set(I::init(&args, &mut ctx)),
                             }
+                        } else {
+                            state.set(I::init(&args, &mut ctx));
                         }
-                        effect
+                        Effect::Receive
                     }
-                    None => Effect::Crash("message for an isolate without state"),
-                },
-                Input::Resume => match state.get_mut() {
-                    Some(state) => state.resume(&mut ctx),
-                    None => Effect::Receive,
-                },
-                Input::Shutdown => match state.get_mut() {
-                    Some(state) => state.shutdown(&mut ctx),
-                    None => Effect::Done,
-                },
+                    Input::Message(message, request) => match state.get_mut() {
+                        Some(state) => {
+                            let mut effect = state.handle(message, &mut ctx);
+                            // Batch: no envelope, catch_unwind or context set-up per message.
+                            if request.is_none() {
+                                while effect == Effect::Receive && batched.get() < batch_room {
+                                    let Some(next) = more.next(&mut ctx, type_index, slot) else {
+                                        break;
+                                    };
+                                    batched.set(batched.get() + 1);
+                                    message_tag.set(Some(next.tag()));
+                                    effect = state.handle(next, &mut ctx);
+                                }
+                            }
+                            effect
+                        }
+                        None => Effect::Crash("message for an isolate without state"),
+                    },
+                    Input::Resume => match state.get_mut() {
+                        Some(state) => state.resume(&mut ctx),
+                        None => Effect::Receive,
+                    },
+                    Input::Shutdown => match state.get_mut() {
+                        Some(state) => state.shutdown(&mut ctx),
+                        None => Effect::Done,
+                    },
+                    // Handled before the trap.
+                    Input::Fault(_) => Effect::Crash("input fault"),
+                }
             }))
         };
         // The common cases — a live isolate that keeps receiving or has just made a call —
@@ -326,6 +352,69 @@ impl<I: Isolate> Arena<I> {
         batched.get()
     }
 
+    /// Tears the isolate in `slot` down (see [`ErasedArena::stop`]); returns whether its
+    /// state's `Drop` panicked (caught, counted and recorded as a crash report).
+    fn stop_slot(&mut self, core: &mut Core, slot: u32) -> bool {
+        let global = self.global(core, slot);
+        let meta = &mut core.slots[global];
+        if !meta.status.is_running() {
+            return false;
+        }
+        if meta.status == Status::Starting
+            && core.group_of(global).is_some()
+            && !self.args.contains(slot)
+        {
+            // A supervised isolate torn down before its `init` ran (a sibling's one-for-all
+            // or rest-for-one restart right after `spawn_child`): its args still wait in the
+            // init envelope. Keep them, so its group can start it like any other child.
+            let meta = &mut core.slots[global];
+            let args = core
+                .pool
+                .pop_front_remove_with(&mut meta.control, |envelope| match envelope.kind {
+                    Kind::Init => envelope.payload.take::<I::Args>(),
+                    _ => None,
+                })
+                .flatten();
+            if let Some(args) = args {
+                // The table has room for every supervised slot of the type.
+                let _ = self.args.insert(slot, args);
+            }
+        }
+        let mut state = self.states.slot_mut(slot);
+        let panicked = crash::caught(|| state.clear());
+        core.teardown(global);
+        if panicked {
+            let mut reason = heapless::String::new();
+            let mut writer = Truncating(&mut reason);
+            let _ = core::fmt::Write::write_str(&mut writer, "in Drop of its state: ");
+            let _ = core::fmt::Write::write_str(&mut writer, &crash::last_panic_message());
+            core.counters.crashed += 1;
+            let report = CrashReport {
+                type_name: I::NAME,
+                handle: RawHandle::new(
+                    core.shard,
+                    self.type_index,
+                    slot,
+                    // The incarnation that was torn down (teardown bumped the generation).
+                    core.slots[global].generation.wrapping_sub(1) & crate::handle::GENERATION_MASK,
+                ),
+                reason,
+                message_tag: None,
+                at: Instant::from_nanos(core.now),
+            };
+            let shard = core.shard.0;
+            core.crash_log.record(shard, report);
+        }
+        panicked
+    }
+
+    /// Forgets the init args kept for `slot`, dropping them inside the trap boundary.
+    fn forget_args(&mut self, slot: u32) {
+        if let Some(args) = self.args.remove(slot) {
+            crash::drop_caught(args);
+        }
+    }
+
     /// Applies a handler's effect to the slot; returns whether the isolate ends.
     fn apply(
         &mut self,
@@ -340,7 +429,12 @@ impl<I: Isolate> Arena<I> {
                 let already_deferred = meta.yielded;
                 meta.yielded = true;
                 if !already_deferred {
-                    // One entry per slot at most: the capacity (one per slot) holds.
+                    // One entry per slot at most (teardown removes a stale one): the capacity
+                    // (one per slot) holds.
+                    debug_assert!(
+                        core.deferred.len() < core.slots.len(),
+                        "a slot is deferred at most once per tick"
+                    );
                     core.deferred.push(global as u32);
                 }
                 Ending::Continue
@@ -400,9 +494,12 @@ impl<I: Isolate> Arena<I> {
         if !crashed {
             core.counters.exited += 1;
         }
-        ErasedArena::stop(self, core, slot);
+        // A state whose `Drop` panics turns a clean exit into a crash (as a failing
+        // `terminate` does in Erlang): its restart type judges it as one.
+        let drop_panicked = self.stop_slot(core, slot);
+        let crashed = crashed || drop_panicked;
         if core.group_of(global).is_none() {
-            self.args.remove(slot);
+            self.forget_args(slot);
             core.free_slot(global);
         } else {
             core.exits.push_back(Exit::new(global, crashed));
@@ -510,16 +607,12 @@ impl<I: Isolate> ErasedArena for Arena<I> {
     }
 
     fn stop(&mut self, core: &mut Core, slot: u32) {
-        let global = self.global(core, slot);
-        if core.slots[global].status.is_running() {
-            self.states.clear(slot);
-            core.teardown(global);
-        }
+        self.stop_slot(core, slot);
     }
 
     fn release(&mut self, core: &mut Core, slot: u32) {
-        self.stop(core, slot);
-        self.args.remove(slot);
+        self.stop_slot(core, slot);
+        self.forget_args(slot);
         let global = self.global(core, slot);
         core.free_slot(global);
     }

@@ -21,8 +21,10 @@ use crate::shard::fifo::SlotFifo;
 use crate::shard::keyed::Keyed;
 use crate::timer::{CallTimer, Expired, TimerAction, Timers};
 
-/// The slot field of an init envelope that lets the receiving shard choose the slot.
-pub(crate) const ANY_SLOT: u32 = (SLOTS_PER_TYPE_MAX - 1) as u32;
+/// The slot field of an init envelope that lets the receiving shard choose the slot: the
+/// all-ones slot value, one past the last slot a spec may declare, so no real slot has it.
+pub(crate) const ANY_SLOT: u32 = SLOTS_PER_TYPE_MAX as u32;
+const _: () = assert!(SLOTS_PER_TYPE_MAX < (1 << crate::handle::SLOT_BITS));
 
 /// Where one isolate type's slots sit in the shard's slot table.
 #[derive(Debug, Clone)]
@@ -404,6 +406,28 @@ impl Core {
         }
     }
 
+    /// Builds an envelope with `make` straight into this tick's ring to `shard`, after
+    /// `Ctx::precheck` found the shard up and the ring with room. Only this shard fills that
+    /// ring, so the room is still there; the peer's down flag is deliberately not read a
+    /// second time: another thread may have raised it since the precheck (quarantine, exit at
+    /// shutdown), and an envelope accepted before that is treated like any other already in
+    /// flight — refused on arrival by the receiving shard.
+    #[inline(always)]
+    pub(crate) fn push_remote_with(
+        &mut self,
+        shard: ShardId,
+        make: impl FnOnce() -> Envelope,
+    ) -> bool {
+        let pushed = match self.outbound[shard.index()].as_mut() {
+            Some(producer) => producer.try_push_with(make),
+            None => false,
+        };
+        if pushed {
+            self.counters.sent_remote += 1;
+        }
+        pushed
+    }
+
     /// Counts a refused send.
     #[inline]
     pub(crate) fn count_refusal(&mut self, kind: SendErrorKind) {
@@ -622,6 +646,13 @@ impl Core {
             return;
         }
         let was_live = meta.status == Status::Live;
+        if meta.yielded {
+            // Its entry in `deferred` would outlive it: a restart that yields again in the
+            // same tick would add a second one, beyond the one-per-slot capacity.
+            let stale = global as u32;
+            self.deferred.retain(|&entry| entry != stale);
+        }
+        let meta = &mut self.slots[global];
         self.pool.clear_queue(&mut meta.mailbox);
         self.pool.clear_list(&mut meta.control);
         // Every timer this incarnation set goes with it: its call timeout by id (here), the

@@ -155,6 +155,7 @@ impl Shard {
         self.core.timers.commit_staged();
         work += self.core.fire_timers();
         self.core.counters.ticks += 1;
+        self.core.counters.drop_panics += crate::supervision::crash::take_drop_panics();
         work
     }
 
@@ -182,6 +183,7 @@ impl Shard {
             }
         }
         self.core.exits.clear();
+        self.core.counters.drop_panics += crate::supervision::crash::take_drop_panics();
     }
 
     /// Whether any inbound ring has published items (checked before sleeping).

@@ -35,6 +35,9 @@ pub struct SimReport {
     pub trace_hash: u64,
     /// Simulated time at the end.
     pub now: Instant,
+    /// Shards stopped by a panic that escaped their trap boundary (a runtime bug: every call
+    /// into user code is trapped); see [`Simulation::failed_shards`].
+    pub failed_shards: usize,
 }
 
 /// A whole system run on the calling thread from a seed.
@@ -47,6 +50,8 @@ pub struct Simulation {
     step_nanos: u64,
     rounds: u64,
     trace: u64,
+    /// Per shard: stopped by a panic that escaped its tick.
+    failed: Vec<bool>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -72,6 +77,7 @@ impl Simulation {
             .map(|seed| seed.grow(0, true))
             .collect();
         let order = (0..shards.len()).collect();
+        let failed = vec![false; shards.len()];
         Ok(Simulation {
             shards,
             order,
@@ -81,6 +87,7 @@ impl Simulation {
             step_nanos: 1_000,
             rounds: 0,
             trace: 0,
+            failed,
         })
     }
 
@@ -100,9 +107,27 @@ impl Simulation {
         self.scheduling.shuffle(&mut self.order);
         let mut work = 0;
         for &index in &self.order {
+            if self.failed[index] {
+                continue;
+            }
             let shard = &mut self.shards[index];
             shard.core.now = self.now;
-            work += shard.tick();
+            // As on threads, a panic that escapes a shard's tick (a runtime bug) stops that
+            // shard alone and marks it down; the others keep running.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.tick())) {
+                Ok(done) => work += done,
+                Err(_panic) => {
+                    self.failed[index] = true;
+                    shard.core.signals[index]
+                        .down
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    eprintln!(
+                        "tina: simulation seed {}: shard {index}: a panic escaped the shard's \
+                         trap boundary (a tina-runtime bug); the shard is stopped and marked down",
+                        self.seed
+                    );
+                }
+            }
         }
         self.rounds += 1;
         self.trace = mix(self.trace, self.rounds);
@@ -162,7 +187,16 @@ impl Simulation {
             quiescent,
             trace_hash: self.trace,
             now: Instant(self.now),
+            failed_shards: self.failed.iter().filter(|&&failed| failed).count(),
         }
+    }
+
+    /// The shards stopped by a panic that escaped their trap boundary.
+    pub fn failed_shards(&self) -> Vec<ShardId> {
+        (0..self.failed.len())
+            .filter(|&index| self.failed[index])
+            .map(|index| ShardId(index as u16))
+            .collect()
     }
 
     /// The trace hash so far.
@@ -243,20 +277,31 @@ impl Simulation {
 
     /// Shuts the simulated system down: every isolate's `shutdown` hook runs, rounds run
     /// until all have exited or `max_rounds` pass (then the rest are torn down).
+    /// A failed shard (see [`Simulation::failed_shards`]) is left as it stopped and makes the
+    /// result `false`.
     pub fn shutdown(&mut self, max_rounds: u64) -> bool {
-        for shard in &mut self.shards {
-            shard.begin_shutdown();
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            if !self.failed[index] {
+                shard.begin_shutdown();
+            }
         }
+        let all_empty = |sim: &Simulation| {
+            (0..sim.shards.len()).all(|index| sim.failed[index] || sim.shards[index].is_empty())
+        };
+        let mut drained = false;
         for _ in 0..max_rounds {
-            if self.shards.iter().all(Shard::is_empty) {
-                return true;
+            if all_empty(self) {
+                drained = true;
+                break;
             }
             self.step();
         }
-        let drained = self.shards.iter().all(Shard::is_empty);
-        for shard in &mut self.shards {
-            shard.teardown_all();
+        drained = drained || all_empty(self);
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            if !self.failed[index] {
+                shard.teardown_all();
+            }
         }
-        drained
+        drained && !self.failed.contains(&true)
     }
 }

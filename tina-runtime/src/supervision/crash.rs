@@ -114,6 +114,41 @@ pub(crate) fn in_dispatch<R>(run: impl FnOnce() -> R) -> R {
     run()
 }
 
+std::thread_local! {
+    /// Panics raised by user `Drop` impls that the runtime caught on this thread since the
+    /// shard last collected them (see [`take_drop_panics`]).
+    static DROP_PANICS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Drops `value` — a user type the runtime drops on its own behalf (an undelivered message,
+/// reply or init args, a torn-down state) — so that a panic in its `Drop` cannot unwind into
+/// the shard: the panic is caught, its message kept as the last panic message, and it is
+/// counted for the shard's `drop_panics` counter. Returns whether it panicked.
+#[inline]
+pub(crate) fn drop_caught<T>(value: T) -> bool {
+    if !core::mem::needs_drop::<T>() {
+        core::mem::forget(value);
+        return false;
+    }
+    caught(move || drop(value))
+}
+
+/// Runs `run` (which drops user values) inside the trap boundary; see [`drop_caught`].
+pub(crate) fn caught(run: impl FnOnce()) -> bool {
+    let panicked =
+        in_dispatch(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err());
+    if panicked {
+        DROP_PANICS.with(|count| count.set(count.get() + 1));
+    }
+    panicked
+}
+
+/// Takes the count of caught `Drop` panics on this thread since the last call.
+#[inline]
+pub(crate) fn take_drop_panics() -> u64 {
+    DROP_PANICS.with(|count| count.replace(0))
+}
+
 /// The message of the last isolate panic on this thread.
 pub(crate) fn last_panic_message() -> heapless::String<REASON_BYTES> {
     LAST_PANIC.with(|last| last.borrow().clone())

@@ -119,6 +119,20 @@ impl Shard {
             let is_the_exited_child = position == index;
             self.start_child(child, is_the_exited_child);
         }
+        // Temporary dynamic siblings stopped by the strategy stay down for good: like a
+        // temporary child's own exit, that ends their membership and frees their slots
+        // (last first, so the positions still to visit do not move).
+        let static_children = self.core.groups[group as usize].static_children;
+        for position in (from.max(static_children)..to).rev() {
+            if let Child::Isolate {
+                global,
+                restart: Restart::Temporary,
+            } = self.core.groups[group as usize].children[position]
+                && self.core.slots[global as usize].status == Status::Stopped
+            {
+                self.forget_dynamic(group, global);
+            }
+        }
     }
 
     /// Tears a child down for its group (a nested group: all of its children, last first).
