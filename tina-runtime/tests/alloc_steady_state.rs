@@ -333,6 +333,67 @@ fn churn_spec() -> (BootSpec, Handle<Foreman>) {
 
 /// Two shards; on each, two relays (the ring a0 -> a1 -> b0 -> b1 -> a0 makes half the hops
 /// remote), a server, and two callers — one calling the local server, one the remote.
+/// The positive control: allocates on every beat, from a handler, on whatever thread runs
+/// its shard — so the counting is shown to see shard threads and the simulating thread.
+#[isolate(mailbox = 4)]
+struct Leaky {
+    beats: u32,
+}
+
+/// Time to allocate.
+#[derive(Bounded)]
+struct Beat;
+
+#[isolate]
+impl Leaky {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::from_micros(100), Beat).unwrap();
+        Leaky { beats: 0 }
+    }
+
+    fn beat(&mut self, _beat: Beat, ctx: &mut Ctx<Self>) -> Effect {
+        let planted: Vec<u8> = Vec::with_capacity(64);
+        std::hint::black_box(planted);
+        self.beats += 1;
+        if self.beats < 50 {
+            ctx.after(Duration::from_micros(100), Beat).unwrap();
+        }
+        Effect::Receive
+    }
+}
+
+fn leaky_spec() -> BootSpec {
+    let mut spec = support::small_spec(2);
+    spec.isolate::<Leaky>(1);
+    spec.root::<Leaky>(ShardId(1), ());
+    spec
+}
+
+/// The counter must see a planted allocation, in simulation and on a shard thread: a
+/// counter that missed them (a renamed thread, a broken classification) would make every
+/// zero below vacuous.
+fn positive_control() {
+    let mut sim = Simulation::new(leaky_spec(), 1).unwrap();
+    let (report, allocations) = counting(|| sim.run(u64::MAX));
+    assert!(report.quiescent);
+    assert_eq!(sim.totals().timers_fired, 50);
+    assert!(
+        allocations >= 50,
+        "the planted allocations were not counted in simulation: {allocations}"
+    );
+
+    let system = System::start(leaky_spec()).unwrap();
+    let (fired, allocations) = counting(|| {
+        system.wait_until(Duration::from_secs(30), |totals| totals.timers_fired >= 50)
+    });
+    let summary = system.shutdown(Duration::from_secs(5));
+    assert!(fired, "{:?}", summary.total);
+    assert!(
+        allocations >= 50,
+        "the planted allocations on a shard thread were not counted: {allocations}"
+    );
+}
+
 fn spec() -> BootSpec {
     let mut spec = support::small_spec(2);
     spec.isolate::<Relay>(2)
@@ -359,6 +420,8 @@ fn spec() -> BootSpec {
 
 #[test]
 fn steady_state_never_allocates() {
+    positive_control();
+
     // Simulation.
     let mut sim = Simulation::new(spec(), 5).unwrap();
     for _ in 0..4 {
@@ -370,6 +433,8 @@ fn steady_state_never_allocates() {
     assert_eq!(totals.calls, 4 * CALLS);
     assert!(totals.dispatched > 1_000_000, "{totals:?}");
     assert!(totals.sent_remote > 500_000, "{totals:?}");
+    assert_eq!(totals.crashed, 0, "{totals:?}");
+    assert_eq!(totals.calls_timed_out, 0, "{totals:?}");
     assert_eq!(
         allocations, 0,
         "the simulated steady state allocated {allocations} times"
@@ -413,6 +478,11 @@ fn steady_state_never_allocates() {
     });
     let summary = system.shutdown(Duration::from_secs(5));
     assert!(finished, "{:?}", summary.total);
+    let totals = &summary.total;
+    assert_eq!(totals.crashed, 0, "{totals:?}");
+    assert!(totals.calls >= 4 * CALLS - 4, "{totals:?}");
+    assert!(totals.sent_remote > 100_000, "{totals:?}");
+    assert!(summary.failed_shards.is_empty());
     assert_eq!(
         allocations, 0,
         "the threaded steady state allocated {allocations} times"

@@ -1,6 +1,7 @@
 //! Multi-shard ping-pong, on real threads and in deterministic simulation: the same seed
-//! twice gives the same trace hash; many seeds all complete. Written with `#[isolate]`, as
-//! a user would.
+//! twice gives the same trace hash; many seeds all complete, and the seed changes what the
+//! isolates themselves observe (when each ball arrives). Written with `#[isolate]`, as a
+//! user would.
 
 mod support;
 
@@ -21,16 +22,22 @@ struct Back(u32);
 #[isolate(mailbox = 16)]
 struct Pong {
     returned: u64,
+    /// When the last ball arrived, on the runtime clock: what the schedule changes.
+    last_ball_at: Instant,
 }
 
 #[isolate]
 impl Pong {
     fn init(_ctx: &mut Ctx<Self>) -> Self {
-        Pong { returned: 0 }
+        Pong {
+            returned: 0,
+            last_ball_at: Instant::ZERO,
+        }
     }
 
     fn ball(&mut self, ball: Ball, ctx: &mut Ctx<Self>) -> Effect {
         self.returned += 1;
+        self.last_ball_at = ctx.now();
         ctx.send(&ball.from, Back(ball.count))
             .expect("ping has room for its own ball");
         Effect::Receive
@@ -74,15 +81,22 @@ impl Ping {
 
 /// `shards` shards; on each, `pairs` pings whose pongs live on the next shard.
 fn spec(shards: usize, pairs: usize, rounds: u32) -> BootSpec {
+    spec_with_pongs(shards, pairs, rounds).0
+}
+
+/// [`spec`], and the handles of its pongs.
+fn spec_with_pongs(shards: usize, pairs: usize, rounds: u32) -> (BootSpec, Vec<Handle<Pong>>) {
     let mut spec = support::small_spec(shards);
     spec.isolate::<Pong>(pairs).isolate::<Ping>(pairs);
+    let mut pongs = Vec::new();
     for shard in 0..shards {
         for _ in 0..pairs {
             let pong = spec.root::<Pong>(ShardId(((shard + 1) % shards) as u16), ());
             spec.root::<Ping>(ShardId(shard as u16), (pong, rounds));
+            pongs.push(pong);
         }
     }
-    spec
+    (spec, pongs)
 }
 
 #[test]
@@ -103,22 +117,44 @@ fn simulated_ping_pong_same_seed_same_trace() {
 
 #[test]
 fn simulated_ping_pong_many_seeds_all_complete() {
-    let mut hashes = Vec::new();
+    // What the pongs saw: when each one's last ball arrived. A seed shuffles the shard order
+    // of every round, so whether a ball crosses in the round it was sent or the next one —
+    // and so these times — depends on it. (The trace hash alone would differ between seeds
+    // even for shards that never talk, since it mixes the shards in their shuffled order.)
+    let mut observed = Vec::new();
     for seed in 0..32u64 {
-        let mut sim = Simulation::new(spec(3, 2, 50), seed).unwrap();
+        let (spec, pongs) = spec_with_pongs(3, 2, 50);
+        let mut sim = Simulation::new(spec, seed).unwrap();
         let report = sim.run(1_000_000);
         assert!(
             report.quiescent,
             "seed {seed} did not finish; replay with Simulation::new(spec, {seed})"
         );
         assert_eq!(sim.totals().exited, 6, "seed {seed}");
-        hashes.push(report.trace_hash);
+        let seen: Vec<Instant> = pongs
+            .iter()
+            .map(|&pong| {
+                let state = sim.state(pong).unwrap();
+                assert_eq!(state.returned, 50, "seed {seed}");
+                state.last_ball_at
+            })
+            .collect();
+        observed.push(seen);
     }
-    hashes.sort_unstable();
-    hashes.dedup();
+    // The same seed sees the same thing again.
+    let (spec, pongs) = spec_with_pongs(3, 2, 50);
+    let mut again = Simulation::new(spec, 5).unwrap();
+    again.run(1_000_000);
+    let seen: Vec<Instant> = pongs
+        .iter()
+        .map(|&pong| again.state(pong).unwrap().last_ball_at)
+        .collect();
+    assert_eq!(seen, observed[5]);
+    observed.sort_unstable();
+    observed.dedup();
     assert!(
-        hashes.len() > 1,
-        "different seeds explore different schedules"
+        observed.len() > 1,
+        "every seed gave the isolates the same arrival times: the seed does not change the schedule"
     );
 }
 

@@ -191,20 +191,23 @@ fn panic_in_init_during_restart_is_a_crash_and_escalates_without_hanging() {
     let report = sim.run(1_000_000);
     assert!(report.quiescent, "no hang");
     let counters = sim.counters(ShardId(1));
-    // The bomb, then init panics on every restart until the budgets run out.
-    assert!(counters.crashed >= 3, "{counters:?}");
+    // The bomb (crash 1); the nested group restarts the isolate, whose init panics (2): the
+    // nested group is over budget and escalates; the root restarts it with a fresh budget
+    // (init panics, 3), the nested group restarts once more (4) and escalates again; the root
+    // is over budget too (a third escalation) and quarantines the shard.
+    assert_eq!(counters.crashed, 4, "{counters:?}");
+    assert_eq!(counters.restarts, 3, "{counters:?}");
+    assert_eq!(counters.escalations, 3, "{counters:?}");
+    assert_eq!(counters.quarantines, 1, "{counters:?}");
     assert!(sim.is_quarantined(ShardId(1)));
     let reports: Vec<_> = sim.crash_reports(ShardId(1)).collect();
-    let init_panics: Vec<_> = reports
-        .iter()
-        .filter(|report| report.message_tag.is_none())
-        .collect();
-    assert!(!init_panics.is_empty());
-    assert!(
-        init_panics
-            .iter()
-            .all(|report| report.reason.contains("init cannot restart"))
-    );
+    assert_eq!(reports.len(), 4);
+    assert_eq!(reports[0].message_tag, Some(0), "the bomb is message tag 0 (Boom)");
+    assert!(reports[0].reason.contains("boom"), "{:?}", reports[0].reason);
+    for report in &reports[1..] {
+        assert_eq!(report.message_tag, None, "{report}");
+        assert!(report.reason.contains("init cannot restart"), "{report}");
+    }
 }
 
 /// Asks the server something.

@@ -1,7 +1,10 @@
 //! Supervision in simulation: strategies restart exactly the right children in the right
-//! order with fresh state; restart types; budgets; escalation through nested groups to
-//! quarantine and revive; a panic in `init` during a restart; a crash while a call is
-//! pending.
+//! order with fresh state and new handles; two crashes in one tick restart a one-for-all
+//! group once; restart types after a crash and after `Done`; a budget allows its restarts
+//! and escalates on one more. (Escalation through nested groups to quarantine and revive, a
+//! panic in `init` during a restart and a crash while a call is pending are in
+//! `supervision_escalation.rs`; dynamic children in `supervision_dynamic.rs` and
+//! `soundness.rs`; quarantine on threads in `supervision_threads.rs`.)
 
 mod support;
 

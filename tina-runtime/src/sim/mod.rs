@@ -8,6 +8,18 @@
 //!
 //! Every dispatch feeds a running hash (shard, isolate type, slot, message tag, time), so a
 //! run is summarised by one number: the same seed and spec give the same hash, bit for bit.
+//!
+//! What the hash leaves out, on purpose: message payloads. A payload is a user value of a
+//! type the runtime knows only by its table, stored in raw bytes that may hold padding
+//! (uninitialised) and pointers (different from run to run), so its bytes are neither safe to
+//! read nor stable to hash; two runs that differ only in the contents of a message, with the
+//! same tags at the same times, hash alike. Check contents with state checkers
+//! ([`Simulation::state`]). Each round also mixes the shards in their shuffled order, so two
+//! seeds give different hashes even when nothing observable differs: compare what the
+//! isolates observed, not hashes, to show that a seed changed the schedule.
+//!
+//! Only scheduling draws from the seed today: [`Domain::Network`] and [`Domain::Shard`] are
+//! reserved streams with nothing drawing from them (no fault injection yet).
 
 mod rng;
 

@@ -10,9 +10,12 @@
 pub enum Domain {
     /// The order shards run in each round.
     Scheduling,
-    /// The simulated network between shards.
+    /// The simulated network between shards. Reserved: nothing draws from it yet (the
+    /// simulator injects no network faults today); its number is fixed so that adding them
+    /// will not reshuffle the other streams.
     Network,
-    /// One shard's simulated I/O and crash injection.
+    /// One shard's simulated I/O and crash injection. Reserved like [`Domain::Network`]:
+    /// nothing draws from it yet.
     Shard(u16),
     /// Available to tests and drivers.
     User(u32),
