@@ -862,6 +862,7 @@ impl Isolate for Hammer {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "real threads racing for a second of wall-clock time")]
 fn a_remote_call_racing_the_callee_shards_quarantine_never_crashes_the_caller() {
     let mut spec = support::small_spec(2);
     spec.print_crashes(false);
