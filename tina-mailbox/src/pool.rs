@@ -12,6 +12,12 @@
 //! Every slot is in exactly one of three states — free, allocated, queued — and the pool
 //! asserts the state on every transition, so a double free or a slot queued twice is a loud
 //! programmer error, never silent corruption.
+//!
+//! The pool is panic-safe: when a caller's closure (`make`, `read`) or a value's `Drop`
+//! panics, every slot still ends up in exactly one state, no value is dropped twice and no
+//! slot is stranded. A `make` that panics leaves its slot free (nothing is unlinked before the
+//! value exists); a `read` or `Drop` that panics while a slot is removed still frees the slot
+//! (a drop guard); a value is dropped in place only after its slot is back on a free list.
 
 use core::fmt;
 
@@ -179,9 +185,11 @@ impl<T> Pool<T> {
         let index = self.ordinary_free_head;
         let slot = &mut self.slots[index as usize];
         assert_eq!(slot.state, SlotState::Free, "pool free list is corrupt");
+        // Built before the slot leaves the free list: if `make` panics, the slot is still free,
+        // first on its list, and empty.
+        slot.value = Some(make());
         self.ordinary_free_head = slot.next;
         self.ordinary_free -= 1;
-        slot.value = Some(make());
         slot.state = SlotState::Queued;
         self.link_back(&mut queue.list, index);
         queue.len += 1;
@@ -224,7 +232,8 @@ impl<T> Pool<T> {
         let slot = &mut self.slots[head as usize];
         assert_eq!(slot.state, SlotState::Free, "pool free list is corrupt");
         let next = slot.next;
-        // Built straight into the slot where the optimiser can, rather than moved in.
+        // Built straight into the slot where the optimiser can, rather than moved in; before
+        // the slot leaves the free list, so a panicking `make` leaves it free and empty.
         slot.value = Some(make());
         slot.next = NONE;
         slot.state = SlotState::Allocated;
@@ -239,21 +248,29 @@ impl<T> Pool<T> {
     }
 
     /// Frees the slot at `index`, dropping its value in place — for values read through
-    /// [`Pool::get_mut`] that need not be moved out.
+    /// [`Pool::get_mut`] that need not be moved out. If the value's `Drop` panics, the slot is
+    /// free all the same.
     ///
     /// # Panics
     ///
     /// If the slot is free (a double free) or still linked into a [`Queue`].
     #[inline]
     pub fn remove(&mut self, index: PoolIndex) {
-        let slot = &mut self.slots[index.get()];
         assert_eq!(
-            slot.state,
+            self.slots[index.get()].state,
             SlotState::Allocated,
             "remove of a slot that is not allocated"
         );
-        slot.value = None;
         self.push_free(index.0);
+        self.drop_value_in_place(index.0);
+    }
+
+    /// Drops the value of the slot `index`, which is already back on its free list. The
+    /// assignment leaves the slot empty even if the value's `Drop` panics (an assignment
+    /// writes the new value on the unwind path too), so the slot is never left free but full.
+    #[inline(always)]
+    fn drop_value_in_place(&mut self, index: u32) {
+        self.slots[index as usize].value = None;
     }
 
     /// Frees the slot at `index` and returns its value.
@@ -386,11 +403,16 @@ impl<T> Pool<T> {
         read: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
         let index = self.unlink_front(list)?;
-        let slot = &mut self.slots[index as usize];
-        let result = read(slot.value.as_mut().expect("queued slot holds a value"));
-        slot.value = None;
-        self.push_free(index);
-        Some(result)
+        Some(self.remove_unlinked_with(index, read))
+    }
+
+    /// Hands the value of the unlinked slot `index` to `read`, then frees the slot and drops
+    /// what is left of the value in place — on return, or while a panic in `read` unwinds.
+    #[inline(always)]
+    fn remove_unlinked_with<R>(&mut self, index: u32, read: impl FnOnce(&mut T) -> R) -> R {
+        let guard = FreeOnDrop { pool: self, index };
+        let value = guard.pool.slots[index as usize].value.as_mut();
+        read(value.expect("queued slot holds a value"))
     }
 
     /// [`Pool::dequeue`] for a [`List`].
@@ -403,7 +425,8 @@ impl<T> Pool<T> {
         Some(PoolIndex(index))
     }
 
-    /// [`Pool::clear_queue`] for a [`List`].
+    /// [`Pool::clear_queue`] for a [`List`]. If a value's `Drop` panics, the values behind it
+    /// stay in the list.
     pub fn clear_list(&mut self, list: &mut List) -> usize {
         let mut count = 0;
         while let Some(index) = self.pop_front(list) {
@@ -415,15 +438,18 @@ impl<T> Pool<T> {
 
     /// Unlinks the slot at the front of `queue`, hands its value to `read`, then frees the
     /// slot, dropping what is left of the value in place: a read without moving the value out.
+    ///
+    /// If `read` or the value's `Drop` panics, the slot is freed and the value dropped once
+    /// all the same; the queue has lost its front either way.
     #[inline]
     pub fn dequeue_remove_with<R>(
         &mut self,
         queue: &mut Queue,
         read: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
-        let result = self.pop_front_remove_with(&mut queue.list, read)?;
+        let index = self.unlink_front(&mut queue.list)?;
         queue.len -= 1;
-        Some(result)
+        Some(self.remove_unlinked_with(index, read))
     }
 
     /// Unlinks and returns the slot at the front of `queue`; the slot stays allocated.
@@ -440,10 +466,14 @@ impl<T> Pool<T> {
         (queue.list.head != NONE).then_some(PoolIndex(queue.list.head))
     }
 
-    /// Frees every slot in `queue`, front to back, dropping the values; returns how many.
+    /// Frees every slot in `queue`, front to back, dropping the values; returns how many. If
+    /// a value's `Drop` panics, the values behind it stay queued and counted.
     pub fn clear_queue(&mut self, queue: &mut Queue) -> usize {
-        let count = self.clear_list(&mut queue.list);
-        queue.len = 0;
+        let mut count = 0;
+        while let Some(index) = self.dequeue(queue) {
+            drop(self.take(index));
+            count += 1;
+        }
         count
     }
 
@@ -527,6 +557,23 @@ impl<T> Pool<T> {
             cursor = slot.next;
         }
         Ok(length)
+    }
+}
+
+/// Frees an unlinked slot when dropped — when the read of its value returns, or while a
+/// panic in that read unwinds — so a panicking caller never strands the slot.
+struct FreeOnDrop<'pool, T> {
+    pool: &'pool mut Pool<T>,
+    index: u32,
+}
+
+impl<T> Drop for FreeOnDrop<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Back on the free list first, then the value dropped: a panicking `Drop` cannot
+        // leave the slot stranded (see `Pool::drop_value_in_place`).
+        self.pool.push_free(self.index);
+        self.pool.drop_value_in_place(self.index);
     }
 }
 

@@ -20,8 +20,9 @@
 //!    path the runtime uses: one release store per ring per tick.
 //! 2. The consumer reads items out of its slots, then hands the slots back with a
 //!    **`Release` store** of `head` (once per [`Consumer::try_pop`], once per
-//!    [`Consumer::drain`] or [`Batch`]). The producer's **`Acquire` load** of `head` synchronises
-//!    with it, so the consumer's reads of a slot happen before the producer overwrites it.
+//!    [`Consumer::drain`] or [`Batch`], and once when the [`Consumer`] is dropped). The
+//!    producer's **`Acquire` load** of `head` synchronises with it, so the consumer's reads of
+//!    a slot happen before the producer overwrites it.
 //!
 //! Each side keeps a private copy of the other side's cursor (`head_cache` in the producer,
 //! `tail_cache` in the consumer) and reloads the shared cursor only when the copy says
@@ -32,10 +33,21 @@
 //! `Err(item)`): it never overwrites, never blocks, never allocates. Cursors wrap with
 //! `wrapping_add`; with a power-of-two capacity the arithmetic stays exact across the wrap.
 //!
-//! # Dropping
+//! # Dropping, forgetting and panics
 //!
 //! Dropping the producer publishes whatever it had written, so no item is stranded. When both
 //! halves are gone the shared part drops every item still in `head..tail`, exactly once.
+//!
+//! The consumer's private cursor is the authority on which items are gone; the shared `head`
+//! only trails it. A [`Batch`] moves the private cursor to the end of the batch when it is
+//! taken and back to the first item it did not hand out when it is dropped (the leak
+//! amplification of `Vec::drain`). A batch that is never dropped (`mem::forget`) therefore
+//! leaks the items it did not hand out — they are never yielded nor dropped — instead of
+//! handing out again items already moved out or dropped; the consumer's `Drop` stores its
+//! private cursor, so the final drop skips them too. Until the consumer next hands slots back,
+//! the producer does not get the forgotten batch's slots back either (as a forgotten
+//! `MutexGuard` keeps its mutex locked). [`Batch::take_with`] counts an item as taken before
+//! dropping it in its slot, so an item whose `Drop` panics is not dropped again.
 //!
 //! The protocol is model-checked with loom (`tests/loom_ring.rs`, run with
 //! `RUSTFLAGS="--cfg loom"`).
@@ -91,8 +103,9 @@ impl<T> Drop for Shared<T> {
         while cursor != tail {
             self.slots[cursor & self.mask].with_mut(|slot| {
                 // SAFETY: both halves are gone (this is the last `Arc`), the producer published
-                // everything it wrote when it dropped, and items `head..tail` are initialised
-                // and were never read out; each is dropped here exactly once.
+                // everything it wrote when it dropped, and the consumer stored its private
+                // cursor when it dropped, so items `head..tail` are initialised and were never
+                // read out (nor leaked by a forgotten batch); each is dropped here exactly once.
                 unsafe { (*slot).assume_init_drop() }
             });
             cursor = cursor.wrapping_add(1);
@@ -313,7 +326,8 @@ impl<T> fmt::Debug for Producer<T> {
 /// The reading half of a [`Ring`].
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
-    /// Items consumed so far; equals `shared.head` between calls.
+    /// Items consumed so far, or counted as consumed by a live or forgotten [`Batch`]. The
+    /// shared `head` trails it: they are equal after each `try_pop` and dropped batch.
     head: usize,
     /// The producer's published `tail` as last loaded.
     tail_cache: usize,
@@ -374,16 +388,23 @@ impl<T> Consumer<T> {
     /// drop(batch);
     /// assert_eq!(consumer.try_pop(), Some(30));
     /// ```
+    ///
+    /// Forgetting the batch (`mem::forget`) is safe but leaks the items it did not hand out
+    /// (see the [module docs](self#dropping-forgetting-and-panics)).
     #[inline]
     pub fn batch(&mut self, max: usize) -> Batch<'_, T> {
         // Pairs with the producer's Release store of `tail`.
         self.tail_cache = self.shared.tail.load(Ordering::Acquire);
-        let count = self.tail_cache.wrapping_sub(self.head).min(max);
+        let start = self.head;
+        let end = start.wrapping_add(self.tail_cache.wrapping_sub(start).min(max));
+        // Until the batch is dropped, every item in it counts as consumed: a forgotten batch
+        // leaks the items it did not hand out instead of handing out those it did again.
+        self.head = end;
         Batch {
-            end: self.head.wrapping_add(count),
-            start: self.head,
-            head: self.head,
             consumer: self,
+            start,
+            head: start,
+            end,
         }
     }
 
@@ -397,7 +418,9 @@ impl<T> Consumer<T> {
             // synchronised with the producer's Release store.
             // SAFETY: so slot `head % capacity` holds an initialised, published item the
             // producer will not touch until our Release store of a `head` past it; advancing
-            // `head` right after the read moves the value out exactly once.
+            // the cursor right after the read moves the value out exactly once (a `Batch`'s
+            // items already count as consumed in `Consumer::head`, so even a forgotten batch
+            // never reads one again).
             unsafe { (*slot).assume_init_read() }
         })
     }
@@ -422,6 +445,15 @@ impl<T> Consumer<T> {
     }
 }
 
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Hand back the slots a forgotten `Batch` took (a no-op store otherwise), so the
+        // producer may reuse them and the final drop skips the items they held. Pairs with the
+        // producer's Acquire load of `head` (and orders the final drop after our reads).
+        self.shared.head.store(self.head, Ordering::Release);
+    }
+}
+
 impl<T> fmt::Debug for Consumer<T> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
@@ -435,14 +467,15 @@ impl<T> fmt::Debug for Consumer<T> {
 /// Published items taken from a [`Consumer`] with one `Acquire` load (see
 /// [`Consumer::batch`]). Dropping it — normally, or while a panic unwinds — hands the slots
 /// of the popped items back with one `Release` store; nothing is dropped twice, and items
-/// not popped stay in the ring.
+/// not popped stay in the ring. Forgetting it instead leaks the items not popped.
 pub struct Batch<'a, T> {
+    /// The consumer, whose private cursor counts the whole batch as consumed while it lives.
     consumer: &'a mut Consumer<T>,
     /// The consumer's cursor when the batch was taken.
     start: usize,
-    /// The next item to pop: the batch's own copy of the consumer's cursor, written back
-    /// (with the one `Release` store) when the batch is dropped. A local cursor lets the
-    /// compiler keep it in a register across a drain loop.
+    /// The next item to pop: the batch's own cursor, written back to the consumer (with the
+    /// one `Release` store) when the batch is dropped. A local cursor lets the compiler keep
+    /// it in a register across a drain loop.
     head: usize,
     /// One past the last item of the batch.
     end: usize,
@@ -491,31 +524,33 @@ impl<T> Batch<'_, T> {
 
     /// Lets `take` read the next item where it lies, through `&mut`: when it returns
     /// `Some`, the item counts as popped and whatever `take` left of it is dropped in its
-    /// slot; when it returns `None`, the item stays in the batch, and `take` must have left
+    /// slot; when it returns `None`, the item stays in the batch, and `take` should have left
     /// it as it found it. Moves nothing out of the ring that `take` does not move itself.
+    ///
+    /// If `take` panics, the item stays in the batch as `take` left it. If the item's `Drop`
+    /// panics, the item counts as popped: it is not dropped again.
     #[inline]
     pub fn take_with<R>(&mut self, take: impl FnOnce(&mut T) -> Option<R>) -> Option<R> {
         if self.head == self.end {
             return None;
         }
+        let head = &mut self.head;
         let shared = &self.consumer.shared;
-        let taken = shared.slots[self.head & shared.mask].with_mut(|slot| {
+        shared.slots[*head & shared.mask].with_mut(|slot| {
             // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`, so the slot
             // holds an initialised, published item that the producer will not touch before our
             // Release store of a `head` past it: the consumer has it to itself, for reading and,
-            // when `take` succeeds, for dropping it in place below — once, since `head` moves
-            // past the slot right after.
+            // when `take` succeeds, for dropping it in place below.
             // SAFETY: the slot is initialised and the consumer's alone (above).
             let item = unsafe { (*slot).assume_init_mut() };
             let taken = take(item)?;
-            // SAFETY: as above; the item was not moved out (only through `take`'s `&mut`).
+            // Past the item before dropping it: if its `Drop` panics, it stays popped.
+            *head = head.wrapping_add(1);
+            // SAFETY: as above; the item was not moved out (only through `take`'s `&mut`), and
+            // with the cursor past it nothing reads or drops it again: dropped exactly once.
             unsafe { (*slot).assume_init_drop() };
             Some(taken)
-        });
-        if taken.is_some() {
-            self.head = self.head.wrapping_add(1);
-        }
-        taken
+        })
     }
 
     /// Items popped so far.
@@ -535,8 +570,9 @@ impl<T> Drop for Batch<'_, T> {
                 .shared
                 .head
                 .store(self.head, Ordering::Release);
-            self.consumer.head = self.head;
         }
+        // Back from the batch's end to the first item not popped: those stay in the ring.
+        self.consumer.head = self.head;
     }
 }
 
