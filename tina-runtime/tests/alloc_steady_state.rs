@@ -383,9 +383,8 @@ fn positive_control() {
     );
 
     let system = System::start(leaky_spec()).unwrap();
-    let (fired, allocations) = counting(|| {
-        system.wait_until(Duration::from_secs(30), |totals| totals.timers_fired >= 50)
-    });
+    let (fired, allocations) =
+        counting(|| system.wait_until(Duration::from_secs(30), |totals| totals.timers_fired >= 50));
     let summary = system.shutdown(Duration::from_secs(5));
     assert!(fired, "{:?}", summary.total);
     // Some beats may fall before counting starts, or after the last counter snapshot it

@@ -202,8 +202,16 @@ fn panic_in_init_during_restart_is_a_crash_and_escalates_without_hanging() {
     assert!(sim.is_quarantined(ShardId(1)));
     let reports: Vec<_> = sim.crash_reports(ShardId(1)).collect();
     assert_eq!(reports.len(), 4);
-    assert_eq!(reports[0].message_tag, Some(0), "the bomb is message tag 0 (Boom)");
-    assert!(reports[0].reason.contains("boom"), "{:?}", reports[0].reason);
+    assert_eq!(
+        reports[0].message_tag,
+        Some(0),
+        "the bomb is message tag 0 (Boom)"
+    );
+    assert!(
+        reports[0].reason.contains("boom"),
+        "{:?}",
+        reports[0].reason
+    );
     for report in &reports[1..] {
         assert_eq!(report.message_tag, None, "{report}");
         assert!(report.reason.contains("init cannot restart"), "{report}");
