@@ -896,3 +896,100 @@ fn a_remote_call_racing_the_callee_shards_quarantine_never_crashes_the_caller() 
     assert!(caller.calls > 10, "{caller:?}");
     assert!(caller.refused_shard_down > 10, "{caller:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// A panicking `Accepts::wrap` during a local send leaves the pool whole (item 5).
+
+/// Accepts `Bad`, whose hand-written `wrap` panics.
+struct Picky {
+    seen: u32,
+}
+struct Bad;
+struct Good;
+
+enum PickyMessage {
+    Good,
+}
+
+impl Message for PickyMessage {
+    fn tag(&self) -> u16 {
+        0
+    }
+}
+
+impl Accepts<Bad> for Picky {
+    fn wrap(_message: Bad) -> PickyMessage {
+        panic!("wrap of a bad message")
+    }
+}
+
+impl Accepts<Good> for Picky {
+    fn wrap(_message: Good) -> PickyMessage {
+        PickyMessage::Good
+    }
+}
+
+impl Isolate for Picky {
+    type Message = PickyMessage;
+    type Args = ();
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Picky";
+
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Picky { seen: 0 }
+    }
+
+    fn handle(&mut self, message: PickyMessage, _ctx: &mut Ctx<Self>) -> Effect {
+        let PickyMessage::Good = message;
+        self.seen += 1;
+        Effect::Receive
+    }
+}
+
+/// Sends the picky isolate a `Bad` from `init` (the send panics inside `wrap`, so this
+/// isolate crashes) until its restarts run out; the last incarnation sends a `Good`.
+struct Thrower;
+
+messages!(Thrower => ThrowerMessage { Nothing(Nothing) });
+
+impl Isolate for Thrower {
+    type Message = ThrowerMessage;
+    type Args = Handle<Picky>;
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Thrower";
+
+    fn init(picky: &Handle<Picky>, ctx: &mut Ctx<Self>) -> Self {
+        // Generations 0..=5 throw; the sixth restart sends a good one.
+        if ctx.me().raw().generation() < 6 {
+            let _ = ctx.send(picky, Bad);
+        } else {
+            ctx.send(picky, Good).unwrap();
+        }
+        Thrower
+    }
+
+    fn handle(&mut self, _message: ThrowerMessage, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Receive
+    }
+}
+
+#[test]
+fn a_panicking_wrap_during_a_local_send_leaves_the_pool_whole() {
+    let mut spec = support::small_spec(1);
+    spec.print_crashes(false).pool_slots(4);
+    spec.isolate::<Picky>(1).isolate::<Thrower>(1);
+    let root = spec.supervisor(ShardId(0));
+    spec.budget(root, generous());
+    let picky = spec.child::<Picky>(root, Restart::Permanent, ());
+    spec.child::<Thrower>(root, Restart::Permanent, picky);
+    let mut sim = Simulation::new(spec, 9).unwrap();
+    let report = sim.run(10_000);
+    assert_eq!(report.failed_shards, 0);
+    let totals = sim.totals();
+    assert_eq!(totals.crashed, 6, "{totals:?}");
+    // Six panicking sends with a four-slot pool: a leaked slot per panic (before the fix)
+    // would have exhausted it, and the good send would have been refused.
+    assert_eq!(totals.refused_pool_exhausted, 0, "{totals:?}");
+    assert_eq!(sim.state(picky).unwrap().seen, 1);
+    sim.check_pools().unwrap();
+}
