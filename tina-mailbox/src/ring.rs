@@ -102,10 +102,11 @@ impl<T> Drop for Shared<T> {
         let mut cursor = head;
         while cursor != tail {
             self.slots[cursor & self.mask].with_mut(|slot| {
-                // SAFETY: both halves are gone (this is the last `Arc`), the producer published
-                // everything it wrote when it dropped, and the consumer stored its private
-                // cursor when it dropped, so items `head..tail` are initialised and were never
-                // read out (nor leaked by a forgotten batch); each is dropped here exactly once.
+                // Both halves are gone (this is the last `Arc`): the producer published all it
+                // wrote when it dropped, and the consumer stored its private cursor (past any
+                // items a forgotten batch leaked) when it dropped.
+                // SAFETY: so items `head..tail` are initialised and were never read out; each
+                // is dropped here exactly once.
                 unsafe { (*slot).assume_init_drop() }
             });
             cursor = cursor.wrapping_add(1);
@@ -416,11 +417,11 @@ impl<T> Consumer<T> {
             // Callers checked `head != tail_cache` (`try_pop`) or `head < end <= tail_cache`
             // (`Batch`), where `tail_cache` came from an Acquire load of `tail` that
             // synchronised with the producer's Release store.
+            // The caller advances its cursor right after the read, and a `Batch`'s items
+            // already count as consumed in `Consumer::head`, so even a forgotten batch never
+            // reads one again.
             // SAFETY: so slot `head % capacity` holds an initialised, published item the
-            // producer will not touch until our Release store of a `head` past it; advancing
-            // the cursor right after the read moves the value out exactly once (a `Batch`'s
-            // items already count as consumed in `Consumer::head`, so even a forgotten batch
-            // never reads one again).
+            // producer will not touch until our Release store of a `head` past it, read once.
             unsafe { (*slot).assume_init_read() }
         })
     }

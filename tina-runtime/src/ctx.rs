@@ -140,8 +140,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let message = core
             .pool
             .dequeue_remove_with(mailbox, |envelope| envelope.payload.take::<I::Message>())??;
-        core.trace(type_index, slot, u64::from(message.tag()));
-        core.counters.dispatched += 1;
+        core.record_dispatch(type_index, slot, u64::from(message.tag()));
         Some(message)
     }
 
@@ -169,16 +168,14 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             }
             envelope.payload.take::<I::Message>()
         })?;
-        core.trace(type_index, slot, u64::from(message.tag()));
-        core.counters.dispatched += 1;
+        core.record_dispatch(type_index, slot, u64::from(message.tag()));
         Some(message)
     }
 
     /// Records the dispatch that is starting in the trace and the counters.
     #[inline(always)]
     pub(crate) fn record_dispatch(&mut self, type_index: u16, slot: u32, tag: u64) {
-        self.core.trace(type_index, slot, tag);
-        self.core.counters.dispatched += 1;
+        self.core.record_dispatch(type_index, slot, tag);
     }
 
     /// This isolate's own handle.

@@ -251,8 +251,7 @@ impl<I: Isolate> Arena<I> {
         );
         let input = match input {
             Input::Fault(reason) => {
-                core.trace(self.type_index, slot, 4 << 16);
-                core.counters.dispatched += 1;
+                core.record_dispatch(self.type_index, slot, 4 << 16);
                 self.finish(core, global, slot, me, Ending::Crash(reason), None);
                 return 0;
             }
@@ -388,24 +387,35 @@ impl<I: Isolate> Arena<I> {
             let mut writer = Truncating(&mut reason);
             let _ = core::fmt::Write::write_str(&mut writer, "in Drop of its state: ");
             let _ = core::fmt::Write::write_str(&mut writer, &crash::last_panic_message());
-            core.counters.crashed += 1;
-            let report = CrashReport {
-                type_name: I::NAME,
-                handle: RawHandle::new(
-                    core.shard,
-                    self.type_index,
-                    slot,
-                    // The incarnation that was torn down (teardown bumped the generation).
-                    core.slots[global].generation.wrapping_sub(1) & crate::handle::GENERATION_MASK,
-                ),
-                reason,
-                message_tag: None,
-                at: Instant::from_nanos(core.now),
-            };
-            let shard = core.shard.0;
-            core.crash_log.record(shard, report);
+            let handle = RawHandle::new(
+                core.shard,
+                self.type_index,
+                slot,
+                // The incarnation that was torn down (teardown bumped the generation).
+                core.slots[global].generation.wrapping_sub(1) & crate::handle::GENERATION_MASK,
+            );
+            Self::record_crash(core, handle, reason, None);
         }
         panicked
+    }
+
+    /// Counts a crash of `handle` and records its report in the shard's crash log.
+    fn record_crash(
+        core: &mut Core,
+        handle: RawHandle,
+        reason: heapless::String<{ crash::REASON_BYTES }>,
+        message_tag: Option<u16>,
+    ) {
+        core.counters.crashed += 1;
+        let report = CrashReport {
+            type_name: I::NAME,
+            handle,
+            reason,
+            message_tag,
+            at: Instant::from_nanos(core.now),
+        };
+        let shard = core.shard.0;
+        core.crash_log.record(shard, report);
     }
 
     /// Forgets the init args kept for `slot`, dropping them inside the trap boundary.
@@ -478,16 +488,7 @@ impl<I: Isolate> Arena<I> {
             }
             Ending::Done => false,
             Ending::Crash(reason) => {
-                core.counters.crashed += 1;
-                let report = CrashReport {
-                    type_name: I::NAME,
-                    handle: me,
-                    reason,
-                    message_tag,
-                    at: Instant::from_nanos(core.now),
-                };
-                let shard = core.shard.0;
-                core.crash_log.record(shard, report);
+                Self::record_crash(core, me, reason, message_tag);
                 true
             }
         };
@@ -585,8 +586,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             slot,
             core.slots[global].generation,
         );
-        core.trace(self.type_index, slot, 1 << 16);
-        core.counters.dispatched += 1;
+        core.record_dispatch(self.type_index, slot, 1 << 16);
         let mut state = self.states.slot_mut(slot);
         let args = self.args.get(slot);
         let mut ctx = Ctx::new(core, me, global, None);

@@ -735,6 +735,13 @@ impl Core {
         published
     }
 
+    /// Records the dispatch that is starting: counted, and fed to the trace hash.
+    #[inline(always)]
+    pub(crate) fn record_dispatch(&mut self, type_index: u16, slot: u32, tag: u64) {
+        self.trace(type_index, slot, tag);
+        self.counters.dispatched += 1;
+    }
+
     /// Records one dispatch in the trace hash.
     #[inline]
     pub(crate) fn trace(&mut self, type_index: u16, slot: u32, tag: u64) {
