@@ -134,6 +134,10 @@ impl Isolate for Client {
                 PROBE.fail(format!("tina: call {} timed out", self.done));
                 Effect::Done
             }
+            ClientMessage::Answer(CallResult::Refused(reason)) => {
+                PROBE.fail(format!("tina: call {} refused: {reason}", self.done));
+                Effect::Done
+            }
         }
     }
 }

@@ -66,6 +66,15 @@ macro_rules! messages {
                 fn wrap(message: $message) -> $name {
                     $name::$variant(message)
                 }
+
+                #[inline]
+                #[allow(unreachable_patterns)]
+                fn extract(message: $name) -> Option<$message> {
+                    match message {
+                        $name::$variant(message) => Some(message),
+                        _ => None,
+                    }
+                }
             }
         )*
     };

@@ -50,6 +50,12 @@ impl<const MAILBOX: usize> Accepts<Item> for Receiver<MAILBOX> {
     fn wrap(message: Item) -> ReceiverMessage {
         ReceiverMessage::Item(message)
     }
+
+    #[inline]
+    fn extract(message: ReceiverMessage) -> Option<Item> {
+        let ReceiverMessage::Item(item) = message;
+        Some(item)
+    }
 }
 
 impl<const MAILBOX: usize> Isolate for Receiver<MAILBOX> {
@@ -157,6 +163,12 @@ impl<const MAILBOX: usize> Accepts<Go> for Sender<MAILBOX> {
     #[inline]
     fn wrap(message: Go) -> SenderMessage {
         SenderMessage::Go(message)
+    }
+
+    #[inline]
+    fn extract(message: SenderMessage) -> Option<Go> {
+        let SenderMessage::Go(go) = message;
+        Some(go)
     }
 }
 

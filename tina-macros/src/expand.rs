@@ -157,6 +157,11 @@ fn impl_block(args: TokenStream, item: ItemImpl) -> TokenStream {
         return quote!(#written #errors);
     };
     let handlers = validate::distinct_handlers(&isolate, &mut errors);
+    // Handlers of `Undelivered<M>` receive bounces: they go into the `undelivered` hook, not
+    // into the message enum.
+    let (bounce_handlers, handlers): (Vec<&Handler<'_>>, Vec<&Handler<'_>>) = handlers
+        .into_iter()
+        .partition(|handler| undelivered_message(&handler.message_resolved).is_some());
     // The friendly unbounded check; a handler or `init` it reports is left out like a broken
     // one (a non-`Send` message such as `Rc<T>` would otherwise also fail `Message: Send`).
     let handlers: Vec<&Handler<'_>> = handlers
@@ -177,7 +182,7 @@ fn impl_block(args: TokenStream, item: ItemImpl) -> TokenStream {
         // top of the real errors.
         written.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     }
-    let expansion = expand_isolate(&isolate, &handlers, init, &written);
+    let expansion = expand_isolate(&isolate, &handlers, &bounce_handlers, init, &written);
     let errors = errors.to_compile_errors();
     quote!(#expansion #errors)
 }
@@ -207,6 +212,7 @@ fn strip_attributes(item: &ItemImpl) -> ItemImpl {
 fn expand_isolate(
     isolate: &IsolateImpl<'_>,
     handlers: &[&Handler<'_>],
+    bounce_handlers: &[&Handler<'_>],
     init: Option<&Init<'_>>,
     written: &ItemImpl,
 ) -> TokenStream {
@@ -307,6 +313,17 @@ fn expand_isolate(
                 fn wrap(message: #message) -> #enum_type {
                     #enum_ident::#variant(message)
                 }
+
+                #[inline]
+                #[allow(unreachable_patterns)]
+                fn extract(message: #enum_type) -> #private::core::option::Option<#message> {
+                    match message {
+                        #enum_ident::#variant(message) => {
+                            #private::core::option::Option::Some(message)
+                        }
+                        _ => #private::core::option::Option::None,
+                    }
+                }
             }
         }
     });
@@ -326,6 +343,10 @@ fn expand_isolate(
             impl #impl_generics #runtime::Accepts<#private::Unhandled> for #self_type #where_clause {
                 fn wrap(message: #private::Unhandled) -> #enum_type {
                     match message {}
+                }
+
+                fn extract(_message: #enum_type) -> #private::core::option::Option<#private::Unhandled> {
+                    #private::core::option::Option::None
                 }
             }
         }
@@ -378,6 +399,36 @@ fn expand_isolate(
                 }
             }
         });
+
+    // Bounces: one typed attempt per `Undelivered<M>` handler, in declaration order.
+    let undelivered_hook = (!bounce_handlers.is_empty()).then(|| {
+        let attempts = bounce_handlers.iter().map(|handler| {
+            let method = handler.method;
+            let inner = undelivered_message(&handler.message_resolved)
+                .expect("partitioned on this");
+            quote! {
+                let bounce = match bounce.downcast::<#inner>() {
+                    #private::core::result::Result::Ok(bounce) => {
+                        return #private::core::result::Result::Ok(self.#method(bounce, ctx));
+                    }
+                    #private::core::result::Result::Err(bounce) => bounce,
+                };
+            }
+        });
+        quote! {
+            const HANDLES_UNDELIVERED: #private::core::primitive::bool = true;
+
+            fn undelivered(
+                &mut self,
+                bounce: #runtime::Bounce,
+                ctx: &mut #runtime::Ctx<'_, Self>,
+            ) -> #private::core::result::Result<#runtime::Effect, #runtime::Bounce> {
+                #(#attempts)*
+                let _ = ctx;
+                #private::core::result::Result::Err(bounce)
+            }
+        }
+    });
 
     // Compile-time checks: `Bounded` (type-checked) and the payload size (evaluated).
     let mut assertions: Vec<TokenStream> = handlers
@@ -437,10 +488,34 @@ fn expand_isolate(
             }
 
             #(#hooks)*
+
+            #undelivered_hook
         }
 
         #checks
     }
+}
+
+/// `M` when `ty` is `Undelivered<M>` (by its last path segment, however it is imported):
+/// the message type of a bounce handler.
+fn undelivered_message(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segment = path.path.segments.last()?;
+    if segment.ident != "Undelivered" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &segment.arguments else {
+        return None;
+    };
+    let mut types = arguments.args.iter().filter_map(|argument| match argument {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    let inner = types.next()?;
+    types.next().is_none().then_some(inner)
 }
 
 /// Statements that panic at compile time, with the size and the limit, when a message

@@ -174,12 +174,22 @@ use proc_macro::TokenStream;
 ///     fn wrap(message: Deposit) -> AccountMessage {
 ///         AccountMessage::Deposit(message)
 ///     }
+///
+///     fn extract(message: AccountMessage) -> Option<Deposit> {
+///         match message {
+///             AccountMessage::Deposit(message) => Some(message),
+///             _ => None,
+///         }
+///     }
 /// }
 /// # impl From<GetBalance> for AccountMessage {
 /// #     fn from(message: GetBalance) -> Self { Self::GetBalance(message) }
 /// # }
 /// # impl tina::Accepts<GetBalance> for Account {
 /// #     fn wrap(message: GetBalance) -> AccountMessage { AccountMessage::GetBalance(message) }
+/// #     fn extract(message: AccountMessage) -> Option<GetBalance> {
+/// #         match message { AccountMessage::GetBalance(message) => Some(message), _ => None }
+/// #     }
 /// # }
 ///
 /// impl tina::Isolate for Account {

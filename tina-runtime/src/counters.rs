@@ -54,9 +54,29 @@ counters! {
     refused_shard_down,
     /// Sends refused: ring to the target shard full.
     refused_ring_full,
-    /// Envelopes that arrived from another shard but could not be delivered (stale target,
-    /// full mailbox or pool on arrival).
+    /// Envelopes that arrived and could be neither delivered nor bounced: a reply with no
+    /// reserved envelope free to hold it (its caller sees its timeout), or a payload of the
+    /// wrong type (a runtime bug). Refused messages, requests and spawns are bounced instead.
     dropped_on_arrival,
+    /// Envelopes from another shard that this shard refused on arrival and sent back to the
+    /// sending shard through the bounce ring (messages, requests, spawns).
+    bounced,
+    /// Bounces handed to the sending isolate's handler of `Undelivered<M>`.
+    bounces_handled,
+    /// Bounces that reached no handler — the sender declares none for the type, no longer
+    /// exists, or is outside the system (an ingress send) — by reason: target mailbox full.
+    undelivered_mailbox_full,
+    /// … by reason: envelope pool of the target shard exhausted.
+    undelivered_pool_exhausted,
+    /// … by reason: stale handle.
+    undelivered_stale,
+    /// … by reason: target shard quarantined.
+    undelivered_shard_down,
+    /// … by reason: no free slot for a `spawn_on`.
+    undelivered_no_free_slot,
+    /// Calls ended at once because the callee's shard refused the request on arrival
+    /// (`CallResult::Refused`).
+    calls_refused,
     /// Timers that fired and delivered their message.
     timers_fired,
     /// Timers cancelled before firing.
@@ -87,8 +107,19 @@ counters! {
     late_replies_dropped,
     /// Replies addressed to a caller that no longer exists.
     replies_to_dead_callers,
-    /// Requests dropped unprocessed because their caller's deadline had passed.
+    /// Requests dropped unprocessed because their caller's deadline had passed when they
+    /// reached dispatch (checked against the clock at that moment, not the tick's start),
+    /// wherever they expired: queued on this shard or on the way from another. The caller
+    /// sees its timeout.
     expired_requests_dropped,
+    /// Envelopes taken from the shard's ingress queue (sends and calls from outside the
+    /// system); refusals on arrival among them are counted in `undelivered_*`.
+    ingress_accepted,
+    /// Sends and calls from outside the system refused because the shard's ingress queue
+    /// was full (counted by the sending thread, added to the snapshot).
+    ingress_refused,
+    /// Calls from outside the system answered (the reply reached a waiting caller).
+    external_replies,
     /// Times the shard went to sleep in `poll`.
     sleeps,
     /// Wake-ups this shard sent to sleeping peers.

@@ -19,6 +19,7 @@ use crate::timer::{TimerAction, TimerId};
 pub(crate) struct CallDecoder<I: Isolate> {
     pub(crate) reply: fn(&mut Payload) -> Option<I::Message>,
     pub(crate) timeout: fn() -> I::Message,
+    pub(crate) refused: fn(SendErrorKind) -> I::Message,
 }
 
 /// The decoders of a call whose reply is `R`, made by isolate type `I`: one constant table
@@ -33,6 +34,7 @@ where
     const TABLE: CallDecoder<I> = CallDecoder {
         reply: decode_reply::<I, R>,
         timeout: timeout_message::<I, R>,
+        refused: refused_message::<I, R>,
     };
 }
 
@@ -52,6 +54,14 @@ where
     R: Send + 'static,
 {
     I::wrap(CallResult::Timeout)
+}
+
+fn refused_message<I, R>(reason: SendErrorKind) -> I::Message
+where
+    I: Accepts<CallResult<R>>,
+    R: Send + 'static,
+{
+    I::wrap(CallResult::Refused(reason))
 }
 
 /// Where a deferred reply goes: taken with [`Ctx::defer_reply`], used with [`Ctx::reply_to`].
@@ -202,25 +212,39 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         crate::key_to_shard(key, self.core.shard_count)
     }
 
-    /// The time the current tick started, on the runtime clock (the simulator's clock in
-    /// simulation). Never the OS clock directly.
+    /// The runtime clock (the simulator's clock in simulation; never the wall clock).
+    ///
+    /// The reading is taken during the current handler invocation: at the first of
+    /// `now`, [`Ctx::call`] or [`Ctx::after`] in it, or later if nothing has run since the
+    /// previous reading. So inside a long tick it is not the tick's start: a handler that
+    /// runs after another one blocked for 50 ms sees the time after those 50 ms, and a
+    /// handler sees the same instant however often it asks (time does not move while it
+    /// runs, as far as it can tell). In simulation time moves only between rounds.
     #[inline]
-    pub fn now(&self) -> Instant {
-        Instant(self.core.now)
+    pub fn now(&mut self) -> Instant {
+        Instant(self.core.fresh_now())
     }
 
-    /// Sends `message` to `to`. Never blocks, never buffers beyond a bound: `Ok` when the
-    /// message is in the target's mailbox (same shard) or in this tick's ring to the target's
-    /// shard (published at the end of the tick), otherwise the reason and the message back.
+    /// Sends `message` to `to`. Never blocks, never buffers beyond a bound.
     ///
-    /// Across shards, refusals the sender cannot see — a stale handle, or a full mailbox of a
-    /// busy target on arrival (an idle target handles the message straight from the ring) —
-    /// are counted by the receiving shard as `dropped_on_arrival`.
+    /// What `Ok` means depends on where the target lives:
+    ///
+    /// - **Same shard**: the message is in the target's mailbox. Every refusal (mailbox
+    ///   full, pool exhausted, stale handle) is returned here, with the message.
+    /// - **Another shard**: the message is in this tick's ring to the target's shard
+    ///   (published at the end of the tick). Only a full ring or a shard known to be down is
+    ///   refused here. The target's shard decides on arrival; if it refuses (mailbox full,
+    ///   stale handle, pool exhausted, quarantined), the message comes back to this isolate
+    ///   as an [`Undelivered<M>`](crate::Undelivered) through its handler for that type, or,
+    ///   without one (or once this incarnation is gone), is counted in this shard's
+    ///   `undelivered_*` counters. Nothing is lost silently: a message sent with `Ok` is
+    ///   handled, bounced or counted — unless the target accepted it into its mailbox and
+    ///   then crashed or exited before handling it.
     #[inline]
     pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
     where
         T: Accepts<M>,
-        M: 'static,
+        M: Send + 'static,
     {
         let target = to.raw();
         if target.shard() == self.core.shard {
@@ -231,8 +255,15 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Err(SendError { kind, message });
         }
         // The precheck found room in this tick's ring: build the envelope straight into it.
+        let me = self.me;
         let pushed = self.core.push_remote_with(target.shard(), || {
-            Envelope::user(target, Payload::new(T::wrap(message)))
+            Envelope::remote(
+                target,
+                me,
+                Kind::User,
+                crate::bounce::recover_message::<T, M>,
+                Payload::new(T::wrap(message)),
+            )
         });
         if !pushed {
             unreachable_refusal(SendErrorKind::RingFull)
@@ -319,7 +350,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let Ok(index) = self.core.pool.try_alloc_reserved(envelope) else {
             return Err(TimerError::PoolExhausted);
         };
-        let now = self.core.now;
+        let now = self.core.fresh_now();
         match self.core.timers.schedule(
             now,
             nanos_of(delay),
@@ -407,8 +438,11 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     }
 
     /// Asks `shard` to spawn an isolate of type `W`. The handle is not known here: the new
-    /// isolate announces itself (the check-in pattern). Refused when the ring to that shard
-    /// is full or the shard is down; a full arena there is counted as `dropped_on_arrival`.
+    /// isolate announces itself (the check-in pattern). Refused at once when the ring to
+    /// that shard is full or the shard is down. `Ok` means the request is on its way; if the
+    /// shard then has no free slot of `W` (or no pool room), the args come back to this
+    /// isolate as an [`Undelivered<Spawn<W>>`](crate::Spawn) through its handler for that
+    /// type, or are counted in `undelivered_no_free_slot` (…) without one.
     pub fn spawn_on<W: Isolate>(
         &mut self,
         shard: ShardId,
@@ -425,13 +459,21 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         }
         let type_index = self.type_index_of::<W>()?;
         let target = RawHandle::new(shard, type_index, ANY_SLOT, 0);
-        let mut envelope = Envelope::user(target, Payload::new(args));
-        envelope.kind = Kind::Init;
+        let envelope = Envelope::remote(
+            target,
+            self.me,
+            Kind::Init,
+            crate::bounce::recover_spawn::<W>,
+            Payload::new(args),
+        );
         self.core.route(envelope).map_err(|(kind, _)| match kind {
             SendErrorKind::Stale => SpawnError::UnknownType,
             SendErrorKind::ShardDown => SpawnError::ShardDown,
             SendErrorKind::RingFull => SpawnError::RingFull,
-            SendErrorKind::MailboxFull | SendErrorKind::PoolExhausted => SpawnError::NoFreeSlot,
+            SendErrorKind::MailboxFull
+            | SendErrorKind::PoolExhausted
+            | SendErrorKind::NoFreeSlot => SpawnError::NoFreeSlot,
+            SendErrorKind::IngressFull => SpawnError::RingFull,
         })
     }
 
@@ -507,7 +549,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         };
         let correlation = self.core.next_correlation();
         let delay = nanos_of(timeout);
-        let deadline = self.core.now.saturating_add(delay);
+        // The deadline counts from now, not from the tick's start.
+        let now = self.core.fresh_now();
+        let deadline = now.saturating_add(delay);
         let from = self.me;
         let make = || Envelope {
             target,
@@ -516,6 +560,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             correlation,
             reply_type: Some(TypeId::of::<Q::Reply>),
             kind: Kind::Request,
+            bounced: None,
+            recover: None,
             payload: Payload::new(T::wrap(request)),
         };
         match local_global {
@@ -526,7 +572,6 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 }
             }
         }
-        let now = self.core.now;
         let timer = self
             .core
             .timers
@@ -568,6 +613,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Effect::Crash("reply of a type other than the request's declared reply type");
         }
         let me = self.me;
+        if request.external {
+            self.reply_outside(request, Payload::new(value));
+            return Effect::Reply(ReplyToken { _private: () });
+        }
         let make = || Envelope::reply(request.caller, me, request.correlation, Payload::new(value));
         if request.caller.shard() == self.core.shard {
             // Same shard: straight into the caller's reply slot, no routing.
@@ -603,6 +652,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 message: value,
             });
         }
+        if to.request.external {
+            self.reply_outside(to.request, Payload::new(value));
+            return Ok(());
+        }
         if let Err(kind) = self.precheck_reply(to.request.caller) {
             self.core.count_refusal(kind);
             return Err(SendError {
@@ -621,6 +674,31 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             unreachable_refusal(SendErrorKind::RingFull);
         }
         Ok(())
+    }
+
+    /// Hands a reply to a caller outside the system (see `crate::external`); a caller that
+    /// gave up meanwhile makes it a late reply, dropped and counted.
+    fn reply_outside(&mut self, request: RequestInfo, payload: Payload) {
+        let outcome = crate::external::Outcome::Reply(payload);
+        if self
+            .core
+            .external
+            .settle(request.caller.slot(), request.correlation, outcome)
+        {
+            self.core.counters.external_replies += 1;
+        } else {
+            self.core.counters.late_replies_dropped += 1;
+        }
+    }
+
+    /// Counts a bounce handed to this isolate's `undelivered` handler.
+    pub(crate) fn count_bounce_handled(&mut self) {
+        self.core.counters.bounces_handled += 1;
+    }
+
+    /// Counts a bounce that reached no handler.
+    pub(crate) fn count_undelivered(&mut self, reason: SendErrorKind) {
+        self.core.count_undelivered(reason);
     }
 
     /// Replies go through the control reserve locally, so only a remote route can refuse.

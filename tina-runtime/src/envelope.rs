@@ -177,6 +177,9 @@ pub(crate) enum Kind {
     Reply,
     /// Starts a freshly reserved slot; the payload holds the init args.
     Init,
+    /// A request from a thread outside the system: like `Request`, but `from`'s slot field
+    /// names an external call slot and `correlation` that call's sequence number.
+    ExternalRequest,
 }
 
 /// The header and payload of one message.
@@ -193,6 +196,11 @@ pub(crate) struct Envelope {
     pub(crate) reply_type: Option<fn() -> TypeId>,
     /// What this is.
     pub(crate) kind: Kind,
+    /// Set when the envelope travels back to its sender as a bounce: why it was refused.
+    pub(crate) bounced: Option<crate::error::SendErrorKind>,
+    /// For user messages and spawns sent to another shard: turns the payload back into the
+    /// value the sender sent, should the envelope bounce (see `crate::bounce`).
+    pub(crate) recover: Option<fn(&mut Payload) -> bool>,
     /// The value.
     pub(crate) payload: Payload,
 }
@@ -213,6 +221,8 @@ impl Envelope {
             correlation,
             reply_type: None,
             kind: Kind::Reply,
+            bounced: None,
+            recover: None,
             payload,
         }
     }
@@ -227,6 +237,31 @@ impl Envelope {
             correlation: 0,
             reply_type: None,
             kind: Kind::User,
+            bounced: None,
+            recover: None,
+            payload,
+        }
+    }
+
+    /// A message from `from` to an isolate on another shard: it carries its sender and the
+    /// way back to the sent value, in case the target's shard refuses it on arrival.
+    #[inline]
+    pub(crate) fn remote(
+        target: RawHandle,
+        from: RawHandle,
+        kind: Kind,
+        recover: fn(&mut Payload) -> bool,
+        payload: Payload,
+    ) -> Self {
+        Self {
+            target,
+            from,
+            deadline_nanos: u64::MAX,
+            correlation: 0,
+            reply_type: None,
+            kind,
+            bounced: None,
+            recover: Some(recover),
             payload,
         }
     }

@@ -15,6 +15,30 @@ pub enum SendErrorKind {
     ShardDown,
     /// The ring to the target's shard is full for this tick.
     RingFull,
+    /// A spawn on another shard found no free slot of its type there (reported through a
+    /// bounce: [`Undelivered`](crate::Undelivered) of a [`Spawn`](crate::Spawn)).
+    NoFreeSlot,
+    /// The target shard's ingress queue is full (a send or call from outside the system).
+    IngressFull,
+}
+
+impl SendErrorKind {
+    /// Every reason, in a fixed order.
+    pub const ALL: [SendErrorKind; 7] = [
+        SendErrorKind::MailboxFull,
+        SendErrorKind::PoolExhausted,
+        SendErrorKind::Stale,
+        SendErrorKind::ShardDown,
+        SendErrorKind::RingFull,
+        SendErrorKind::NoFreeSlot,
+        SendErrorKind::IngressFull,
+    ];
+
+    /// The reason's position in [`SendErrorKind::ALL`].
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 impl fmt::Display for SendErrorKind {
@@ -25,6 +49,8 @@ impl fmt::Display for SendErrorKind {
             SendErrorKind::Stale => "stale handle: the isolate exited or was restarted",
             SendErrorKind::ShardDown => "target shard is down",
             SendErrorKind::RingFull => "ring to the target shard is full",
+            SendErrorKind::NoFreeSlot => "no free slot of the isolate type on the target shard",
+            SendErrorKind::IngressFull => "the target shard's ingress queue is full",
         })
     }
 }

@@ -59,6 +59,12 @@ pub const MAILBOX_MAX: usize = 1 << 16;
 ///     fn wrap(message: Add) -> CounterMessage {
 ///         CounterMessage::Add(message)
 ///     }
+///
+///     fn extract(message: CounterMessage) -> Option<Add> {
+///         match message {
+///             CounterMessage::Add(add) => Some(add),
+///         }
+///     }
 /// }
 /// ```
 pub trait Isolate: Sized + 'static {
@@ -86,6 +92,24 @@ pub trait Isolate: Sized + 'static {
         Effect::Receive
     }
 
+    /// Whether [`Isolate::undelivered`] handles bounces (the `#[isolate]` macro sets it when
+    /// the impl has a handler of an [`Undelivered<M>`](crate::Undelivered)). When false, a
+    /// bounce for this isolate is counted and dropped on arrival without a dispatch.
+    const HANDLES_UNDELIVERED: bool = false;
+
+    /// Receives a message this isolate sent to another shard that was refused there on
+    /// arrival (see [`crate::Undelivered`]). Return the effect, or hand the bounce back with
+    /// `Err` when this isolate has no use for it: it is then counted in the shard's
+    /// `undelivered_*` counter for its reason. Runs only when
+    /// [`Isolate::HANDLES_UNDELIVERED`] is true.
+    fn undelivered(
+        &mut self,
+        bounce: crate::Bounce,
+        _ctx: &mut Ctx<'_, Self>,
+    ) -> Result<Effect, crate::Bounce> {
+        Err(bounce)
+    }
+
     /// Runs once when the system shuts down; return [`Effect::Done`] to leave at once or
     /// [`Effect::Receive`] to keep draining until the shutdown deadline.
     fn shutdown(&mut self, _ctx: &mut Ctx<'_, Self>) -> Effect {
@@ -108,6 +132,11 @@ pub trait Message: Send + 'static {
 pub trait Accepts<M>: Isolate {
     /// Wraps `message` into the isolate's message enum.
     fn wrap(message: M) -> Self::Message;
+
+    /// The `M` inside `message`, if that is the variant it holds: the inverse of
+    /// [`Accepts::wrap`], used to hand a bounced message back to its sender as the type it
+    /// sent.
+    fn extract(message: Self::Message) -> Option<M>;
 }
 
 /// A message that expects an answer: the target handles it and replies with `Reply`.
@@ -128,6 +157,10 @@ pub enum CallResult<R> {
     Reply(R),
     /// No answer arrived before the timeout; a reply arriving later is dropped and counted.
     Timeout,
+    /// The callee's shard refused the request on arrival (mailbox full, stale handle, pool
+    /// exhausted, shard quarantined): the call ends at once, without waiting for the timeout.
+    /// The request itself is dropped.
+    Refused(crate::error::SendErrorKind),
 }
 
 /// Why a call was refused at once (returned by [`Ctx::call`](crate::Ctx::call), with the

@@ -46,6 +46,7 @@
 //! direct calls within a [`RestartBudget`]; a group over budget escalates to its parent, and
 //! a shard's root group over budget quarantines the shard until it is revived.
 
+mod bounce;
 mod bounded;
 mod clock;
 mod counters;
@@ -53,6 +54,7 @@ mod ctx;
 mod effect;
 mod envelope;
 mod error;
+mod external;
 mod handle;
 mod isolate;
 mod shard;
@@ -63,6 +65,7 @@ mod supervision;
 mod system;
 mod timer;
 
+pub use bounce::{Bounce, Spawn, Undelivered};
 pub use bounded::Bounded;
 pub use clock::Instant;
 pub use counters::Counters;
@@ -70,6 +73,7 @@ pub use ctx::{CallRefused, Ctx, ReplyTo};
 pub use effect::{CallToken, Effect, IoOp, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{SendError, SendErrorKind, SpawnError, TimerError};
+pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
 pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
 pub use sim::{Domain, Rng, SimReport, Simulation};

@@ -50,6 +50,8 @@ pub(crate) struct TypeEntry {
     /// What the arena keeps per supervised slot: the init args, keyed by slot.
     pub(crate) kept_args_bytes: usize,
     pub(crate) make_arena: ArenaFactory,
+    /// `Isolate::HANDLES_UNDELIVERED`.
+    pub(crate) handles_undelivered: bool,
 }
 
 /// Makes the init envelope for a root isolate (once per boot, and again on revive).
@@ -90,6 +92,8 @@ pub struct BootSpec {
     pub(crate) pool_slots: usize,
     pub(crate) control_reserve: usize,
     pub(crate) ring_capacity: usize,
+    pub(crate) ingress_capacity: usize,
+    pub(crate) external_calls: usize,
     pub(crate) timer_slots: usize,
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
@@ -137,6 +141,8 @@ impl BootSpec {
             pool_slots: 4096,
             control_reserve: 256,
             ring_capacity: 1024,
+            ingress_capacity: 256,
+            external_calls: 64,
             timer_slots: 1024,
             dispatch_budget: 256,
             spin_before_sleep: 1000,
@@ -180,6 +186,7 @@ impl BootSpec {
             state_bytes: size_of::<I>(),
             kept_args_bytes: size_of::<(u32, I::Args)>(),
             make_arena: |slots, supervised| Box::new(Arena::<I>::new(slots, supervised)),
+            handles_undelivered: I::HANDLES_UNDELIVERED,
         });
         self
     }
@@ -369,6 +376,21 @@ impl BootSpec {
         self
     }
 
+    /// Envelopes in each shard's ingress queue, the way in for threads outside the system
+    /// ([`System::send`](crate::System::send), [`System::call`](crate::System::call)); a
+    /// power of two, default 256. A push into a full queue is refused at once.
+    pub fn ingress_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.ingress_capacity = capacity;
+        self
+    }
+
+    /// Calls from outside the system that may wait at once, for the whole system
+    /// (default 64): each waiting caller holds one slot until its reply or timeout.
+    pub fn external_calls(&mut self, slots: usize) -> &mut Self {
+        self.external_calls = slots;
+        self
+    }
+
     /// Pending timers per shard, call timeouts included (default 1024).
     pub fn timer_slots(&mut self, slots: usize) -> &mut Self {
         self.timer_slots = slots;
@@ -478,6 +500,16 @@ impl BootSpec {
                 capacity: self.ring_capacity,
             });
         }
+        if !self.ingress_capacity.is_power_of_two() || self.ingress_capacity > (1 << 20) {
+            errors.push(SpecError::IngressCapacity {
+                capacity: self.ingress_capacity,
+            });
+        }
+        if self.external_calls > 1 << 16 {
+            errors.push(SpecError::ExternalCalls {
+                slots: self.external_calls,
+            });
+        }
         if self.timer_slots == 0 || self.timer_slots > (1 << 24) {
             errors.push(SpecError::TimerSlots {
                 slots: self.timer_slots,
@@ -541,7 +573,11 @@ impl BootSpec {
         // A pool slot is the envelope rounded up to whole cache lines.
         let envelope_slot = size_of::<Option<Envelope>>().next_multiple_of(64);
         let pool = (self.pool_slots + self.control_reserve + self.timer_slots) * envelope_slot;
-        let rings = self.shards.saturating_sub(1) * self.ring_capacity * size_of::<Envelope>();
+        // From every other shard: a data ring and a bounce ring of the same size; and the
+        // ingress queue.
+        let rings = (2 * self.shards.saturating_sub(1) * self.ring_capacity
+            + self.ingress_capacity)
+            * size_of::<Envelope>();
         let slots_total: usize = self.types.iter().map(|entry| entry.slots).sum();
         // Per slot, besides the arena: its bookkeeping (which also links the free list) and
         // one u32 each in the ready queue, the yield list and the timer owner table.
@@ -585,7 +621,7 @@ pub struct MemoryReport {
     pub bytes_per_shard: usize,
     /// The envelope pool (ordinary, control reserve and timer reserve).
     pub pool_bytes: usize,
-    /// Inbound rings from every other shard.
+    /// Inbound rings from every other shard (data and bounces) and the ingress queue.
     pub ring_bytes: usize,
     /// Per-slot bookkeeping (generations, mailbox heads, the call index), plus supervision
     /// membership and exit-queue room for the slots that can be supervised.
@@ -672,6 +708,16 @@ pub enum SpecError {
     RingCapacity {
         /// What was asked.
         capacity: usize,
+    },
+    /// An ingress capacity that is not a power of two in range.
+    IngressCapacity {
+        /// What was asked.
+        capacity: usize,
+    },
+    /// More external call slots than the maximum.
+    ExternalCalls {
+        /// What was asked.
+        slots: usize,
     },
     /// A timer slot count of zero or above the maximum.
     TimerSlots {
@@ -765,6 +811,16 @@ impl fmt::Display for SpecError {
                 formatter,
                 "ring_capacity is {capacity}: it must be a power of two between 1 and {}",
                 1 << 20
+            ),
+            SpecError::IngressCapacity { capacity } => write!(
+                formatter,
+                "ingress_capacity is {capacity}: it must be a power of two between 1 and {}",
+                1 << 20
+            ),
+            SpecError::ExternalCalls { slots } => write!(
+                formatter,
+                "external_calls is {slots}: allow at most {} calls from outside the system at once",
+                1 << 16
             ),
             SpecError::TimerSlots { slots } => write!(
                 formatter,

@@ -8,6 +8,10 @@ use std::time::Duration;
 use mio::{Events, Poll, Token, Waker};
 
 use crate::clock::{Clock, nanos_of};
+use crate::error::SendError;
+use crate::external::{ExternalCallError, ExternalCalls};
+use crate::handle::Handle;
+use crate::isolate::{Accepts, Request};
 use crate::counters::Counters;
 use crate::handle::ShardId;
 use crate::shard::core::Signals;
@@ -75,6 +79,7 @@ pub struct System {
     signals: Arc<[Signals]>,
     drain_deadline: Arc<AtomicU64>,
     clock: Clock,
+    external: Arc<ExternalCalls>,
 }
 
 impl System {
@@ -86,14 +91,16 @@ impl System {
         spec.validate()?;
         let mut polls = Vec::with_capacity(spec.shards);
         let mut signals = Vec::with_capacity(spec.shards);
-        for _ in 0..spec.shards {
+        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
+        for producer in ingress {
             let poll = Poll::new().map_err(BootError::Os)?;
             let waker = Waker::new(poll.registry(), WAKE_TOKEN).map_err(BootError::Os)?;
-            signals.push(Signals::new(Some(waker)));
+            signals.push(Signals::new(Some(waker), producer));
             polls.push(poll);
         }
         let signals: Arc<[Signals]> = signals.into();
-        let shards = build_shards(&spec, signals.clone());
+        let external = Arc::new(ExternalCalls::new(spec.external_calls));
+        let shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
         let clock = Clock::Monotonic {
             origin: std::time::Instant::now(),
         };
@@ -119,7 +126,7 @@ impl System {
                         let _ = core_affinity::set_for_current(core);
                     }
                     run_shard_guarded(
-                        shard.grow(clock.read().as_nanos(), false),
+                        shard.grow(clock.read().as_nanos(), Some(clock), false),
                         poll,
                         clock,
                         spin,
@@ -144,7 +151,80 @@ impl System {
             signals,
             drain_deadline,
             clock,
+            external,
         })
+    }
+
+    /// Sends `message` to the isolate `to` from outside the system (a test, `main`, a
+    /// thread of another library), through the target shard's bounded ingress queue.
+    ///
+    /// `Ok` means the message is in that queue; the shard takes it at the start of its next
+    /// tick (a sleeping shard is woken) and delivers it like a message from another shard.
+    /// Refused at once, with the message, when the queue is full
+    /// ([`SendErrorKind::IngressFull`](crate::SendErrorKind::IngressFull), counted as
+    /// `ingress_refused`), the shard is down, or the handle names no shard of this system.
+    /// A refusal on arrival (mailbox full, stale handle) cannot come back to a thread: it
+    /// is counted in the shard's `undelivered_*` counters. Never allocates.
+    pub fn send<T, M>(&self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
+    where
+        T: Accepts<M>,
+        M: Send + 'static,
+    {
+        let target = to.raw();
+        let shard = match crate::external::check_target(target, self.signals.len()) {
+            Ok(shard) => shard,
+            Err(kind) => return Err(SendError { kind, message }),
+        };
+        crate::external::push_ingress(&self.signals[shard], message, |message| {
+            crate::envelope::Envelope::user(target, crate::envelope::Payload::new(T::wrap(message)))
+        })
+        .map_err(|(kind, message)| SendError { kind, message })
+    }
+
+    /// Asks the isolate `to` a question from outside the system and blocks the calling
+    /// thread until the reply, for at most `timeout`.
+    ///
+    /// The request goes through the target shard's ingress queue like
+    /// [`System::send`], carrying the deadline `now + timeout`: the callee handles it as a
+    /// request from any caller and answers with [`Ctx::reply`](crate::Ctx::reply) (or
+    /// later, with `reply_to`). Fails with the request handed back when it cannot be sent
+    /// or every external call slot is in use; with
+    /// [`ExternalCallError::Refused`] when the target's shard refuses it on arrival, at
+    /// once; with [`ExternalCallError::Timeout`] otherwise. A reply that arrives after the
+    /// timeout is dropped and counted as late. Must not be called from a shard thread
+    /// (from inside a handler it would block the shard that has to answer). Never
+    /// allocates.
+    pub fn call<T, Q>(
+        &self,
+        to: &Handle<T>,
+        request: Q,
+        timeout: Duration,
+    ) -> Result<Q::Reply, ExternalCallError<Q>>
+    where
+        T: Accepts<Q>,
+        Q: Request,
+    {
+        let target = to.raw();
+        let shard = match crate::external::check_target(target, self.signals.len()) {
+            Ok(shard) => shard,
+            Err(kind) => {
+                return Err(ExternalCallError::NotSent(SendError {
+                    kind,
+                    message: request,
+                }));
+            }
+        };
+        let Some(ticket) = self.external.begin() else {
+            return Err(ExternalCallError::NoCallSlot(request));
+        };
+        let started = std::time::Instant::now();
+        let deadline = self.clock.read().as_nanos().saturating_add(nanos_of(timeout));
+        crate::external::push_ingress(&self.signals[shard], request, |request| {
+            crate::external::external_request::<T, Q>(target, &ticket, deadline, request)
+        })
+        .map_err(|(kind, message)| ExternalCallError::NotSent(SendError { kind, message }))?;
+        let outcome = self.external.wait(&ticket, started + timeout);
+        crate::external::finish::<Q>(outcome)
     }
 
     /// The number of shards.
@@ -155,14 +235,17 @@ impl System {
     /// A snapshot of one shard's counters, published by the shard every 50 µs while it is
     /// busy and before it sleeps (a snapshot may mix two ticks; it never tears a value).
     pub fn counters(&self, shard: ShardId) -> Counters {
-        self.signals[shard.index()].counters.snapshot()
+        let signals = &self.signals[shard.index()];
+        let mut counters = signals.counters.snapshot();
+        counters.ingress_refused = signals.ingress_refused.load(Ordering::Relaxed);
+        counters
     }
 
     /// Every shard's counters added up.
     pub fn totals(&self) -> Counters {
         let mut total = Counters::default();
-        for signals in self.signals.iter() {
-            total.add(&signals.counters.snapshot());
+        for shard in 0..self.signals.len() {
+            total.add(&self.counters(ShardId(shard as u16)));
         }
         total
     }
@@ -245,6 +328,9 @@ impl System {
                 failed: true,
             });
             drained &= outcome.drained && !outcome.failed;
+            let mut outcome = outcome;
+            outcome.counters.ingress_refused =
+                self.signals[index].ingress_refused.load(Ordering::Relaxed);
             if outcome.failed {
                 failed_shards.push(ShardId(index as u16));
             }
@@ -328,7 +414,7 @@ fn run_shard(
     let mut revives_seen = crate::signal::revive_requests();
     let mut published_at = 0u64;
     let drained = loop {
-        shard.core.now = clock.read().as_nanos();
+        shard.core.set_now(clock.read().as_nanos());
         #[cfg(test)]
         test_faults::maybe_fail(&shard.core.signals[index]);
         if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
@@ -443,6 +529,10 @@ mod tests {
     impl crate::Accepts<Pulse> for Beat {
         fn wrap(message: Pulse) -> BeatMessage {
             BeatMessage::Pulse(message)
+        }
+        fn extract(message: BeatMessage) -> Option<Pulse> {
+            let BeatMessage::Pulse(pulse) = message;
+            Some(pulse)
         }
     }
     impl Isolate for Beat {

@@ -121,7 +121,13 @@ fn a_crash_in_the_middle_of_a_ring_batch() {
     let shard1 = sim.counters(ShardId(1));
     assert_eq!(shard1.crashed, 1);
     assert_eq!(shard1.restarts, 1);
-    assert_eq!(shard1.dropped_on_arrival, 2);
+    assert_eq!(shard1.dropped_on_arrival, 0);
+    assert_eq!(shard1.bounced, 2, "the two messages behind the crash go back");
+    assert_eq!(
+        sim.counters(ShardId(0)).undelivered_stale,
+        2,
+        "the sender declares no bounce handler: counted by reason on its shard"
+    );
     assert!(sim.state(receiver).is_none(), "the old handle is stale");
     let report = sim.crash_reports(ShardId(1)).next().unwrap();
     assert!(report.reason.contains("told to crash at 2"), "{report:?}");
@@ -191,7 +197,7 @@ fn a_crash_during_the_drain_is_supervised_before_the_next_arrival() {
         "only the sibling message that came before the crash was handled"
     );
     assert_eq!(
-        shard1.dropped_on_arrival, 2,
+        shard1.bounced, 2,
         "sibling 1 and 2, sent to the old incarnation"
     );
     sim.check_pools().unwrap();

@@ -351,10 +351,11 @@ fn spawn_on_another_shard_and_check_in() {
             .all(|handle| handle.shard() == ShardId(1))
     );
     assert_eq!(
-        sim.counters(ShardId(1)).dropped_on_arrival,
+        sim.counters(ShardId(1)).bounced,
         1,
-        "the third found no slot"
+        "the third found no slot and went back"
     );
+    assert_eq!(sim.counters(ShardId(0)).undelivered_no_free_slot, 1);
     for handle in &state.arrived {
         assert!(sim.state(*handle).is_some());
     }

@@ -277,8 +277,11 @@ fn remote_mailbox_full_on_arrival_at_a_busy_sink() {
     assert_eq!(results[..4], [Ok(()), Ok(()), Ok(()), Ok(())]);
     assert_eq!(results[4], Err(SendErrorKind::RingFull));
     // The sink may run once per tick: the first arrival is handled from the ring, the next
-    // two fill its mailbox (bound two), the fourth is dropped on arrival and counted.
-    assert_eq!(sim.counters(ShardId(1)).dropped_on_arrival, 1);
+    // two fill its mailbox (bound two), the fourth is refused on arrival and bounced back;
+    // the driver declares no bounce handler, so its shard counts it by reason.
+    assert_eq!(sim.counters(ShardId(1)).dropped_on_arrival, 0);
+    assert_eq!(sim.counters(ShardId(1)).bounced, 1);
+    assert_eq!(sim.counters(ShardId(0)).undelivered_mailbox_full, 1);
     assert_eq!(sim.state(remote).unwrap().received, 3);
 }
 

@@ -657,11 +657,17 @@ impl Accepts<Fine> for Tagless {
     fn wrap(_message: Fine) -> TaglessMessage {
         TaglessMessage::Fine
     }
+    fn extract(_message: TaglessMessage) -> Option<Fine> {
+        None
+    }
 }
 
 impl Accepts<Broken> for Tagless {
     fn wrap(_message: Broken) -> TaglessMessage {
         TaglessMessage::Broken
+    }
+    fn extract(_message: TaglessMessage) -> Option<Broken> {
+        None
     }
 }
 
@@ -728,6 +734,9 @@ impl Message for BadDecoderMessage {
 impl Accepts<CallResult<u64>> for BadDecoder {
     fn wrap(_message: CallResult<u64>) -> BadDecoderMessage {
         panic!("wrap of a call result")
+    }
+    fn extract(_message: BadDecoderMessage) -> Option<CallResult<u64>> {
+        None
     }
 }
 
@@ -921,11 +930,17 @@ impl Accepts<Bad> for Picky {
     fn wrap(_message: Bad) -> PickyMessage {
         panic!("wrap of a bad message")
     }
+    fn extract(_message: PickyMessage) -> Option<Bad> {
+        None
+    }
 }
 
 impl Accepts<Good> for Picky {
     fn wrap(_message: Good) -> PickyMessage {
         PickyMessage::Good
+    }
+    fn extract(_message: PickyMessage) -> Option<Good> {
+        None
     }
 }
 

@@ -141,11 +141,25 @@ impl Accepts<Add> for HandReceiver {
     fn wrap(message: Add) -> HandMessage {
         HandMessage::Add(message)
     }
+
+    fn extract(message: HandMessage) -> Option<Add> {
+        match message {
+            HandMessage::Add(message) => Some(message),
+            _ => None,
+        }
+    }
 }
 
 impl Accepts<Mix> for HandReceiver {
     fn wrap(message: Mix) -> HandMessage {
         HandMessage::Mix(message)
+    }
+
+    fn extract(message: HandMessage) -> Option<Mix> {
+        match message {
+            HandMessage::Mix(message) => Some(message),
+            _ => None,
+        }
     }
 }
 
@@ -153,11 +167,25 @@ impl Accepts<Peak> for HandReceiver {
     fn wrap(message: Peak) -> HandMessage {
         HandMessage::Peak(message)
     }
+
+    fn extract(message: HandMessage) -> Option<Peak> {
+        match message {
+            HandMessage::Peak(message) => Some(message),
+            _ => None,
+        }
+    }
 }
 
 impl Accepts<Tally> for HandReceiver {
     fn wrap(message: Tally) -> HandMessage {
         HandMessage::Tally(message)
+    }
+
+    fn extract(message: HandMessage) -> Option<Tally> {
+        match message {
+            HandMessage::Tally(message) => Some(message),
+            _ => None,
+        }
     }
 }
 

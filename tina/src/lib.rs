@@ -20,7 +20,7 @@ pub mod prelude {
     pub use tina_runtime::{
         Accepts, BootSpec, Bounded, CallResult, Ctx, Effect, Handle, Instant, Isolate,
         OverloadPolicy, Request, Restart, RestartBudget, SendError, SendErrorKind, ShardId,
-        Simulation, Strategy, System,
+        Simulation, Spawn, Strategy, System, Undelivered,
     };
 }
 

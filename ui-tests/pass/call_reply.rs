@@ -58,7 +58,7 @@ impl Client {
     fn on_balance(&mut self, result: CallResult<Balance>, _ctx: &mut Ctx<Self>) -> Effect {
         match result {
             CallResult::Reply(balance) => self.answer = Some(balance),
-            CallResult::Timeout => self.timeouts += 1,
+            CallResult::Timeout | CallResult::Refused(_) => self.timeouts += 1,
         }
         Effect::Receive
     }

@@ -57,6 +57,14 @@ enum Input<I: Isolate> {
     Message(I::Message, Option<RequestInfo>),
     Resume,
     Shutdown,
+    /// A bounce of a message this isolate sent: the payload as sent to the target, how to
+    /// turn it back into the value sent, why it was refused and where it was going.
+    Bounce {
+        payload: Payload,
+        recover: Option<fn(&mut Payload) -> bool>,
+        reason: crate::error::SendErrorKind,
+        to: RawHandle,
+    },
     /// User code the runtime ran to prepare the input (a call decoder's `Accepts::wrap`)
     /// panicked: the isolate crashes with this reason, no handler runs.
     Fault(heapless::String<{ crash::REASON_BYTES }>),
@@ -151,6 +159,12 @@ impl<I: Isolate> Arena<I> {
                 Ok(message) => Input::Message(message, None),
                 Err(_panic) => Input::Fault(crash::last_panic_message()),
             };
+            if let Some(reason) = outcome.refusal() {
+                return Some(match catch_unwind(|| (decoder.refused)(reason)) {
+                    Ok(message) => Input::Message(message, None),
+                    Err(_panic) => Input::Fault(crash::last_panic_message()),
+                });
+            }
             let Some(index) = outcome.reply_index() else {
                 return Some(timeout());
             };
@@ -186,12 +200,22 @@ impl<I: Isolate> Arena<I> {
         }
         if let Some(input) = core
             .pool
-            .pop_front_remove_with(&mut meta.control, |envelope| match envelope.kind {
-                Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
-                _ => envelope
-                    .payload
-                    .take::<I::Message>()
-                    .map(|message| Input::Message(message, None)),
+            .pop_front_remove_with(&mut meta.control, |envelope| {
+                if let Some(reason) = envelope.bounced {
+                    return Some(Input::Bounce {
+                        payload: core::mem::replace(&mut envelope.payload, Payload::empty()),
+                        recover: envelope.recover,
+                        reason,
+                        to: envelope.target,
+                    });
+                }
+                match envelope.kind {
+                    Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
+                    _ => envelope
+                        .payload
+                        .take::<I::Message>()
+                        .map(|message| Input::Message(message, None)),
+                }
             })
         {
             return input;
@@ -199,11 +223,23 @@ impl<I: Isolate> Arena<I> {
         if meta.status != Status::Live {
             return None;
         }
-        let now = core.now;
+        // A request's deadline is checked against the clock as it is now, at dispatch —
+        // earlier handlers of this tick may have run long. Plain messages need no reading.
+        let front_is_request = core.pool.front(&core.slots[global].mailbox).is_some_and(|index| {
+            matches!(
+                core.pool.get(index).kind,
+                Kind::Request | Kind::ExternalRequest
+            )
+        });
+        let now = if front_is_request {
+            core.fresh_now()
+        } else {
+            core.now
+        };
         let mailbox = &mut core.slots[global].mailbox;
         // Each envelope is read where it lies and its slot freed in place: no envelope copy.
         while let Some(read) = core.pool.dequeue_remove_with(mailbox, |envelope| {
-            let request = if envelope.kind == Kind::Request {
+            let request = if matches!(envelope.kind, Kind::Request | Kind::ExternalRequest) {
                 if envelope.deadline_nanos < now {
                     return Err(true);
                 }
@@ -211,6 +247,7 @@ impl<I: Isolate> Arena<I> {
                     caller: envelope.from,
                     correlation: envelope.correlation,
                     reply_type: envelope.reply_type,
+                    external: envelope.kind == Kind::ExternalRequest,
                 })
             } else {
                 None
@@ -283,6 +320,7 @@ impl<I: Isolate> Arena<I> {
                     Input::Resume => 2 << 16,
                     Input::Shutdown => 3 << 16,
                     Input::Fault(_) => 4 << 16,
+                    Input::Bounce { .. } => 5 << 16,
                 };
                 ctx.record_dispatch(type_index, slot, trace_tag);
                 match input {
@@ -326,6 +364,35 @@ impl<I: Isolate> Arena<I> {
                         Some(state) => state.shutdown(&mut ctx),
                         None => Effect::Done,
                     },
+                    Input::Bounce {
+                        mut payload,
+                        recover,
+                        reason,
+                        to,
+                    } => {
+                        // Turning the payload back into the sent value runs user code (the
+                        // target's `Accepts::extract`): inside the trap, like the handler.
+                        let recovered = recover.is_some_and(|recover| recover(&mut payload));
+                        match (recovered, state.get_mut()) {
+                            (true, Some(state)) => {
+                                let bounce = crate::bounce::Bounce::new(payload, reason, to);
+                                match state.undelivered(bounce, &mut ctx) {
+                                    Ok(effect) => {
+                                        ctx.count_bounce_handled();
+                                        effect
+                                    }
+                                    Err(bounce) => {
+                                        ctx.count_undelivered(bounce.reason());
+                                        Effect::Receive
+                                    }
+                                }
+                            }
+                            _ => {
+                                ctx.count_undelivered(reason);
+                                Effect::Receive
+                            }
+                        }
+                    }
                     // Handled before the trap.
                     Input::Fault(_) => Effect::Crash("input fault"),
                 }

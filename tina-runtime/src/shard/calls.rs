@@ -276,6 +276,7 @@ mod tests {
     static DECODER: CallDecoder<Probe> = CallDecoder {
         reply: |_| None,
         timeout: || ProbeMessage(9),
+        refused: |_| ProbeMessage(8),
     };
 
     #[test]

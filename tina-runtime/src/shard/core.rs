@@ -32,6 +32,8 @@ pub(crate) struct TypeInfo {
     pub(crate) type_id: core::any::TypeId,
     pub(crate) base: usize,
     pub(crate) slots: usize,
+    /// `Isolate::HANDLES_UNDELIVERED` of the type: bounces for it are dispatched.
+    pub(crate) handles_undelivered: bool,
 }
 
 /// Whether a slot holds an isolate.
@@ -97,20 +99,33 @@ impl CallOutcome {
     pub(crate) const WAITING: CallOutcome = CallOutcome(u32::MAX);
     /// The timeout fired first.
     pub(crate) const TIMEOUT: CallOutcome = CallOutcome(u32::MAX - 1);
+    /// The lowest code: refusals take the codes from here to just below `TIMEOUT`.
+    const FIRST_CODE: u32 = u32::MAX - 1 - SendErrorKind::ALL.len() as u32;
+
+    /// The callee's shard refused the request on arrival.
+    pub(crate) fn refused(reason: SendErrorKind) -> CallOutcome {
+        CallOutcome(Self::FIRST_CODE + reason.index() as u32)
+    }
+
+    /// Why the request was refused, if that is the outcome.
+    pub(crate) fn refusal(self) -> Option<SendErrorKind> {
+        let code = self.0.checked_sub(Self::FIRST_CODE)? as usize;
+        SendErrorKind::ALL.get(code).copied()
+    }
 
     /// The reply arrived; its envelope is in the pool at `index`.
     pub(crate) fn reply(index: PoolIndex) -> CallOutcome {
         let raw = index.to_raw();
         assert!(
-            raw < u32::MAX - 1,
-            "pool indices stay below the two outcome codes"
+            raw < Self::FIRST_CODE,
+            "pool indices stay below the outcome codes"
         );
         CallOutcome(raw)
     }
 
     /// The pool index of the reply, if the reply is what arrived.
     pub(crate) fn reply_index(self) -> Option<PoolIndex> {
-        (self.0 < u32::MAX - 1).then(|| PoolIndex::from_raw(self.0))
+        (self.0 < Self::FIRST_CODE).then(|| PoolIndex::from_raw(self.0))
     }
 }
 
@@ -182,11 +197,17 @@ pub(crate) struct Signals {
     pub(crate) waker: Option<mio::Waker>,
     /// Counters, published every 50 µs while busy and before every sleep.
     pub(crate) counters: SharedCounters,
+    /// The producing half of the shard's ingress queue, for threads outside the system.
+    pub(crate) ingress: std::sync::Mutex<Producer<Envelope>>,
+    /// Ingress pushes refused because the queue was full (counted by the pushing thread).
+    pub(crate) ingress_refused: std::sync::atomic::AtomicU64,
 }
 
 impl Signals {
-    pub(crate) fn new(waker: Option<mio::Waker>) -> Self {
+    pub(crate) fn new(waker: Option<mio::Waker>, ingress: Producer<Envelope>) -> Self {
         Self {
+            ingress: std::sync::Mutex::new(ingress),
+            ingress_refused: std::sync::atomic::AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
             down: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
@@ -204,6 +225,8 @@ pub(crate) struct RequestInfo {
     pub(crate) caller: RawHandle,
     pub(crate) correlation: u32,
     pub(crate) reply_type: Option<fn() -> core::any::TypeId>,
+    /// The caller is a thread outside the system (see `crate::external`).
+    pub(crate) external: bool,
 }
 
 impl RequestInfo {
@@ -218,8 +241,14 @@ impl RequestInfo {
 pub(crate) struct Core {
     pub(crate) shard: ShardId,
     pub(crate) shard_count: usize,
-    /// The time this tick started, in runtime nanoseconds.
+    /// The latest reading of the runtime clock, in nanoseconds: taken when the tick started
+    /// and refreshed by [`Core::fresh_now`] once handlers have run since.
     pub(crate) now: u64,
+    /// The OS clock (`None` in simulation, where the simulator sets `now`).
+    pub(crate) clock: Option<crate::clock::Clock>,
+    /// `counters.dispatched` when `now` was last read: a new reading is needed only after a
+    /// handler has run (handlers are where time goes).
+    pub(crate) clock_mark: u64,
     pub(crate) pool: Pool<Envelope>,
     pub(crate) types: Vec<TypeInfo>,
     pub(crate) slots: Vec<SlotMeta>,
@@ -230,10 +259,15 @@ pub(crate) struct Core {
     pub(crate) ready: Vec<SlotFifo>,
     /// The producing half of the ring to each shard (`None` for this one).
     pub(crate) outbound: Vec<Option<Producer<Envelope>>>,
+    /// The producing half of the bounce ring to each shard (`None` for this one): refused
+    /// envelopes go back to their sending shard here, never through `outbound`.
+    pub(crate) bounce_out: Vec<Option<Producer<Envelope>>>,
     pub(crate) signals: Arc<[Signals]>,
     pub(crate) timers: Timers,
     /// Outstanding calls (a slot keeps only an index into this table).
     pub(crate) calls: Calls,
+    /// The system's call slots for callers outside it.
+    pub(crate) external: Arc<crate::external::ExternalCalls>,
     pub(crate) counters: Counters,
     /// A running hash of every dispatch: the simulator's trace.
     pub(crate) trace: u64,
@@ -261,6 +295,27 @@ pub(crate) fn mix(hash: u64, word: u64) -> u64 {
 }
 
 impl Core {
+    /// The runtime clock now: re-read from the OS when a handler has run since the last
+    /// reading (so a long handler, or many short ones, cannot make a deadline look further
+    /// away than it is), otherwise the last reading. In simulation, the simulator's time.
+    #[inline]
+    pub(crate) fn fresh_now(&mut self) -> u64 {
+        if let Some(clock) = self.clock
+            && self.clock_mark != self.counters.dispatched
+        {
+            self.clock_mark = self.counters.dispatched;
+            self.now = self.now.max(clock.read().as_nanos());
+        }
+        self.now
+    }
+
+    /// Sets the clock reading at the start of a tick.
+    #[inline]
+    pub(crate) fn set_now(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.clock_mark = self.counters.dispatched;
+    }
+
     /// The slot-table index of `(type_index, slot)`, if both are in range.
     #[inline]
     pub(crate) fn global(&self, type_index: u16, slot: u32) -> Option<usize> {
@@ -380,7 +435,9 @@ impl Core {
         let shard = envelope.target.shard();
         if shard == self.shard {
             return match envelope.kind {
-                Kind::User | Kind::Request => self.deliver_local(envelope),
+                Kind::User | Kind::Request | Kind::ExternalRequest => {
+                    self.deliver_local(envelope)
+                }
                 Kind::Reply => {
                     self.accept_reply(envelope);
                     Ok(())
@@ -437,8 +494,113 @@ impl Core {
             SendErrorKind::Stale => &mut self.counters.refused_stale,
             SendErrorKind::ShardDown => &mut self.counters.refused_shard_down,
             SendErrorKind::RingFull => &mut self.counters.refused_ring_full,
+            // Only a remote spawn meets it, on arrival: it comes back as a bounce.
+            SendErrorKind::NoFreeSlot => &mut self.counters.undelivered_no_free_slot,
+            // Met only by threads outside the system, which count it themselves.
+            SendErrorKind::IngressFull => &mut self.counters.ingress_refused,
         };
         *counter += 1;
+    }
+
+    /// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
+    pub(crate) fn count_undelivered(&mut self, reason: SendErrorKind) {
+        let counter = match reason {
+            SendErrorKind::MailboxFull => &mut self.counters.undelivered_mailbox_full,
+            SendErrorKind::PoolExhausted => &mut self.counters.undelivered_pool_exhausted,
+            SendErrorKind::Stale => &mut self.counters.undelivered_stale,
+            SendErrorKind::ShardDown => &mut self.counters.undelivered_shard_down,
+            SendErrorKind::NoFreeSlot => &mut self.counters.undelivered_no_free_slot,
+            // Ring and ingress room are checked by the sender, synchronously: never an
+            // arrival reason.
+            SendErrorKind::RingFull | SendErrorKind::IngressFull => {
+                &mut self.counters.dropped_on_arrival
+            }
+        };
+        *counter += 1;
+    }
+
+    /// An envelope from another shard (or the ingress queue) that this shard refuses on
+    /// arrival for `reason`: a message, request or spawn goes back to its sending shard
+    /// through the bounce ring, whose room the drain reserved before taking it; anything
+    /// else (a reply, a message from outside the system) is counted.
+    pub(crate) fn refuse_arrival(&mut self, mut envelope: Envelope, reason: SendErrorKind) {
+        let back = envelope.from.shard();
+        let bounces = match envelope.kind {
+            Kind::Request => true,
+            Kind::User | Kind::Init => envelope.recover.is_some(),
+            Kind::Reply => false,
+            Kind::ExternalRequest => {
+                self.external.refuse(envelope.from, envelope.correlation, reason);
+                return;
+            }
+        };
+        if bounces && back != self.shard && back.index() < self.shard_count {
+            if envelope.kind == Kind::Request {
+                // The caller only needs to know its call ended: the request goes no further.
+                envelope.payload.clear();
+            }
+            envelope.bounced = Some(reason);
+            if let Some(producer) = self.bounce_out[back.index()].as_mut() {
+                match producer.try_push(envelope) {
+                    Ok(()) => {
+                        self.counters.bounced += 1;
+                        return;
+                    }
+                    Err(returned) => {
+                        debug_assert!(false, "the drain reserved bounce-ring room");
+                        envelope = returned;
+                    }
+                }
+            }
+        }
+        if envelope.kind == Kind::Reply {
+            self.counters.dropped_on_arrival += 1;
+        } else {
+            self.count_undelivered(reason);
+        }
+        drop(envelope);
+    }
+
+    /// A bounce back from another shard: a refused request ends its call at once; a refused
+    /// message or spawn goes to its sender's control queue, for its `undelivered` handler,
+    /// or is counted by reason when the sender has none or is gone. Uses at most one pool
+    /// slot, whose room the drain reserved before taking it.
+    pub(crate) fn accept_bounce(&mut self, envelope: Envelope) {
+        let Some(reason) = envelope.bounced else {
+            self.counters.dropped_on_arrival += 1;
+            return;
+        };
+        let sender = envelope.from;
+        let live = self.live_global(sender).ok();
+        if envelope.kind == Kind::Request {
+            let correlation = envelope.correlation;
+            if let Some(global) = live
+                && let Some(entry) = self.calls.awaiting(self.slots[global].call, correlation)
+            {
+                entry.outcome = CallOutcome::refused(reason);
+                let timer = core::mem::replace(&mut entry.timer, CallTimer::NONE);
+                self.slots[global].call_settled = true;
+                self.timers.cancel_call(timer, correlation);
+                self.counters.calls_refused += 1;
+                self.mark_ready(sender.type_index(), sender.slot());
+                return;
+            }
+            // The call already ended (its timeout fired) or the caller is gone.
+            self.count_undelivered(reason);
+            return;
+        }
+        let wanted = live.filter(|_| self.types[sender.type_index() as usize].handles_undelivered);
+        if let Some(global) = wanted {
+            match self.pool.try_alloc_reserved(envelope) {
+                Ok(index) => {
+                    self.pool.push_back(&mut self.slots[global].control, index);
+                    self.mark_ready(sender.type_index(), sender.slot());
+                    return;
+                }
+                Err(_envelope) => debug_assert!(false, "the drain reserved pool room"),
+            }
+        }
+        self.count_undelivered(reason);
     }
 
     /// The `(type index, slot-table index)` of an arriving plain message's target when it
@@ -459,16 +621,16 @@ impl Core {
     /// Handles an envelope that arrived from another shard's ring.
     #[inline]
     pub(crate) fn deliver_inbound(&mut self, envelope: Envelope) {
-        let delivered = match envelope.kind {
-            Kind::User | Kind::Request => self.deliver_local(envelope).is_ok(),
+        let refused = match envelope.kind {
+            Kind::User | Kind::Request | Kind::ExternalRequest => self.deliver_local(envelope),
             Kind::Reply => {
                 self.accept_reply(envelope);
-                true
+                Ok(())
             }
-            Kind::Init => self.accept_init(envelope).is_ok(),
+            Kind::Init => self.accept_init(envelope),
         };
-        if !delivered {
-            self.counters.dropped_on_arrival += 1;
+        if let Err((reason, envelope)) = refused {
+            self.refuse_arrival(envelope, reason);
         }
     }
 
@@ -482,7 +644,7 @@ impl Core {
         if envelope.target.slot() == ANY_SLOT {
             match self.reserve_slot(type_index) {
                 Some(handle) => envelope.target = handle,
-                None => return Err((SendErrorKind::MailboxFull, envelope)),
+                None => return Err((SendErrorKind::NoFreeSlot, envelope)),
             }
         }
         let Some(global) = self.global(type_index, envelope.target.slot()) else {
@@ -714,12 +876,24 @@ impl Core {
     /// that went to sleep. Returns how many rings were published.
     pub(crate) fn flush(&mut self) -> usize {
         let mut published = 0;
-        for (peer, producer) in self.outbound.iter_mut().enumerate() {
-            let Some(producer) = producer else { continue };
-            if producer.pending() == 0 {
+        let rings = self.outbound.iter_mut().zip(self.bounce_out.iter_mut());
+        for (peer, (producer, bounces)) in rings.enumerate() {
+            let mut wrote = false;
+            if let Some(bounces) = bounces
+                && bounces.pending() > 0
+            {
+                bounces.publish();
+                wrote = true;
+            }
+            if let Some(producer) = producer
+                && producer.pending() > 0
+            {
+                producer.publish();
+                wrote = true;
+            }
+            if !wrote {
                 continue;
             }
-            producer.publish();
             published += 1;
             // Pairs with the fence in the sleeper: either it sees our items before it sleeps,
             // or we see its flag and wake it. A busy peer never gets a syscall.

@@ -44,6 +44,11 @@ pub(crate) struct Shard {
     pub(crate) arenas: Vec<Box<dyn ErasedArena>>,
     /// The consuming half of the ring from each other shard.
     pub(crate) inbound: Vec<Consumer<Envelope>>,
+    /// The consuming half of the bounce ring from each other shard (same order as
+    /// `inbound`).
+    pub(crate) bounce_in: Vec<Consumer<Envelope>>,
+    /// The consuming half of the ingress queue (envelopes from outside the system).
+    pub(crate) ingress: Consumer<Envelope>,
     pub(crate) dispatch_budget: usize,
     /// What is left of each type's budget in the current tick (one entry per arena).
     budget_left: Vec<usize>,
@@ -61,6 +66,23 @@ impl Shard {
     pub(crate) fn tick(&mut self) -> usize {
         let mut work = 0;
         self.core.resume_yielded();
+        // 0. Bounces back from peers, then envelopes from outside the system. A bounce may
+        //    need one pool slot (for its sender's control queue): take no more than the pool
+        //    has room for; the rest wait in the ring, which slows that peer's drain of our
+        //    messages, and so our sends to it, down to `RingFull`.
+        for ring in 0..self.bounce_in.len() {
+            let core = &mut self.core;
+            let room = core.pool.free().min(self.drain_max);
+            work += self.bounce_in[ring].drain(room, |envelope| core.accept_bounce(envelope));
+        }
+        {
+            let core = &mut self.core;
+            let taken = self
+                .ingress
+                .drain(self.drain_max, |envelope| core.deliver_inbound(envelope));
+            core.counters.ingress_accepted += taken as u64;
+            work += taken;
+        }
         // 1. Drain inbound rings. An arriving message whose target is idle — nothing queued,
         //    not parked, not yielded, within its type's budget — is handled straight from the
         //    ring (with the messages right behind it for the same target), never copied into
@@ -69,20 +91,35 @@ impl Shard {
         self.budget_left.fill(self.dispatch_budget);
         let in_dispatch = (!self.quarantined).then(crate::supervision::crash::DispatchGuard::enter);
         for ring in 0..self.inbound.len() {
+            // The ring's sender: rings are ordered by peer, skipping this shard.
+            let peer = if ring < self.core.shard.index() {
+                ring
+            } else {
+                ring + 1
+            };
             // In chunks, each with its own acquire load and release store: the sender can
             // refill the slots of one chunk while the next is being handled.
             let mut left = self.drain_max;
             while left > 0 {
                 let core = &mut self.core;
-                let mut batch = self.inbound[ring].batch(left.min(DRAIN_CHUNK));
+                // Every envelope taken may bounce: take no more than the bounce ring back to
+                // the sender has room for, so a bounce always finds room. (Without
+                // refusals the room stays whole and this never binds.)
+                let bounce_room = core.bounce_out[peer]
+                    .as_mut()
+                    .map_or(0, |producer| producer.free_slots());
+                let chunk = left.min(DRAIN_CHUNK).min(bounce_room);
+                if chunk == 0 {
+                    break;
+                }
+                let mut batch = self.inbound[ring].batch(chunk);
                 let size = batch.len();
                 if self.quarantined {
                     // A quarantined shard refuses everything; senders were told `ShardDown`
                     // from the moment it went down, so only envelopes already in flight
-                    // land here.
+                    // land here, and go back to their senders.
                     while let Some(envelope) = batch.pop() {
-                        drop(envelope);
-                        core.counters.dropped_on_arrival += 1;
+                        core.refuse_arrival(envelope, crate::error::SendErrorKind::ShardDown);
                     }
                 }
                 while let Some(envelope) = batch.pop() {
@@ -112,7 +149,7 @@ impl Shard {
                     self.supervise();
                     continue;
                 }
-                if size < DRAIN_CHUNK {
+                if size < chunk {
                     break;
                 }
             }
@@ -150,8 +187,9 @@ impl Shard {
         // 4. Flush outbound rings: one release store per ring written this tick. Publishing
         //    counts as work, so a simulation is never judged quiescent with envelopes in a ring.
         work += self.core.flush();
-        // 5. Advance timers.
+        // 5. Advance timers, by the clock as it is now (handlers may have run for a while).
         //    Timers set this tick are staged; they join the queue first.
+        self.core.fresh_now();
         self.core.timers.commit_staged();
         work += self.core.fire_timers();
         self.core.counters.ticks += 1;
@@ -189,6 +227,8 @@ impl Shard {
     /// Whether any inbound ring has published items (checked before sleeping).
     pub(crate) fn inbound_pending(&mut self) -> bool {
         self.inbound.iter_mut().any(|consumer| !consumer.is_empty())
+            || self.bounce_in.iter_mut().any(|consumer| !consumer.is_empty())
+            || !self.ingress.is_empty()
     }
 
     /// Makes the current counters visible to other threads.
@@ -230,6 +270,8 @@ impl Shard {
 pub(crate) struct ShardSeed {
     core: Core,
     inbound: Vec<Consumer<Envelope>>,
+    bounce_in: Vec<Consumer<Envelope>>,
+    ingress: Consumer<Envelope>,
     dispatch_budget: usize,
     drain_max: usize,
     types: Vec<TypeEntry>,
@@ -245,7 +287,7 @@ pub(crate) struct ShardSeed {
 impl ShardSeed {
     /// Builds the typed arenas on the thread that will run the shard, and starts the static
     /// supervision tree in declared order (`init` runs here, at time `now`).
-    pub(crate) fn grow(self, now: u64, tracing: bool) -> Shard {
+    pub(crate) fn grow(self, now: u64, clock: Option<crate::clock::Clock>, tracing: bool) -> Shard {
         let arenas = self
             .types
             .iter()
@@ -262,6 +304,8 @@ impl ShardSeed {
             core,
             arenas,
             inbound: self.inbound,
+            bounce_in: self.bounce_in,
+            ingress: self.ingress,
             dispatch_budget: self.dispatch_budget,
             budget_left: vec![0; self.types.len()],
             drain_max: self.drain_max,
@@ -273,7 +317,8 @@ impl ShardSeed {
             let installed = shard.arenas[type_index as usize].install_args(slot, payload);
             assert!(installed, "static child args match their isolate type");
         }
-        shard.core.now = now;
+        shard.core.set_now(now);
+        shard.core.clock = clock;
         shard.core.tracing = tracing;
         shard.start_group(0);
         shard.supervise();
@@ -284,9 +329,13 @@ impl ShardSeed {
 /// Builds every shard of a validated spec: arenas, pools, slot tables, and one ring per
 /// ordered pair of shards; starts the root isolates (their `init` runs on the first tick).
 /// This is where the system allocates; after it returns, the steady state does not.
-pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<ShardSeed> {
-    let shard_count = spec.shards;
-    // rings[from][to]
+/// One ring per ordered pair of shards: `(producers[from][to], consumers[to][by from])`.
+type RingMatrix = (
+    Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>>,
+    Vec<Vec<Consumer<Envelope>>>,
+);
+
+fn ring_matrix(shard_count: usize, capacity: usize) -> RingMatrix {
     let mut producers: Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>> = (0..shard_count)
         .map(|_| (0..shard_count).map(|_| None).collect())
         .collect();
@@ -295,15 +344,44 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
     for (from, row) in producers.iter_mut().enumerate() {
         for (to, slot) in row.iter_mut().enumerate() {
             if from != to {
-                let (producer, consumer) = Ring::new(spec.ring_capacity).split();
+                let (producer, consumer) = Ring::new(capacity).split();
                 *slot = Some(producer);
                 consumers[to].push(consumer);
             }
         }
     }
+    (producers, consumers)
+}
+
+/// The ingress queue of each shard: producers for [`Signals`], consumers for the shards.
+pub(crate) fn ingress_queues(
+    spec: &BootSpec,
+) -> (Vec<tina_mailbox::Producer<Envelope>>, Vec<Consumer<Envelope>>) {
+    (0..spec.shards)
+        .map(|_| Ring::new(spec.ingress_capacity).split())
+        .unzip()
+}
+
+pub(crate) fn build_shards(
+    spec: &BootSpec,
+    signals: Arc<[Signals]>,
+    ingress: Vec<Consumer<Envelope>>,
+    external: Arc<crate::external::ExternalCalls>,
+) -> Vec<ShardSeed> {
+    let shard_count = spec.shards;
+    let (producers, consumers) = ring_matrix(shard_count, spec.ring_capacity);
+    // Bounce rings are as large as the data rings: a shard takes from a peer's ring only
+    // what the bounce ring back has room for, so equal sizes never slow the drain while
+    // nothing is refused.
+    let (bounce_producers, bounce_consumers) = ring_matrix(shard_count, spec.ring_capacity);
     crate::supervision::crash::install_panic_hook();
     let mut shards = Vec::with_capacity(shard_count);
-    for (index, (outbound, inbound)) in producers.into_iter().zip(consumers).enumerate() {
+    let rings = producers
+        .into_iter()
+        .zip(consumers)
+        .zip(bounce_producers.into_iter().zip(bounce_consumers))
+        .zip(ingress);
+    for (index, (((outbound, inbound), (bounce_out, bounce_in)), ingress)) in rings.enumerate() {
         let mut types = Vec::with_capacity(spec.types.len());
         let mut slots = Vec::new();
         let mut ready = Vec::with_capacity(spec.types.len());
@@ -312,6 +390,7 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
                 type_id: entry.type_id,
                 base: slots.len(),
                 slots: entry.slots,
+                handles_undelivered: entry.handles_undelivered,
             });
             let mailbox = entry.mailbox.min(MAILBOX_MAX) as u32;
             slots.extend((0..entry.slots).map(|_| SlotMeta {
@@ -335,6 +414,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             shard: ShardId(index as u16),
             shard_count,
             now: 0,
+            clock: None,
+            clock_mark: 0,
             pool: Pool::new(spec.pool_slots, spec.control_reserve + spec.timer_slots),
             types,
             slots,
@@ -342,9 +423,11 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
             free_heads: vec![None; spec.types.len()],
             ready,
             outbound,
+            bounce_out,
             signals: signals.clone(),
             timers: Timers::new(spec.timer_slots, slot_count),
             calls: calls::Calls::new(spec.call_capacity()),
+            external: external.clone(),
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,
@@ -369,6 +452,8 @@ pub(crate) fn build_shards(spec: &BootSpec, signals: Arc<[Signals]>) -> Vec<Shar
         shards.push(ShardSeed {
             core,
             inbound,
+            bounce_in,
+            ingress,
             dispatch_budget: spec.dispatch_budget,
             drain_max: spec.ring_capacity,
             types: spec.types.clone(),

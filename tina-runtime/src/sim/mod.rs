@@ -27,7 +27,10 @@ pub use rng::{Domain, Rng};
 
 use std::sync::Arc;
 
-use crate::clock::Instant;
+use crate::clock::{Instant, nanos_of};
+use crate::error::SendError;
+use crate::external::{ExternalCallError, ExternalCalls};
+use crate::isolate::{Accepts, Request};
 use crate::counters::Counters;
 use crate::handle::{Handle, ShardId};
 use crate::isolate::Isolate;
@@ -54,6 +57,7 @@ pub struct SimReport {
 
 /// A whole system run on the calling thread from a seed.
 pub struct Simulation {
+    external: Arc<ExternalCalls>,
     shards: Vec<Shard>,
     order: Vec<usize>,
     scheduling: Rng,
@@ -83,14 +87,20 @@ impl Simulation {
     /// advances simulated time by 1 µs.
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
         spec.validate()?;
-        let signals: Arc<[Signals]> = (0..spec.shards).map(|_| Signals::new(None)).collect();
-        let shards: Vec<Shard> = build_shards(&spec, signals)
+        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
+        let signals: Arc<[Signals]> = ingress
             .into_iter()
-            .map(|seed| seed.grow(0, true))
+            .map(|producer| Signals::new(None, producer))
+            .collect();
+        let external = Arc::new(ExternalCalls::new(spec.external_calls));
+        let shards: Vec<Shard> = build_shards(&spec, signals, ingress_consumers, external.clone())
+            .into_iter()
+            .map(|seed| seed.grow(0, None, true))
             .collect();
         let order = (0..shards.len()).collect();
         let failed = vec![false; shards.len()];
         Ok(Simulation {
+            external,
             shards,
             order,
             scheduling: Rng::stream(seed, Domain::Scheduling),
@@ -123,7 +133,7 @@ impl Simulation {
                 continue;
             }
             let shard = &mut self.shards[index];
-            shard.core.now = self.now;
+            shard.core.set_now(self.now);
             // As on threads, a panic that escapes a shard's tick (a runtime bug) stops that
             // shard alone and marks it down; the others keep running.
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.tick())) {
@@ -218,16 +228,103 @@ impl Simulation {
 
     /// One shard's counters.
     pub fn counters(&self, shard: ShardId) -> Counters {
-        self.shards[shard.index()].counters()
+        let mut counters = self.shards[shard.index()].counters();
+        counters.ingress_refused = self.shards[shard.index()].core.signals[shard.index()]
+            .ingress_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
+        counters
     }
 
     /// Every shard's counters added up.
     pub fn totals(&self) -> Counters {
         let mut total = Counters::default();
-        for shard in &self.shards {
-            total.add(&shard.counters());
+        for shard in 0..self.shards.len() {
+            total.add(&self.counters(ShardId(shard as u16)));
         }
         total
+    }
+
+    /// Sends `message` to `to` from outside the simulated system, as
+    /// [`System::send`](crate::System::send) does: through the target shard's ingress
+    /// queue, taken at that shard's next tick. Call it between rounds.
+    pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
+    where
+        T: Accepts<M>,
+        M: Send + 'static,
+    {
+        let target = to.raw();
+        let Some(first) = self.shards.first() else {
+            return Err(SendError {
+                kind: crate::SendErrorKind::Stale,
+                message,
+            });
+        };
+        let signals = first.core.signals.clone();
+        let shard = match crate::external::check_target(target, signals.len()) {
+            Ok(shard) => shard,
+            Err(kind) => return Err(SendError { kind, message }),
+        };
+        crate::external::push_ingress(&signals[shard], message, |message| {
+            crate::envelope::Envelope::user(target, crate::envelope::Payload::new(T::wrap(message)))
+        })
+        .map_err(|(kind, message)| SendError { kind, message })
+    }
+
+    /// Asks `to` a question from outside the simulated system, as
+    /// [`System::call`](crate::System::call) does, and runs rounds until the reply arrives,
+    /// the request is refused, or `timeout` of simulated time has passed (or the system
+    /// goes quiescent without answering: then it is a timeout at once).
+    pub fn call<T, Q>(
+        &mut self,
+        to: &Handle<T>,
+        request: Q,
+        timeout: core::time::Duration,
+    ) -> Result<Q::Reply, ExternalCallError<Q>>
+    where
+        T: Accepts<Q>,
+        Q: Request,
+    {
+        let target = to.raw();
+        let Some(first) = self.shards.first() else {
+            return Err(ExternalCallError::NotSent(SendError {
+                kind: crate::SendErrorKind::Stale,
+                message: request,
+            }));
+        };
+        let signals = first.core.signals.clone();
+        let shard = match crate::external::check_target(target, signals.len()) {
+            Ok(shard) => shard,
+            Err(kind) => {
+                return Err(ExternalCallError::NotSent(SendError {
+                    kind,
+                    message: request,
+                }));
+            }
+        };
+        let external = self.external.clone();
+        let Some(ticket) = external.begin() else {
+            return Err(ExternalCallError::NoCallSlot(request));
+        };
+        let deadline = self.now.saturating_add(nanos_of(timeout));
+        crate::external::push_ingress(&signals[shard], request, |request| {
+            crate::external::external_request::<T, Q>(target, &ticket, deadline, request)
+        })
+        .map_err(|(kind, message)| ExternalCallError::NotSent(SendError { kind, message }))?;
+        loop {
+            if let Some(outcome) = external.try_take(&ticket) {
+                return crate::external::finish::<Q>(Some(outcome));
+            }
+            if self.now >= deadline {
+                return Err(ExternalCallError::Timeout);
+            }
+            if !self.step() && self.next_deadline().is_none() {
+                // Quiescent: nothing left that could answer.
+                if let Some(outcome) = external.try_take(&ticket) {
+                    return crate::external::finish::<Q>(Some(outcome));
+                }
+                return Err(ExternalCallError::Timeout);
+            }
+        }
     }
 
     /// The state of the live isolate `handle` names, for checkers and assertions.

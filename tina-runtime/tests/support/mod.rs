@@ -37,6 +37,14 @@ macro_rules! messages {
                 fn wrap(message: $message) -> $name {
                     $name::$variant(message)
                 }
+
+                #[allow(unreachable_patterns)]
+                fn extract(message: $name) -> Option<$message> {
+                    match message {
+                        $name::$variant(message) => Some(message),
+                        _ => None,
+                    }
+                }
             }
         )*
     };
