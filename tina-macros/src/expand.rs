@@ -404,8 +404,8 @@ fn expand_isolate(
     let undelivered_hook = (!bounce_handlers.is_empty()).then(|| {
         let attempts = bounce_handlers.iter().map(|handler| {
             let method = handler.method;
-            let inner = undelivered_message(&handler.message_resolved)
-                .expect("partitioned on this");
+            let inner =
+                undelivered_message(&handler.message_resolved).expect("partitioned on this");
             quote! {
                 let bounce = match bounce.downcast::<#inner>() {
                     #private::core::result::Result::Ok(bounce) => {

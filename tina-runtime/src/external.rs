@@ -165,7 +165,11 @@ impl ExternalCalls {
     }
 
     /// Waits until the ticket's call has an outcome or `deadline` passes.
-    pub(crate) fn wait(&self, ticket: &Ticket<'_>, deadline: std::time::Instant) -> Option<Outcome> {
+    pub(crate) fn wait(
+        &self,
+        ticket: &Ticket<'_>,
+        deadline: std::time::Instant,
+    ) -> Option<Outcome> {
         let slot = &self.slots[ticket.index as usize];
         let mut state = lock(&slot.state);
         loop {
@@ -272,9 +276,9 @@ pub(crate) fn finish<Q: crate::Request>(
     outcome: Option<Outcome>,
 ) -> Result<Q::Reply, ExternalCallError<Q>> {
     match outcome {
-        Some(Outcome::Reply(mut payload)) => payload
-            .take::<Q::Reply>()
-            .ok_or(ExternalCallError::Timeout),
+        Some(Outcome::Reply(mut payload)) => {
+            payload.take::<Q::Reply>().ok_or(ExternalCallError::Timeout)
+        }
         Some(Outcome::Refused(reason)) => Err(ExternalCallError::Refused(reason)),
         None => Err(ExternalCallError::Timeout),
     }

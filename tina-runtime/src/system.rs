@@ -8,12 +8,12 @@ use std::time::Duration;
 use mio::{Events, Poll, Token, Waker};
 
 use crate::clock::{Clock, nanos_of};
+use crate::counters::Counters;
 use crate::error::SendError;
 use crate::external::{ExternalCallError, ExternalCalls};
 use crate::handle::Handle;
-use crate::isolate::{Accepts, Request};
-use crate::counters::Counters;
 use crate::handle::ShardId;
+use crate::isolate::{Accepts, Request};
 use crate::shard::core::Signals;
 use crate::shard::{Shard, build_shards};
 use crate::spec::{BootSpec, SpecErrors};
@@ -218,7 +218,11 @@ impl System {
             return Err(ExternalCallError::NoCallSlot(request));
         };
         let started = std::time::Instant::now();
-        let deadline = self.clock.read().as_nanos().saturating_add(nanos_of(timeout));
+        let deadline = self
+            .clock
+            .read()
+            .as_nanos()
+            .saturating_add(nanos_of(timeout));
         crate::external::push_ingress(&self.signals[shard], request, |request| {
             crate::external::external_request::<T, Q>(target, &ticket, deadline, request)
         })

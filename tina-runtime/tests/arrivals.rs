@@ -122,7 +122,10 @@ fn a_crash_in_the_middle_of_a_ring_batch() {
     assert_eq!(shard1.crashed, 1);
     assert_eq!(shard1.restarts, 1);
     assert_eq!(shard1.dropped_on_arrival, 0);
-    assert_eq!(shard1.bounced, 2, "the two messages behind the crash go back");
+    assert_eq!(
+        shard1.bounced, 2,
+        "the two messages behind the crash go back"
+    );
     assert_eq!(
         sim.counters(ShardId(0)).undelivered_stale,
         2,

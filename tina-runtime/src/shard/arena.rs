@@ -225,12 +225,15 @@ impl<I: Isolate> Arena<I> {
         }
         // A request's deadline is checked against the clock as it is now, at dispatch —
         // earlier handlers of this tick may have run long. Plain messages need no reading.
-        let front_is_request = core.pool.front(&core.slots[global].mailbox).is_some_and(|index| {
-            matches!(
-                core.pool.get(index).kind,
-                Kind::Request | Kind::ExternalRequest
-            )
-        });
+        let front_is_request = core
+            .pool
+            .front(&core.slots[global].mailbox)
+            .is_some_and(|index| {
+                matches!(
+                    core.pool.get(index).kind,
+                    Kind::Request | Kind::ExternalRequest
+                )
+            });
         let now = if front_is_request {
             core.fresh_now()
         } else {

@@ -435,9 +435,7 @@ impl Core {
         let shard = envelope.target.shard();
         if shard == self.shard {
             return match envelope.kind {
-                Kind::User | Kind::Request | Kind::ExternalRequest => {
-                    self.deliver_local(envelope)
-                }
+                Kind::User | Kind::Request | Kind::ExternalRequest => self.deliver_local(envelope),
                 Kind::Reply => {
                     self.accept_reply(envelope);
                     Ok(())
@@ -530,7 +528,8 @@ impl Core {
             Kind::User | Kind::Init => envelope.recover.is_some(),
             Kind::Reply => false,
             Kind::ExternalRequest => {
-                self.external.refuse(envelope.from, envelope.correlation, reason);
+                self.external
+                    .refuse(envelope.from, envelope.correlation, reason);
                 return;
             }
         };

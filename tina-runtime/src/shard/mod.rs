@@ -227,7 +227,10 @@ impl Shard {
     /// Whether any inbound ring has published items (checked before sleeping).
     pub(crate) fn inbound_pending(&mut self) -> bool {
         self.inbound.iter_mut().any(|consumer| !consumer.is_empty())
-            || self.bounce_in.iter_mut().any(|consumer| !consumer.is_empty())
+            || self
+                .bounce_in
+                .iter_mut()
+                .any(|consumer| !consumer.is_empty())
             || !self.ingress.is_empty()
     }
 
@@ -356,7 +359,10 @@ fn ring_matrix(shard_count: usize, capacity: usize) -> RingMatrix {
 /// The ingress queue of each shard: producers for [`Signals`], consumers for the shards.
 pub(crate) fn ingress_queues(
     spec: &BootSpec,
-) -> (Vec<tina_mailbox::Producer<Envelope>>, Vec<Consumer<Envelope>>) {
+) -> (
+    Vec<tina_mailbox::Producer<Envelope>>,
+    Vec<Consumer<Envelope>>,
+) {
     (0..spec.shards)
         .map(|_| Ring::new(spec.ingress_capacity).split())
         .unzip()

@@ -28,12 +28,12 @@ pub use rng::{Domain, Rng};
 use std::sync::Arc;
 
 use crate::clock::{Instant, nanos_of};
+use crate::counters::Counters;
 use crate::error::SendError;
 use crate::external::{ExternalCallError, ExternalCalls};
-use crate::isolate::{Accepts, Request};
-use crate::counters::Counters;
 use crate::handle::{Handle, ShardId};
 use crate::isolate::Isolate;
+use crate::isolate::{Accepts, Request};
 use crate::shard::arena::Arena;
 use crate::shard::core::{Signals, mix};
 use crate::shard::{Shard, build_shards};
