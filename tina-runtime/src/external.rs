@@ -19,8 +19,8 @@ use std::sync::{Condvar, Mutex};
 use crate::envelope::Payload;
 use crate::error::SendErrorKind;
 
-/// Why a call from outside the system failed.
-#[derive(Debug, PartialEq, Eq)]
+/// Why a call from outside the system failed. (Comparisons and `Debug` look at the
+/// reason only, never at a handed-back request.)
 pub enum ExternalCallError<Q> {
     /// The request was not sent (ingress queue full, shard down, stale handle, bad shard);
     /// it is handed back.
@@ -33,6 +33,39 @@ pub enum ExternalCallError<Q> {
     /// No reply before the timeout (the callee was too slow, the request expired before
     /// dispatch, or the callee crashed or declined to answer).
     Timeout,
+}
+
+impl<Q> ExternalCallError<Q> {
+    /// The reason without the request: `Err(kind)` of a send refusal for `NotSent`.
+    fn key(&self) -> (u8, Option<SendErrorKind>) {
+        match self {
+            ExternalCallError::NotSent(error) => (0, Some(error.kind)),
+            ExternalCallError::NoCallSlot(_) => (1, None),
+            ExternalCallError::Refused(kind) => (2, Some(*kind)),
+            ExternalCallError::Timeout => (3, None),
+        }
+    }
+}
+
+impl<Q> PartialEq for ExternalCallError<Q> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<Q> Eq for ExternalCallError<Q> {}
+
+impl<Q> core::fmt::Debug for ExternalCallError<Q> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExternalCallError::NotSent(error) => {
+                formatter.debug_tuple("NotSent").field(&error.kind).finish()
+            }
+            ExternalCallError::NoCallSlot(_) => formatter.write_str("NoCallSlot"),
+            ExternalCallError::Refused(kind) => formatter.debug_tuple("Refused").field(kind).finish(),
+            ExternalCallError::Timeout => formatter.write_str("Timeout"),
+        }
+    }
 }
 
 impl<Q> core::fmt::Display for ExternalCallError<Q> {
@@ -48,7 +81,7 @@ impl<Q> core::fmt::Display for ExternalCallError<Q> {
     }
 }
 
-impl<Q: core::fmt::Debug> std::error::Error for ExternalCallError<Q> {}
+impl<Q> std::error::Error for ExternalCallError<Q> {}
 
 /// How an outside call ended, as stored by the shard.
 pub(crate) enum Outcome {

@@ -272,8 +272,9 @@ impl Simulation {
 
     /// Asks `to` a question from outside the simulated system, as
     /// [`System::call`](crate::System::call) does, and runs rounds until the reply arrives,
-    /// the request is refused, or `timeout` of simulated time has passed (or the system
-    /// goes quiescent without answering: then it is a timeout at once).
+    /// the request is refused, or `timeout` of simulated time has passed. When the system
+    /// goes quiescent without answering, nothing can answer any more: simulated time moves
+    /// to the deadline and the call times out.
     pub fn call<T, Q>(
         &mut self,
         to: &Handle<T>,
@@ -318,10 +319,12 @@ impl Simulation {
                 return Err(ExternalCallError::Timeout);
             }
             if !self.step() && self.next_deadline().is_none() {
-                // Quiescent: nothing left that could answer.
+                // Quiescent: nothing left that could answer. The caller waits out its
+                // timeout, so simulated time moves to the deadline.
                 if let Some(outcome) = external.try_take(&ticket) {
                     return crate::external::finish::<Q>(Some(outcome));
                 }
+                self.now = self.now.max(deadline);
                 return Err(ExternalCallError::Timeout);
             }
         }
