@@ -62,7 +62,9 @@ impl<Q> core::fmt::Debug for ExternalCallError<Q> {
                 formatter.debug_tuple("NotSent").field(&error.kind).finish()
             }
             ExternalCallError::NoCallSlot(_) => formatter.write_str("NoCallSlot"),
-            ExternalCallError::Refused(kind) => formatter.debug_tuple("Refused").field(kind).finish(),
+            ExternalCallError::Refused(kind) => {
+                formatter.debug_tuple("Refused").field(kind).finish()
+            }
             ExternalCallError::Timeout => formatter.write_str("Timeout"),
         }
     }

@@ -286,6 +286,21 @@ pub(crate) struct Core {
     pub(crate) groups: Vec<crate::supervision::tree::Group>,
 }
 
+/// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
+fn count_undelivered(counters: &mut Counters, reason: SendErrorKind) {
+    let counter = match reason {
+        SendErrorKind::MailboxFull => &mut counters.undelivered_mailbox_full,
+        SendErrorKind::PoolExhausted => &mut counters.undelivered_pool_exhausted,
+        SendErrorKind::Stale => &mut counters.undelivered_stale,
+        SendErrorKind::ShardDown => &mut counters.undelivered_shard_down,
+        SendErrorKind::NoFreeSlot => &mut counters.undelivered_no_free_slot,
+        // Ring and ingress room are checked by the sender, synchronously: never an arrival
+        // reason.
+        SendErrorKind::RingFull | SendErrorKind::IngressFull => &mut counters.dropped_on_arrival,
+    };
+    *counter += 1;
+}
+
 /// FNV-1a style mixing of one word into a running hash.
 #[inline]
 pub(crate) fn mix(hash: u64, word: u64) -> u64 {
@@ -502,19 +517,7 @@ impl Core {
 
     /// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
     pub(crate) fn count_undelivered(&mut self, reason: SendErrorKind) {
-        let counter = match reason {
-            SendErrorKind::MailboxFull => &mut self.counters.undelivered_mailbox_full,
-            SendErrorKind::PoolExhausted => &mut self.counters.undelivered_pool_exhausted,
-            SendErrorKind::Stale => &mut self.counters.undelivered_stale,
-            SendErrorKind::ShardDown => &mut self.counters.undelivered_shard_down,
-            SendErrorKind::NoFreeSlot => &mut self.counters.undelivered_no_free_slot,
-            // Ring and ingress room are checked by the sender, synchronously: never an
-            // arrival reason.
-            SendErrorKind::RingFull | SendErrorKind::IngressFull => {
-                &mut self.counters.dropped_on_arrival
-            }
-        };
-        *counter += 1;
+        count_undelivered(&mut self.counters, reason);
     }
 
     /// An envelope from another shard (or the ingress queue) that this shard refuses on
@@ -815,7 +818,16 @@ impl Core {
         }
         let meta = &mut self.slots[global];
         self.pool.clear_queue(&mut meta.mailbox);
-        self.pool.clear_list(&mut meta.control);
+        // Bounces waiting for this incarnation will never reach it: counted, like any bounce
+        // whose sender is gone. (The rest of the control queue — init, fired timers — goes.)
+        while let Some(bounced) = self
+            .pool
+            .pop_front_remove_with(&mut meta.control, |envelope| envelope.bounced)
+        {
+            if let Some(reason) = bounced {
+                count_undelivered(&mut self.counters, reason);
+            }
+        }
         // Every timer this incarnation set goes with it: its call timeout by id (here), the
         // timers it set with `after` through its owner list (below).
         if meta.call.is_some() {
