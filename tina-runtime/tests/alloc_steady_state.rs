@@ -3,7 +3,9 @@
 //! in simulation and on real threads. So does supervision churn: thousands of dynamic
 //! children spawned, crashed, restarted and ended, and unsupervised isolates spawned and
 //! ended (the tables that keep supervised children's membership and init args are sized at
-//! boot and never grow).
+//! boot and never grow). So do bounces (a flood into a mailbox of 4 on another shard, the
+//! refusals handed back to the sender's `Undelivered` handler), sends into the system from
+//! the test thread through the ingress queue, and blocking calls from outside.
 //!
 //! One `#[test]` only: tests in one binary run in parallel and would count each other.
 
@@ -13,6 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tina::prelude::*;
+use tina::{ExternalCallError, Undelivered};
 
 /// Counts allocator calls made by the runtime's threads (the test thread running the
 /// simulation and the `tina-shard-*` threads) while `COUNTING` is set. The test harness's
@@ -419,8 +422,173 @@ fn spec() -> BootSpec {
     spec
 }
 
+/// A message that mostly bounces.
+#[derive(Bounded)]
+struct Flood {
+    id: u32,
+}
+
+/// A question from outside the system.
+#[derive(Bounded, Request)]
+#[reply(u64)]
+struct HowMany;
+
+/// Starts another burst.
+#[derive(Bounded)]
+struct NextBurst;
+
+const FLOOD_BURSTS: u32 = 2_000;
+
+/// Handles what it can; its mailbox (4) refuses the rest.
+#[isolate(mailbox = 4)]
+struct Sink {
+    handled: u64,
+}
+
+#[isolate]
+impl Sink {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        Sink { handled: 0 }
+    }
+
+    fn flood(&mut self, _flood: Flood, _ctx: &mut Ctx<Self>) -> Effect {
+        self.handled += 1;
+        Effect::Receive
+    }
+
+    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(self.handled)
+    }
+}
+
+/// Sends bursts of 64 to a sink on another shard; takes the bounces back.
+#[isolate(mailbox = 4)]
+struct Flooder {
+    sink: Handle<Sink>,
+    bursts: u32,
+    bounced: u64,
+}
+
+#[isolate]
+impl Flooder {
+    fn init(sink: &Handle<Sink>, ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::from_micros(10), NextBurst)
+            .expect("a timer");
+        Flooder {
+            sink: *sink,
+            bursts: 0,
+            bounced: 0,
+        }
+    }
+
+    fn next_burst(&mut self, _burst: NextBurst, ctx: &mut Ctx<Self>) -> Effect {
+        for id in 0..64 {
+            let _ = ctx.send(&self.sink, Flood { id });
+        }
+        self.bursts += 1;
+        if self.bursts < FLOOD_BURSTS {
+            ctx.after(Duration::from_micros(10), NextBurst)
+                .expect("a timer");
+        }
+        Effect::Receive
+    }
+
+    fn undelivered(&mut self, bounce: Undelivered<Flood>, _ctx: &mut Ctx<Self>) -> Effect {
+        self.bounced += u64::from(bounce.message.id < 64);
+        Effect::Receive
+    }
+
+    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(self.bounced)
+    }
+}
+
+fn flood_spec() -> (BootSpec, Handle<Sink>, Handle<Flooder>) {
+    let mut spec = support::small_spec(2);
+    spec.isolate::<Sink>(1)
+        .isolate::<Flooder>(1)
+        .dispatch_budget(8)
+        .ingress_capacity(64);
+    let sink = spec.root::<Sink>(ShardId(1), ());
+    let flooder = spec.root::<Flooder>(ShardId(0), sink);
+    (spec, sink, flooder)
+}
+
+/// Bounces, sends into the system from outside, and calls from outside, in simulation and
+/// on threads, with counting on.
+fn bounces_and_the_way_in_never_allocate() {
+    // Simulation: the flood, then sends and calls from the test between rounds.
+    let (spec, sink, flooder) = flood_spec();
+    let mut sim = Simulation::new(spec, 3).unwrap();
+    for _ in 0..20 {
+        sim.step();
+    }
+    let (bounced, allocations) = counting(|| {
+        assert!(sim.run(u64::MAX).quiescent);
+        for round in 0..2_000u32 {
+            let _ = sim.send(&sink, Flood { id: round });
+            sim.step();
+            if round % 10 == 0 {
+                let handled = sim.call(&sink, HowMany, Duration::from_millis(1));
+                assert!(handled.is_ok());
+            }
+        }
+        sim.call(&flooder, HowMany, Duration::from_millis(1))
+            .unwrap()
+    });
+    let totals = sim.totals();
+    assert!(bounced > 50_000, "{totals:?}");
+    assert_eq!(totals.bounces_handled, bounced);
+    assert!(totals.ingress_accepted >= 2_000, "{totals:?}");
+    assert_eq!(
+        allocations, 0,
+        "bounces and the way in allocated {allocations} times in simulation"
+    );
+
+    // Threads: the flood runs while the test thread sends in and asks.
+    let (spec, sink, flooder) = flood_spec();
+    let system = System::start(spec).unwrap();
+    // First use of every path, uncounted.
+    let _ = system.send(&sink, Flood { id: 0 });
+    let _ = system.call(&sink, HowMany, Duration::from_secs(1));
+    let ((), allocations) = counting(|| {
+        for round in 0..20_000u32 {
+            let _ = system.send(&sink, Flood { id: round });
+            if round % 20 == 0 {
+                // The sink's mailbox may be full of the flood: refused at once is an answer.
+                let answer = system.call(&sink, HowMany, Duration::from_secs(5));
+                assert!(
+                    matches!(answer, Ok(_) | Err(ExternalCallError::Refused(_))),
+                    "{answer:?}"
+                );
+            }
+        }
+        let flooded = system.wait_until(Duration::from_secs(60), |totals| {
+            totals.bounces_handled > 1_000 && totals.timers_fired >= u64::from(FLOOD_BURSTS)
+        });
+        assert!(flooded, "{:?}", system.totals());
+        assert!(
+            system
+                .call(&flooder, HowMany, Duration::from_secs(5))
+                .is_ok()
+        );
+    });
+    let summary = system.shutdown(Duration::from_secs(5));
+    assert!(
+        summary.total.ingress_accepted >= 1_000,
+        "{:?}",
+        summary.total
+    );
+    assert_eq!(
+        allocations, 0,
+        "bounces and the way in allocated {allocations} times on threads"
+    );
+}
+
 #[test]
 fn steady_state_never_allocates() {
+    bounces_and_the_way_in_never_allocate();
+
     positive_control();
 
     // Simulation.
