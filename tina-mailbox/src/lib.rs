@@ -10,6 +10,7 @@
 //! | [`Pool<T>`] | a fixed number of cache-line-aligned slots, O(1) allocate and free, with a reserved region for control traffic | the per-shard envelope pool |
 //! | [`Queue`] | an intrusive FIFO of pool slots, bounded by a count | per-isolate mailboxes that live inside the envelope pool |
 //! | [`Ring`] | a lock-free single-producer/single-consumer ring split into a [`Producer`] and a [`Consumer`] | cross-shard traffic, one ring per ordered shard pair |
+//! | [`BufferPool`] | a fixed number of zero-filled byte blocks of one size, taken lock-free as move-only [`Buffer`]s that go back to the pool when dropped, on any thread | transfer buffers: bytes handed from shard to shard or to I/O without allocating |
 //!
 //! **Mailbox.** A thin, documented wrapper over [`heapless::Deque`]: `try_push` hands the item
 //! back when full. Use it where the bound is a compile-time constant.
@@ -20,16 +21,26 @@
 //! flood of data can never starve a timer or a restart. `free + allocated == total` is
 //! checkable at any time with [`Pool::check`].
 //!
-//! **Ring.** The only structure here with `unsafe` code. Its protocol — who owns which
+//! **Ring.** Lock-free, with `unsafe` code at its core. Its protocol — who owns which
 //! cursor, which store pairs with which load — is in the [`ring`] module docs and is
 //! model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test -p tina-mailbox --release
 //! --test loom_ring`).
+//!
+//! **BufferPool.** One size class per pool: `capacity` blocks of `block_size` bytes in one
+//! allocation made at construction, and a bitmap of atomic words, one bit per block.
+//! [`BufferPool::try_take`] clears a bit (`Acquire`) and hands out a [`Buffer`] of length 0;
+//! dropping the buffer sets the bit again (`Release`), so a buffer may be sent to another
+//! shard's thread and dropped there. [`BufferPool::stats`] reports capacity, free and taken.
+//! Like the ring it uses `unsafe` (a buffer hands out `&mut [u8]` to its block of the shared
+//! pool) and is model-checked with loom (`--test loom_buffer`).
 
+mod buffer;
 mod loom;
 mod mailbox;
 mod pool;
 pub mod ring;
 
+pub use buffer::{Buffer, BufferPool, BufferStats};
 pub use mailbox::Mailbox;
 pub use pool::{List, Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
 pub use ring::{Batch, Consumer, Producer, Ring};

@@ -3,17 +3,17 @@
 //! Concurrent code in this crate imports its atomics, `Arc` and `UnsafeCell` from here. Under
 //! `--cfg loom` they come from loom, which explores every interleaving the memory model
 //! allows; otherwise from std. The `UnsafeCell` wrapper gives std the closure-based access
-//! API that loom requires, so the ring's code is identical in both builds.
+//! API that loom requires, so the ring's and the buffer pool's code is identical in both builds.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// An `UnsafeCell` with loom's access API.
 #[cfg(loom)]
