@@ -43,7 +43,7 @@ const UNBOUNDED: &[Unbounded] = &[
     Unbounded {
         name: "Box",
         arity: Arity::Exactly(1),
-        fix: "store the value itself, not a box of it (bulk data goes in a transfer buffer)",
+        fix: "store the value itself, not a box of it (bulk data goes in a transfer buffer, `tina::Buffer`)",
     },
     Unbounded {
         name: "Rc",

@@ -135,7 +135,10 @@ impl core::fmt::Debug for Bounce {
 
 /// Turns the payload of a bounced envelope sent to a `T` — a `T::Message` — back into the
 /// `M` the sender sent. False when the payload holds something else (nothing is recovered).
-pub(crate) fn recover_message<T: Accepts<M>, M: Send + 'static>(payload: &mut Payload) -> bool {
+pub(crate) fn recover_message<T: Accepts<M>, M: Send + 'static>(
+    payload: &mut Payload,
+    _asked: Option<core::any::TypeId>,
+) -> bool {
     match payload.take::<T::Message>().and_then(T::extract) {
         Some(message) => {
             payload.write(message);
@@ -146,7 +149,10 @@ pub(crate) fn recover_message<T: Accepts<M>, M: Send + 'static>(payload: &mut Pa
 }
 
 /// Turns the payload of a bounced `spawn_on` of a `W` — its init args — into a [`Spawn<W>`].
-pub(crate) fn recover_spawn<W: Isolate>(payload: &mut Payload) -> bool {
+pub(crate) fn recover_spawn<W: Isolate>(
+    payload: &mut Payload,
+    _asked: Option<core::any::TypeId>,
+) -> bool {
     match payload.take::<W::Args>() {
         Some(args) => {
             payload.write(Spawn::<W>::new(args));

@@ -32,7 +32,7 @@ use core::time::Duration;
 use crate::clock::Instant;
 use crate::counters::Counters;
 use crate::ctx::ReplyTo;
-use crate::error::{SendErrorKind, SpawnError, TimerError};
+use crate::error::{BufferError, SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::{CallError, CallResult};
 use crate::sim::{Domain, Rng};
@@ -69,7 +69,7 @@ use crate::timer::TimerId;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not `Bounded`: it may own heap memory that grows without limit",
     label = "not known to be bounded",
-    note = "messages, init args and isolate state must have a size fixed at compile time: instead of `Vec`, `String`, `Box`, `HashMap`, `Rc`, `Arc`, … use `heapless::Vec<T, N>`, `heapless::String<N>`, arrays, or a transfer buffer",
+    note = "messages, init args and isolate state must have a size fixed at compile time: instead of `Vec`, `String`, `Box`, `HashMap`, `Rc`, `Arc`, … use `heapless::Vec<T, N>`, `heapless::String<N>`, arrays, or a transfer buffer (`tina::Buffer`)",
     note = "for a type of your own, add `#[derive(Bounded)]`: it checks every field"
 )]
 pub trait Bounded {}
@@ -90,7 +90,7 @@ bounded! {
     Duration, Infallible, Ordering, PhantomPinned,
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6,
     Instant, ShardId, RawHandle, TimerId, CallError, SendErrorKind, ReplyTo,
-    SpawnError, TimerError, Rng, Domain, Counters,
+    SpawnError, TimerError, BufferError, Rng, Domain, Counters,
     Restart, RestartBudget, Strategy, OverloadPolicy, GroupId,
     NonZero<u8>, NonZero<u16>, NonZero<u32>, NonZero<u64>, NonZero<u128>, NonZero<usize>,
     NonZero<i8>, NonZero<i16>, NonZero<i32>, NonZero<i64>, NonZero<i128>, NonZero<isize>,
@@ -124,6 +124,8 @@ impl Bounded for &'static str {}
 /// A handle names an isolate; it owns nothing.
 #[diagnostic::do_not_recommend]
 impl<T> Bounded for Handle<T> {}
+/// A transfer buffer is one block of a pool sized at boot.
+impl Bounded for tina_mailbox::Buffer {}
 impl<R: Bounded> Bounded for CallResult<R> {}
 
 macro_rules! bounded_tuples {

@@ -120,6 +120,10 @@ counters! {
     ingress_refused,
     /// Calls from outside the system answered (the reply reached a waiting caller).
     external_replies,
+    /// Transfer buffers taken from this shard's pools (`Ctx::buffer`).
+    buffers_taken,
+    /// `Ctx::buffer` refused: every class large enough was exhausted.
+    buffers_refused,
     /// Times the shard went to sleep in `poll`.
     sleeps,
     /// Wake-ups this shard sent to sleeping peers.

@@ -558,10 +558,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             from,
             deadline_nanos: deadline,
             correlation,
-            reply_type: Some(TypeId::of::<Q::Reply>),
+            helper: Some(crate::envelope::reply_is::<Q::Reply>),
             kind: Kind::Request,
             bounced: None,
-            recover: None,
             payload: Payload::new(T::wrap(request)),
         };
         match local_global {
@@ -707,6 +706,47 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Ok(());
         }
         self.precheck(caller)
+    }
+
+    /// A transfer buffer of at least `len` bytes from this shard's pool (length 0, zeroed
+    /// or holding an earlier owner's bytes: write before reading), from the smallest size
+    /// class that fits and has a free block. Never allocates.
+    ///
+    /// The buffer is move-only and goes back to its pool when dropped — by this isolate, by
+    /// whoever it was sent to, or by the teardown of a crashed owner (its state, its queued
+    /// messages). Sent in a message to an isolate on this shard, only the handle moves. Sent
+    /// to another shard, ownership is handed over: the receiver uses the same block and it
+    /// returns to this shard's pool when dropped there (copy it into the receiver's own pool
+    /// with [`Ctx::buffer_from`] if it is to live long there).
+    pub fn buffer(&mut self, len: usize) -> Result<crate::Buffer, crate::BufferError> {
+        let core = &mut *self.core;
+        let mut fits = false;
+        for pool in &core.buffers {
+            if pool.block_size() < len {
+                continue;
+            }
+            fits = true;
+            if let Some(buffer) = pool.try_take() {
+                core.counters.buffers_taken += 1;
+                return Ok(buffer);
+            }
+        }
+        if !fits {
+            let largest = core.buffers.last().map_or(0, |pool| pool.block_size());
+            return Err(crate::BufferError::TooLarge { largest });
+        }
+        core.counters.buffers_refused += 1;
+        Err(crate::BufferError::Exhausted)
+    }
+
+    /// A transfer buffer from this shard's pool holding a copy of `bytes` (see
+    /// [`Ctx::buffer`]): for bulk data to be kept, or a buffer from another shard to be
+    /// copied into this one's pool.
+    pub fn buffer_from(&mut self, bytes: &[u8]) -> Result<crate::Buffer, crate::BufferError> {
+        let mut buffer = self.buffer(bytes.len())?;
+        let copied = buffer.try_extend_from_slice(bytes);
+        debug_assert!(copied.is_ok(), "the class fits the bytes");
+        Ok(buffer)
     }
 
     /// Whether the current message is a request still waiting for [`Ctx::reply`].

@@ -110,7 +110,7 @@ impl Payload {
             assert!(
                 fits_payload::<T>(),
                 "this message type does not fit an envelope's inline payload (64 bytes, align 8): \
-                 shrink it, or carry the bulk in a transfer buffer"
+                 shrink it, or carry the bulk in a transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)"
             )
         };
         self.clear();
@@ -166,6 +166,18 @@ impl Drop for Payload {
     }
 }
 
+/// One function pointer that answers the two type questions an envelope can be asked, so
+/// both fit one header field (a request and a bounceable message never meet in one
+/// envelope): called with `Some(type_id)` on a request's helper, whether `type_id` is the
+/// declared reply type; called with `None` on a message's or spawn's helper, turns its
+/// payload back into the value sent (true when it did).
+pub(crate) type TypeHelper = fn(&mut Payload, Option<TypeId>) -> bool;
+
+/// The helper of a request whose reply type is `R`.
+pub(crate) fn reply_is<R: 'static>(_payload: &mut Payload, asked: Option<TypeId>) -> bool {
+    asked == Some(TypeId::of::<R>())
+}
+
 /// What an envelope carries, and so how the receiving shard treats it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -192,15 +204,14 @@ pub(crate) struct Envelope {
     pub(crate) deadline_nanos: u64,
     /// For requests and replies: pairs a reply with its call.
     pub(crate) correlation: u32,
-    /// For requests: the reply type the caller expects.
-    pub(crate) reply_type: Option<fn() -> TypeId>,
+    /// What the envelope knows about types beyond its payload's own (see [`TypeHelper`]):
+    /// for requests, the reply type the caller expects; for messages and spawns sent to
+    /// another shard, how to turn the payload back into the value sent, should it bounce.
     /// What this is.
     pub(crate) kind: Kind,
+    pub(crate) helper: Option<TypeHelper>,
     /// Set when the envelope travels back to its sender as a bounce: why it was refused.
     pub(crate) bounced: Option<crate::error::SendErrorKind>,
-    /// For user messages and spawns sent to another shard: turns the payload back into the
-    /// value the sender sent, should the envelope bounce (see `crate::bounce`).
-    pub(crate) recover: Option<fn(&mut Payload) -> bool>,
     /// The value.
     pub(crate) payload: Payload,
 }
@@ -219,10 +230,9 @@ impl Envelope {
             from,
             deadline_nanos: u64::MAX,
             correlation,
-            reply_type: None,
+            helper: None,
             kind: Kind::Reply,
             bounced: None,
-            recover: None,
             payload,
         }
     }
@@ -235,10 +245,9 @@ impl Envelope {
             from: target,
             deadline_nanos: u64::MAX,
             correlation: 0,
-            reply_type: None,
+            helper: None,
             kind: Kind::User,
             bounced: None,
-            recover: None,
             payload,
         }
     }
@@ -250,7 +259,7 @@ impl Envelope {
         target: RawHandle,
         from: RawHandle,
         kind: Kind,
-        recover: fn(&mut Payload) -> bool,
+        recover: TypeHelper,
         payload: Payload,
     ) -> Self {
         Self {
@@ -258,10 +267,9 @@ impl Envelope {
             from,
             deadline_nanos: u64::MAX,
             correlation: 0,
-            reply_type: None,
+            helper: Some(recover),
             kind,
             bounced: None,
-            recover: Some(recover),
             payload,
         }
     }
@@ -275,8 +283,9 @@ mod tests {
 
     #[test]
     fn envelope_fits_two_cache_lines() {
+        // Tracked: the envelope is what the rings move, so its size is the cross-shard cost.
         assert!(
-            size_of::<Envelope>() <= 128,
+            size_of::<Envelope>() <= 112,
             "envelope is {} bytes",
             size_of::<Envelope>()
         );

@@ -130,6 +130,39 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
+/// Why [`Ctx::buffer`](crate::Ctx::buffer) was refused.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferError {
+    /// No size class of the boot spec has blocks this large (`largest` is the largest block,
+    /// 0 when the spec declares no class).
+    TooLarge {
+        /// The largest block size of the spec.
+        largest: usize,
+    },
+    /// Every block of every class large enough is in use (counted as `buffers_refused`).
+    Exhausted,
+}
+
+impl fmt::Display for BufferError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BufferError::TooLarge { largest: 0 } => formatter.write_str(
+                "no transfer buffers: declare a size class with BootSpec::buffer_class",
+            ),
+            BufferError::TooLarge { largest } => write!(
+                formatter,
+                "no transfer-buffer class this large (the largest block is {largest} bytes)"
+            ),
+            BufferError::Exhausted => {
+                formatter.write_str("every transfer buffer large enough is in use")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BufferError {}
+
 /// Why a timer was refused.
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

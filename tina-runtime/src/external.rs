@@ -298,10 +298,9 @@ where
         from: crate::RawHandle::new(crate::ShardId(0), 0, ticket.index, 0),
         deadline_nanos,
         correlation: ticket.sequence,
-        reply_type: Some(core::any::TypeId::of::<Q::Reply>),
+        helper: Some(crate::envelope::reply_is::<Q::Reply>),
         kind: crate::envelope::Kind::ExternalRequest,
         bounced: None,
-        recover: None,
         payload: Payload::new(T::wrap(request)),
     }
 }

@@ -12,6 +12,9 @@
 //! | [`Counters`] | per-shard counters, as snapshots while running and at the end |
 //! | [`Strategy`], [`Restart`], [`RestartBudget`], [`OverloadPolicy`] | supervision groups, declared in the boot spec |
 //! | [`CrashReport`] | what crashed, where, why, handling which message |
+//! | [`Undelivered<M>`], [`Spawn<W>`], [`Bounce`] | a message (or `spawn_on`) refused on arrival at another shard, back with its sender |
+//! | [`Buffer`], [`BufferError`] | a transfer buffer: a move-only block of a bounded per-shard pool, for bulk bytes |
+//! | [`ExternalCallError`] | why a [`System::call`] from outside the system failed |
 //!
 //! **Isolates and effects.** An isolate is a plain struct. Its handler is an ordinary
 //! synchronous function that takes one message and a [`Ctx`] and returns an [`Effect`]. It
@@ -30,10 +33,19 @@
 //! and is counted; control traffic (timers, replies, spawns) has reserved envelopes that
 //! user traffic cannot take.
 //!
+//! **Delivery.** Every message is handled or its sender learns why not. On the same shard
+//! a refusal is synchronous (`send` returns it with the message). Across shards `Ok` means
+//! "handed to the transport"; a refusal on arrival bounces back to the sender as an
+//! [`Undelivered<M>`] through reserved bounce rings, or is counted by reason.
+//!
 //! **Calls.** [`Ctx::call`] sends a request with a mandatory timeout and parks the caller
-//! until a [`CallResult`] arrives — the reply or the timeout. Requests carry the caller's
-//! deadline; one that reaches the head of the callee's mailbox too late is dropped before
-//! dispatch and counted. Replies match calls by correlation id, so a late reply is dropped,
+//! until a [`CallResult`] arrives — the reply, the timeout, or at once a refusal on
+//! arrival. Requests carry the caller's deadline; one that reaches dispatch too late
+//! (checked against the clock at that moment) is dropped and counted.
+//!
+//! **The way in and out.** [`System::send`] and [`System::call`] (and the same on
+//! [`Simulation`]) let code outside the shards send into an isolate through a bounded
+//! per-shard ingress queue and ask it a question, blocking with a timeout. Replies match calls by correlation id, so a late reply is dropped,
 //! never delivered to a later call.
 //!
 //! **Simulation.** [`Simulation`] runs the same shard code on the calling thread, with a
@@ -72,12 +84,13 @@ pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
 pub use effect::{CallToken, Effect, IoOp, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
-pub use error::{SendError, SendErrorKind, SpawnError, TimerError};
+pub use error::{BufferError, SendError, SendErrorKind, SpawnError, TimerError};
+pub use tina_mailbox::{Buffer, BufferStats};
 pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
 pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
 pub use sim::{Domain, Rng, SimReport, Simulation};
-pub use spec::{BootSpec, MemoryReport, SpecError, SpecErrors};
+pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SpecError, SpecErrors};
 pub use supervision::crash::REASON_BYTES;
 pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 pub use system::{BootError, Summary, System};

@@ -39,6 +39,9 @@ use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strate
 /// Builds one type's arena for one shard.
 pub(crate) type ArenaFactory = fn(slots: usize, supervised: usize) -> Box<dyn ErasedArena>;
 
+/// The largest transfer-buffer block.
+pub const BUFFER_BLOCK_MAX: usize = 1 << 24;
+
 /// One registered isolate type.
 #[derive(Clone)]
 pub(crate) struct TypeEntry {
@@ -94,6 +97,8 @@ pub struct BootSpec {
     pub(crate) ring_capacity: usize,
     pub(crate) ingress_capacity: usize,
     pub(crate) external_calls: usize,
+    /// Transfer-buffer size classes per shard: (block size, blocks), in the order declared.
+    pub(crate) buffer_classes: Vec<(usize, usize)>,
     pub(crate) timer_slots: usize,
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
@@ -143,6 +148,7 @@ impl BootSpec {
             ring_capacity: 1024,
             ingress_capacity: 256,
             external_calls: 64,
+            buffer_classes: Vec::new(),
             timer_slots: 1024,
             dispatch_budget: 256,
             spin_before_sleep: 1000,
@@ -391,6 +397,17 @@ impl BootSpec {
         self
     }
 
+    /// Adds a size class of transfer buffers: every shard gets its own pool of `blocks`
+    /// blocks of `block_size` bytes, allocated (and zeroed) at boot. [`Ctx::buffer`]
+    /// takes from the smallest class that fits. None by default; each class's block size
+    /// must be distinct.
+    ///
+    /// [`Ctx::buffer`]: crate::Ctx::buffer
+    pub fn buffer_class(&mut self, block_size: usize, blocks: usize) -> &mut Self {
+        self.buffer_classes.push((block_size, blocks));
+        self
+    }
+
     /// Pending timers per shard, call timeouts included (default 1024).
     pub fn timer_slots(&mut self, slots: usize) -> &mut Self {
         self.timer_slots = slots;
@@ -510,6 +527,14 @@ impl BootSpec {
                 slots: self.external_calls,
             });
         }
+        for (index, &(block_size, blocks)) in self.buffer_classes.iter().enumerate() {
+            let duplicate = self.buffer_classes[..index]
+                .iter()
+                .any(|&(earlier, _)| earlier == block_size);
+            if block_size == 0 || block_size > BUFFER_BLOCK_MAX || blocks == 0 || duplicate {
+                errors.push(SpecError::BufferClass { block_size, blocks });
+            }
+        }
         if self.timer_slots == 0 || self.timer_slots > (1 << 24) {
             errors.push(SpecError::TimerSlots {
                 slots: self.timer_slots,
@@ -603,8 +628,14 @@ impl BootSpec {
             .sum();
         let timers = self.timer_slots * crate::timer::Timers::BYTES_PER_SLOT
             + self.call_capacity() * crate::shard::calls::Calls::BYTES_PER_ENTRY;
+        let buffers: usize = self
+            .buffer_classes
+            .iter()
+            .map(|&(block_size, blocks)| block_size * blocks + blocks.div_ceil(64) * 8)
+            .sum();
         MemoryReport {
-            bytes_per_shard: pool + rings + slots + states + timers,
+            bytes_per_shard: pool + rings + slots + states + timers + buffers,
+            buffer_bytes: buffers,
             pool_bytes: pool,
             ring_bytes: rings,
             slot_bytes: slots,
@@ -631,6 +662,8 @@ pub struct MemoryReport {
     /// The timer queue and the table of outstanding calls (as many entries as timer slots,
     /// or isolate slots where those are fewer).
     pub timer_bytes: usize,
+    /// Transfer buffers: every class's blocks and free bitmap.
+    pub buffer_bytes: usize,
 }
 
 /// One mistake in a boot spec; its text says what to change.
@@ -718,6 +751,14 @@ pub enum SpecError {
     ExternalCalls {
         /// What was asked.
         slots: usize,
+    },
+    /// A transfer-buffer class with no blocks, a block size of zero or above the maximum,
+    /// or the same block size as another class.
+    BufferClass {
+        /// The block size asked.
+        block_size: usize,
+        /// The blocks asked.
+        blocks: usize,
     },
     /// A timer slot count of zero or above the maximum.
     TimerSlots {
@@ -821,6 +862,11 @@ impl fmt::Display for SpecError {
                 formatter,
                 "external_calls is {slots}: allow at most {} calls from outside the system at once",
                 1 << 16
+            ),
+            SpecError::BufferClass { block_size, blocks } => write!(
+                formatter,
+                "buffer_class({block_size}, {blocks}): give each class at least one block and a \
+                 block size between 1 and {BUFFER_BLOCK_MAX} bytes, different from every other class"
             ),
             SpecError::TimerSlots { slots } => write!(
                 formatter,

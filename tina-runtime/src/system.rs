@@ -80,6 +80,8 @@ pub struct System {
     drain_deadline: Arc<AtomicU64>,
     clock: Clock,
     external: Arc<ExternalCalls>,
+    /// Every shard's transfer-buffer pools, for accounting.
+    buffers: Vec<Vec<Arc<tina_mailbox::BufferPool>>>,
 }
 
 impl System {
@@ -101,6 +103,7 @@ impl System {
         let signals: Arc<[Signals]> = signals.into();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
+        let buffers = shards.iter().map(|seed| seed.buffer_pools()).collect();
         let clock = Clock::Monotonic {
             origin: std::time::Instant::now(),
         };
@@ -152,7 +155,17 @@ impl System {
             drain_deadline,
             clock,
             external,
+            buffers,
         })
+    }
+
+    /// The accounting of `shard`'s transfer-buffer pools, smallest class first (a snapshot;
+    /// safe to read while the shard runs).
+    pub fn buffer_stats(&self, shard: ShardId) -> Vec<crate::BufferStats> {
+        self.buffers[shard.index()]
+            .iter()
+            .map(|pool| pool.stats())
+            .collect()
     }
 
     /// Sends `message` to the isolate `to` from outside the system (a test, `main`, a

@@ -5,7 +5,8 @@
 //! ended (the tables that keep supervised children's membership and init args are sized at
 //! boot and never grow). So do bounces (a flood into a mailbox of 4 on another shard, the
 //! refusals handed back to the sender's `Undelivered` handler), sends into the system from
-//! the test thread through the ingress queue, and blocking calls from outside.
+//! the test thread through the ingress queue, blocking calls from outside, and transfer
+//! buffers taken, handed over to another shard, copied there and returned.
 //!
 //! One `#[test]` only: tests in one binary run in parallel and would count each other.
 
@@ -428,6 +429,10 @@ struct Flood {
     id: u32,
 }
 
+/// Bulk bytes handed over to another shard in a transfer buffer.
+#[derive(Bounded)]
+struct Bulk(tina::Buffer);
+
 /// A question from outside the system.
 #[derive(Bounded, Request)]
 #[reply(u64)]
@@ -459,6 +464,12 @@ impl Sink {
     fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
         ctx.reply(self.handled)
     }
+
+    fn bulk(&mut self, bulk: Bulk, ctx: &mut Ctx<Self>) -> Effect {
+        // Copy into this shard's pool, then drop both: the original goes home.
+        self.handled += u64::from(ctx.buffer_from(&bulk.0).is_ok());
+        Effect::Receive
+    }
 }
 
 /// Sends bursts of 64 to a sink on another shard; takes the bounces back.
@@ -485,6 +496,10 @@ impl Flooder {
         for id in 0..64 {
             let _ = ctx.send(&self.sink, Flood { id });
         }
+        if let Ok(mut buffer) = ctx.buffer(512) {
+            let _ = buffer.try_extend_from_slice(&[7; 512]);
+            let _ = ctx.send(&self.sink, Bulk(buffer));
+        }
         self.bursts += 1;
         if self.bursts < FLOOD_BURSTS {
             ctx.after(Duration::from_micros(10), NextBurst)
@@ -508,7 +523,8 @@ fn flood_spec() -> (BootSpec, Handle<Sink>, Handle<Flooder>) {
     spec.isolate::<Sink>(1)
         .isolate::<Flooder>(1)
         .dispatch_budget(8)
-        .ingress_capacity(64);
+        .ingress_capacity(64)
+        .buffer_class(1024, 8);
     let sink = spec.root::<Sink>(ShardId(1), ());
     let flooder = spec.root::<Flooder>(ShardId(0), sink);
     (spec, sink, flooder)
@@ -540,6 +556,7 @@ fn bounces_and_the_way_in_never_allocate() {
     assert!(bounced > 50_000, "{totals:?}");
     assert_eq!(totals.bounces_handled, bounced);
     assert!(totals.ingress_accepted >= 2_000, "{totals:?}");
+    assert!(totals.buffers_taken > 1_000, "{totals:?}");
     assert_eq!(
         allocations, 0,
         "bounces and the way in allocated {allocations} times in simulation"
@@ -579,6 +596,7 @@ fn bounces_and_the_way_in_never_allocate() {
         "{:?}",
         summary.total
     );
+    assert!(summary.total.buffers_taken > 1_000, "{:?}", summary.total);
     assert_eq!(
         allocations, 0,
         "bounces and the way in allocated {allocations} times on threads"

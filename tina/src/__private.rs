@@ -128,7 +128,7 @@ const fn payload_problem<T>(what: &str, name: &str, fix: &str) -> Option<Text> {
 }
 
 const SHRINK: &str = "make it smaller (narrower integers, smaller heapless capacities, \
-                      fewer fields) or carry the bulk in a transfer buffer";
+                      fewer fields) or carry the bulk in a transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)";
 
 /// Why the message type `M` (spelled `name`) cannot travel in an envelope, if it cannot.
 pub const fn message_payload_problem<M>(name: &str) -> Option<Text> {
@@ -152,7 +152,7 @@ pub const fn enum_payload_problem<E>(name: &str) -> Option<Text> {
         "the message enum",
         name,
         "the largest message plus the enum's tag must fit, so shrink the largest message \
-         by a few bytes or carry its bulk in a transfer buffer",
+         by a few bytes or carry its bulk in a transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)",
     )
 }
 

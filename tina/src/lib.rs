@@ -18,7 +18,7 @@ pub mod prelude {
 
     pub use tina_macros::{Bounded, Request, isolate};
     pub use tina_runtime::{
-        Accepts, BootSpec, Bounded, CallResult, Ctx, Effect, Handle, Instant, Isolate,
+        Accepts, BootSpec, Bounded, Buffer, CallResult, Ctx, Effect, Handle, Instant, Isolate,
         OverloadPolicy, Request, Restart, RestartBudget, SendError, SendErrorKind, ShardId,
         Simulation, Spawn, Strategy, System, Undelivered,
     };

@@ -179,8 +179,8 @@ fn a_remote_counter_in_simulation_every_message_is_handled_or_bounced_exactly_on
         assert_eq!((report.duplicates, counter_state.duplicates), (0, 0));
         // Disjoint: no message both handled and bounced.
         let bounced = &sim.state(sender).unwrap().bounced;
-        for word in 0..WORDS {
-            assert_eq!(counter_state.seen[word] & bounced[word], 0);
+        for (seen, bounced) in counter_state.seen.iter().zip(bounced) {
+            assert_eq!(seen & bounced, 0);
         }
         let totals = sim.totals();
         assert_eq!(totals.bounced, u64::from(report.bounced));

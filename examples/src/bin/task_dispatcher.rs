@@ -1,7 +1,10 @@
 //! A dispatcher hands jobs to workers on a timer; every Nth job is poisoned and makes its
 //! worker panic. The worker's supervision group restarts it; the new incarnation warms up
 //! and checks in with its new handle; meanwhile the dispatcher's sends to the old handle are
-//! refused as stale, and it carries on with the other workers.
+//! refused as stale, and it carries on with the other workers. A job already on its way to
+//! a worker on the other shard when that worker crashed bounces back (`Undelivered<Job>`)
+//! and is queued again, so no job is lost; at the end `main` asks the running dispatcher for
+//! its figures with a blocking `System::call`.
 //!
 //! ```text
 //! cargo run --release -p tina-examples --bin task_dispatcher -- [--seconds 3]
@@ -71,6 +74,7 @@ struct Dispatcher {
     stale_sends: u64,
     down_sends: u64,
     recoveries: u64,
+    bounced: u64,
 }
 
 #[isolate]
@@ -90,6 +94,7 @@ impl Dispatcher {
             stale_sends: 0,
             down_sends: 0,
             recoveries: 0,
+            bounced: 0,
         }
     }
 
@@ -124,6 +129,37 @@ impl Dispatcher {
     }
     // ANCHOR_END: check_in
 
+    // ANCHOR: bounced
+    /// A job sent to a worker on the other shard that its shard refused on arrival (the
+    /// worker had crashed meanwhile, or its mailbox was full): the job comes back and goes
+    /// to the front of the queue, so no job is lost.
+    fn job_bounced(&mut self, bounce: Undelivered<Job>, ctx: &mut Ctx<Self>) -> Effect {
+        self.bounced += 1;
+        let job = bounce.message;
+        println!(
+            "BOUNCED job {} from {:?} ({}): queued again",
+            job.id, bounce.to, bounce.reason
+        );
+        if bounce.reason == SendErrorKind::Stale {
+            // Forget that incarnation; its successor checks in.
+            for worker in &mut self.workers {
+                if worker.is_some_and(|worker| worker.raw() == bounce.to) {
+                    *worker = None;
+                }
+            }
+        }
+        if self.queue.push_front(job).is_err() {
+            println!(
+                "BACKLOG job {} dropped: every worker is down or busy",
+                job.id
+            );
+        }
+        self.dispatched -= 1;
+        self.dispatch(ctx);
+        Effect::Receive
+    }
+    // ANCHOR_END: bounced
+
     fn job_done(&mut self, done: JobDone, _ctx: &mut Ctx<Self>) -> Effect {
         self.done += 1;
         self.last_done = done.id;
@@ -133,12 +169,13 @@ impl Dispatcher {
     fn shutdown(&mut self, _ctx: &mut Ctx<Self>) -> Effect {
         println!(
             "dispatcher: {} jobs dispatched, {} done (last #{}), {} stale sends, {} sends to a \
-             down shard, {} recoveries seen, {} jobs still queued",
+             down shard, {} bounced back and requeued, {} recoveries seen, {} jobs still queued",
             self.dispatched,
             self.done,
             self.last_done,
             self.stale_sends,
             self.down_sends,
+            self.bounced,
             self.recoveries,
             self.queue.len()
         );
@@ -192,6 +229,34 @@ impl Dispatcher {
         }
     }
     // ANCHOR_END: dispatch
+
+    /// Answers `main`'s question from outside the system.
+    fn stats(&mut self, _question: GetStats, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(DispatcherStats {
+            dispatched: self.dispatched,
+            done: self.done,
+            stale_sends: self.stale_sends,
+            down_sends: self.down_sends,
+            bounced: self.bounced,
+            recoveries: self.recoveries,
+        })
+    }
+}
+
+/// `main` asks the running dispatcher for its figures (a blocking call from outside).
+#[derive(Bounded, Request)]
+#[reply(DispatcherStats)]
+struct GetStats;
+
+/// The dispatcher's own view of the run.
+#[derive(Bounded, Clone, Copy, Debug)]
+struct DispatcherStats {
+    dispatched: u64,
+    done: u64,
+    stale_sends: u64,
+    down_sends: u64,
+    bounced: u64,
+    recoveries: u64,
 }
 
 // ANCHOR: worker
@@ -345,6 +410,20 @@ fn main() {
     };
     if signalled {
         println!("signal received: shutting down");
+    }
+    // The way out of a running system: a call from `main`, answered by the dispatcher.
+    match system.call(&dispatcher, GetStats, Duration::from_secs(1)) {
+        Ok(stats) => println!(
+            "asked from main, the dispatcher says: {} dispatched, {} done, {} stale sends, {} \
+             sends to a down shard, {} bounced and requeued, {} recoveries",
+            stats.dispatched,
+            stats.done,
+            stats.stale_sends,
+            stats.down_sends,
+            stats.bounced,
+            stats.recoveries
+        ),
+        Err(error) => println!("the dispatcher did not answer: {error}"),
     }
     let summary = system.shutdown(Duration::from_secs(1));
     // ANCHOR_END: run

@@ -61,7 +61,7 @@ enum Input<I: Isolate> {
     /// turn it back into the value sent, why it was refused and where it was going.
     Bounce {
         payload: Payload,
-        recover: Option<fn(&mut Payload) -> bool>,
+        recover: Option<crate::envelope::TypeHelper>,
         reason: crate::error::SendErrorKind,
         to: RawHandle,
     },
@@ -204,7 +204,7 @@ impl<I: Isolate> Arena<I> {
                 if let Some(reason) = envelope.bounced {
                     return Some(Input::Bounce {
                         payload: core::mem::replace(&mut envelope.payload, Payload::empty()),
-                        recover: envelope.recover,
+                        recover: envelope.helper,
                         reason,
                         to: envelope.target,
                     });
@@ -249,7 +249,7 @@ impl<I: Isolate> Arena<I> {
                 Some(RequestInfo {
                     caller: envelope.from,
                     correlation: envelope.correlation,
-                    reply_type: envelope.reply_type,
+                    reply_type: envelope.helper,
                     external: envelope.kind == Kind::ExternalRequest,
                 })
             } else {
@@ -375,7 +375,8 @@ impl<I: Isolate> Arena<I> {
                     } => {
                         // Turning the payload back into the sent value runs user code (the
                         // target's `Accepts::extract`): inside the trap, like the handler.
-                        let recovered = recover.is_some_and(|recover| recover(&mut payload));
+                        let recovered =
+                            recover.is_some_and(|recover| recover(&mut payload, None));
                         match (recovered, state.get_mut()) {
                             (true, Some(state)) => {
                                 let bounce = crate::bounce::Bounce::new(payload, reason, to);

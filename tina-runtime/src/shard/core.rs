@@ -224,7 +224,8 @@ impl Signals {
 pub(crate) struct RequestInfo {
     pub(crate) caller: RawHandle,
     pub(crate) correlation: u32,
-    pub(crate) reply_type: Option<fn() -> core::any::TypeId>,
+    /// The request's type helper: answers whether a type is the declared reply type.
+    pub(crate) reply_type: Option<crate::envelope::TypeHelper>,
     /// The caller is a thread outside the system (see `crate::external`).
     pub(crate) external: bool,
 }
@@ -232,8 +233,12 @@ pub(crate) struct RequestInfo {
 impl RequestInfo {
     /// Whether `R` is the reply type the caller declared.
     pub(crate) fn expects<R: 'static>(&self) -> bool {
-        self.reply_type
-            .is_some_and(|type_id| type_id() == core::any::TypeId::of::<R>())
+        self.reply_type.is_some_and(|helper| {
+            helper(
+                &mut crate::envelope::Payload::empty(),
+                Some(core::any::TypeId::of::<R>()),
+            )
+        })
     }
 }
 
@@ -268,6 +273,8 @@ pub(crate) struct Core {
     pub(crate) calls: Calls,
     /// The system's call slots for callers outside it.
     pub(crate) external: Arc<crate::external::ExternalCalls>,
+    /// This shard's transfer-buffer pools, one per size class, smallest block first.
+    pub(crate) buffers: Vec<Arc<tina_mailbox::BufferPool>>,
     pub(crate) counters: Counters,
     /// A running hash of every dispatch: the simulator's trace.
     pub(crate) trace: u64,
@@ -528,7 +535,7 @@ impl Core {
         let back = envelope.from.shard();
         let bounces = match envelope.kind {
             Kind::Request => true,
-            Kind::User | Kind::Init => envelope.recover.is_some(),
+            Kind::User | Kind::Init => envelope.helper.is_some(),
             Kind::Reply => false,
             Kind::ExternalRequest => {
                 self.external

@@ -288,6 +288,11 @@ pub(crate) struct ShardSeed {
 }
 
 impl ShardSeed {
+    /// The shard's transfer-buffer pools (shared handles, for accounting from outside).
+    pub(crate) fn buffer_pools(&self) -> Vec<Arc<tina_mailbox::BufferPool>> {
+        self.core.buffers.clone()
+    }
+
     /// Builds the typed arenas on the thread that will run the shard, and starts the static
     /// supervision tree in declared order (`init` runs here, at time `now`).
     pub(crate) fn grow(self, now: u64, clock: Option<crate::clock::Clock>, tracing: bool) -> Shard {
@@ -434,6 +439,14 @@ pub(crate) fn build_shards(
             timers: Timers::new(spec.timer_slots, slot_count),
             calls: calls::Calls::new(spec.call_capacity()),
             external: external.clone(),
+            buffers: {
+                let mut classes = spec.buffer_classes.clone();
+                classes.sort_unstable();
+                classes
+                    .into_iter()
+                    .map(|(block_size, blocks)| tina_mailbox::BufferPool::new(block_size, blocks))
+                    .collect()
+            },
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,

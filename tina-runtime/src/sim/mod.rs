@@ -375,6 +375,16 @@ impl Simulation {
         self.shards[shard.index()].core.crash_log.iter()
     }
 
+    /// The accounting of `shard`'s transfer-buffer pools, smallest class first.
+    pub fn buffer_stats(&self, shard: ShardId) -> Vec<crate::BufferStats> {
+        self.shards[shard.index()]
+            .core
+            .buffers
+            .iter()
+            .map(|pool| pool.stats())
+            .collect()
+    }
+
     /// Checks the envelope pool accounting of every shard.
     pub fn check_pools(&self) -> Result<(), String> {
         for shard in &self.shards {
