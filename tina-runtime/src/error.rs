@@ -147,9 +147,8 @@ pub enum BufferError {
 impl fmt::Display for BufferError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BufferError::TooLarge { largest: 0 } => formatter.write_str(
-                "no transfer buffers: declare a size class with BootSpec::buffer_class",
-            ),
+            BufferError::TooLarge { largest: 0 } => formatter
+                .write_str("no transfer buffers: declare a size class with BootSpec::buffer_class"),
             BufferError::TooLarge { largest } => write!(
                 formatter,
                 "no transfer-buffer class this large (the largest block is {largest} bytes)"

@@ -85,7 +85,6 @@ pub use ctx::{CallRefused, Ctx, ReplyTo};
 pub use effect::{CallToken, Effect, IoOp, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{BufferError, SendError, SendErrorKind, SpawnError, TimerError};
-pub use tina_mailbox::{Buffer, BufferStats};
 pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
 pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
@@ -95,6 +94,7 @@ pub use supervision::crash::REASON_BYTES;
 pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 pub use system::{BootError, Summary, System};
 pub use timer::TimerId;
+pub use tina_mailbox::{Buffer, BufferStats};
 
 /// The shard that owns `key` in a system of `shards` shards: a fixed, uniform partition
 /// (Fibonacci hashing, then a multiply-shift into range), the same on every run.

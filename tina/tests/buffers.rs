@@ -14,11 +14,9 @@ struct Bulk {
 }
 
 fn checksum(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
-        })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Crashes its holder.
@@ -61,7 +59,11 @@ impl Holder {
     }
 
     fn bulk(&mut self, bulk: Bulk, _ctx: &mut Ctx<Self>) -> Effect {
-        assert_eq!(checksum(&bulk.buffer), bulk.checksum, "the bytes arrive intact");
+        assert_eq!(
+            checksum(&bulk.buffer),
+            bulk.checksum,
+            "the bytes arrive intact"
+        );
         self.verified += 1;
         // Keeps up to four (dropped with its state when it crashes), drops the rest here.
         let _ = self.kept.push(bulk.buffer);
@@ -182,7 +184,11 @@ fn a_crash_storm_of_buffer_holders_leaves_every_pool_whole() {
         }
         sim.shutdown(1_000);
         for shard in [ShardId(0), ShardId(1)] {
-            assert_eq!(taken(&sim.buffer_stats(shard)), 0, "seed {seed}: after shutdown");
+            assert_eq!(
+                taken(&sim.buffer_stats(shard)),
+                0,
+                "seed {seed}: after shutdown"
+            );
         }
     }
 }
@@ -317,7 +323,10 @@ fn a_buffer_handed_across_shards_returns_to_its_home_pool_and_can_be_copied() {
     // The original went back to shard 0's pool when shard 1 dropped it; the copy lives in
     // shard 1's pool.
     while taken(&system.buffer_stats(ShardId(0))) != 0 {
-        assert!(std::time::Instant::now() < deadline, "the original never came home");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the original never came home"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(taken(&system.buffer_stats(ShardId(1))), 1);

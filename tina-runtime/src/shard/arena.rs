@@ -375,8 +375,7 @@ impl<I: Isolate> Arena<I> {
                     } => {
                         // Turning the payload back into the sent value runs user code (the
                         // target's `Accepts::extract`): inside the trap, like the handler.
-                        let recovered =
-                            recover.is_some_and(|recover| recover(&mut payload, None));
+                        let recovered = recover.is_some_and(|recover| recover(&mut payload, None));
                         match (recovered, state.get_mut()) {
                             (true, Some(state)) => {
                                 let bounce = crate::bounce::Bounce::new(payload, reason, to);
