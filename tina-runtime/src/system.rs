@@ -240,7 +240,11 @@ impl System {
             crate::external::external_request::<T, Q>(target, &ticket, deadline, request)
         })
         .map_err(|(kind, message)| ExternalCallError::NotSent(SendError { kind, message }))?;
-        let outcome = self.external.wait(&ticket, started + timeout);
+        // A timeout too long for the OS clock means "as long as it takes", within reason.
+        let wait_until = started
+            .checked_add(timeout)
+            .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600));
+        let outcome = self.external.wait(&ticket, wait_until);
         crate::external::finish::<Q>(outcome)
     }
 
