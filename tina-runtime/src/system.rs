@@ -62,9 +62,15 @@ pub struct Summary {
     pub total: Counters,
     /// The most recent crash reports of each shard (at most 64 per shard), oldest first.
     pub crash_reports: Vec<crate::CrashReport>,
-    /// Whether every isolate exited before the drain deadline (otherwise the rest were torn
-    /// down at the deadline).
+    /// Whether every shard's isolates all exited before the drain deadline. Otherwise the
+    /// rest were torn down at the deadline, or a shard was still inside a handler when the
+    /// deadline passed: see [`Summary::overruns`].
     pub drained: bool,
+    /// The drain the shutdown allowed.
+    pub drain: Duration,
+    /// Shards that ended after the drain deadline, and by how much (a handler still running
+    /// at the deadline delays its shard until it returns: handlers are never interrupted).
+    pub overruns: Vec<(ShardId, Duration)>,
     /// Shards whose thread stopped on a panic that escaped the shard's own trap boundary (a
     /// runtime bug: every call into user code is trapped). Such a shard was marked down the
     /// moment it stopped, so its peers' sends were refused with `ShardDown`; its counters are
@@ -72,8 +78,16 @@ pub struct Summary {
     pub failed_shards: Vec<ShardId>,
 }
 
+/// How long a `System` that is dropped without [`System::shutdown`] gives its isolates to
+/// finish.
+pub const DROP_DRAIN: Duration = Duration::from_secs(1);
+
 /// A running system: one thread per shard.
+///
+/// Dropping it shuts it down as [`System::shutdown`] does, with a drain of [`DROP_DRAIN`],
+/// and joins every shard thread: no shard outlives its `System`.
 #[derive(Debug)]
+#[must_use = "dropping a System shuts it down at once (with a 1 s drain); keep it while it should run, and call `shutdown` to get its Summary"]
 pub struct System {
     threads: Vec<JoinHandle<ShardOutcome>>,
     signals: Arc<[Signals]>,
@@ -327,28 +341,43 @@ impl System {
     /// Shuts the system down: every isolate's `shutdown` hook runs, shards keep dispatching
     /// until all isolates have exited or `drain` has passed (then the rest are torn down),
     /// and every thread is joined.
-    pub fn shutdown(self, drain: Duration) -> Summary {
+    pub fn shutdown(mut self, drain: Duration) -> Summary {
+        self.finish(drain)
+    }
+
+    /// The shutdown itself, for `shutdown` and `Drop`: the threads are taken, so it runs
+    /// once.
+    fn finish(&mut self, drain: Duration) -> Summary {
         let now = self.clock.read().as_nanos();
-        self.drain_deadline
-            .store(now.saturating_add(nanos_of(drain)), Ordering::Release);
+        let deadline = now.saturating_add(nanos_of(drain));
+        self.drain_deadline.store(deadline, Ordering::Release);
         for signals in self.signals.iter() {
             signals.shutdown.store(true, Ordering::Release);
             if let Some(waker) = &signals.waker {
                 let _ = waker.wake();
             }
         }
-        let mut shards = Vec::with_capacity(self.threads.len());
+        let threads = std::mem::take(&mut self.threads);
+        let mut shards = Vec::with_capacity(threads.len());
         let mut drained = true;
         let mut crash_reports = Vec::new();
         let mut failed_shards = Vec::new();
-        for (index, thread) in self.threads.into_iter().enumerate() {
+        let mut overruns = Vec::new();
+        for (index, thread) in threads.into_iter().enumerate() {
             let outcome = thread.join().unwrap_or_else(|_| ShardOutcome {
                 counters: self.signals[index].counters.snapshot(),
                 drained: false,
                 crash_reports: Vec::new(),
                 failed: true,
+                ended_at: self.clock.read().as_nanos(),
             });
             drained &= outcome.drained && !outcome.failed;
+            if outcome.ended_at > deadline {
+                overruns.push((
+                    ShardId(index as u16),
+                    Duration::from_nanos(outcome.ended_at - deadline),
+                ));
+            }
             let mut outcome = outcome;
             outcome.counters.ingress_refused =
                 self.signals[index].ingress_refused.load(Ordering::Relaxed);
@@ -365,9 +394,19 @@ impl System {
         Summary {
             shards,
             total,
-            drained,
+            drained: drained && overruns.is_empty(),
+            drain,
+            overruns,
             crash_reports,
             failed_shards,
+        }
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            let _ = self.finish(DROP_DRAIN);
         }
     }
 }
@@ -379,6 +418,8 @@ struct ShardOutcome {
     crash_reports: Vec<crate::CrashReport>,
     /// A panic escaped the shard's trap boundary and stopped it.
     failed: bool,
+    /// When the shard stopped, on the runtime clock.
+    ended_at: u64,
 }
 
 /// The shard thread around [`run_shard`]: a panic that escapes the shard's own trap
@@ -411,6 +452,7 @@ fn run_shard_guarded(
                 drained: false,
                 crash_reports: Vec::new(),
                 failed: true,
+                ended_at: clock.read().as_nanos(),
             }
         }
     }
@@ -461,10 +503,13 @@ fn run_shard(
             published_at = shard.core.now;
         }
         if shard.shutdown_started {
+            let deadline = drain_deadline.load(Ordering::Acquire);
+            // The time after the tick: a handler may have run past the deadline.
+            let now = clock.read().as_nanos();
             if shard.is_empty() {
-                break true;
+                break now <= deadline;
             }
-            if shard.core.now >= drain_deadline.load(Ordering::Acquire) {
+            if now >= deadline {
                 shard.teardown_all();
                 break false;
             }
@@ -509,6 +554,7 @@ fn run_shard(
         drained,
         crash_reports: shard.core.crash_log.iter().cloned().collect(),
         failed: false,
+        ended_at: clock.read().as_nanos(),
     }
 }
 

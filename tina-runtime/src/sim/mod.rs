@@ -123,9 +123,31 @@ impl Simulation {
         Instant(self.now)
     }
 
-    /// Runs one round: every shard ticks once, in an order drawn from the seed. Returns
-    /// whether any shard did work.
+    /// Runs one round: every shard ticks once, in an order drawn from the seed, then time
+    /// moves on — by one step after a round with work, otherwise to the earliest pending
+    /// timer (simulated time saturates at its maximum, it never wraps). Returns whether any
+    /// shard did work.
     pub fn step(&mut self) -> bool {
+        let worked = self.round();
+        self.advance(worked, u64::MAX);
+        worked
+    }
+
+    /// Moves simulated time after a round, never past `limit`.
+    fn advance(&mut self, worked: bool, limit: u64) {
+        let next = if worked {
+            self.now.saturating_add(self.step_nanos)
+        } else {
+            match self.next_deadline() {
+                Some(deadline) => self.now.max(deadline),
+                None => self.now,
+            }
+        };
+        self.now = next.min(limit.max(self.now));
+    }
+
+    /// One round at the current time, without moving time.
+    fn round(&mut self) -> bool {
         self.scheduling.shuffle(&mut self.order);
         let mut work = 0;
         for &index in &self.order {
@@ -155,11 +177,6 @@ impl Simulation {
         self.trace = mix(self.trace, self.rounds);
         for &index in &self.order {
             self.trace = mix(self.trace, self.shards[index].core.trace);
-        }
-        if work > 0 {
-            self.now += self.step_nanos;
-        } else if let Some(deadline) = self.next_deadline() {
-            self.now = self.now.max(deadline);
         }
         work > 0
     }
@@ -191,14 +208,21 @@ impl Simulation {
         self.report(quiescent)
     }
 
-    /// Runs rounds until simulated time reaches `until` or the system is quiescent.
+    /// Runs rounds until simulated time reaches `until`, or the system is quiescent. Time
+    /// never moves past `until` (a jump to a later timer stops at `until`), and one round runs
+    /// at `until` itself, so what is due at `until` fires; later timers stay pending.
     pub fn run_until(&mut self, until: Instant) -> SimReport {
         let mut quiescent = false;
-        while self.now < until.0 {
-            if !self.step() && self.next_deadline().is_none() {
+        loop {
+            let worked = self.round();
+            if !worked && self.next_deadline().is_none() {
                 quiescent = true;
                 break;
             }
+            if self.now >= until.0 {
+                break;
+            }
+            self.advance(worked, until.0);
         }
         self.report(quiescent)
     }
