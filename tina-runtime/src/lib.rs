@@ -92,7 +92,7 @@ pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SpecError, SpecErrors};
 pub use supervision::crash::REASON_BYTES;
 pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
-pub use system::{BootError, DROP_DRAIN, Summary, System};
+pub use system::{BootError, DROP_DRAIN, ShardHealth, ShardState, Summary, System};
 pub use timer::TimerId;
 pub use tina_mailbox::{Buffer, BufferStats};
 

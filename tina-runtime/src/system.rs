@@ -34,6 +34,15 @@ pub enum BootError {
     Spec(SpecErrors),
     /// The OS refused a resource (a poll instance, a thread).
     Os(std::io::Error),
+    /// A shard could not start its static supervision tree: a root's `init` kept failing
+    /// and the root group went over its restart budget during boot (as an OTP supervisor
+    /// whose child cannot start fails to start). The system was shut down again.
+    RootFailed {
+        /// The shard that could not start.
+        shard: ShardId,
+        /// The crash that took its root group over budget.
+        report: Option<crate::CrashReport>,
+    },
 }
 
 impl std::fmt::Display for BootError {
@@ -41,6 +50,17 @@ impl std::fmt::Display for BootError {
         match self {
             BootError::Spec(errors) => std::fmt::Display::fmt(errors, formatter),
             BootError::Os(error) => write!(formatter, "the OS refused a boot resource: {error}"),
+            BootError::RootFailed { shard, report } => {
+                write!(
+                    formatter,
+                    "{shard} could not start its supervision tree: the root group went over \
+                     its restart budget during boot"
+                )?;
+                match report {
+                    Some(report) => write!(formatter, "; last crash: {report}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -76,6 +96,34 @@ pub struct Summary {
     /// moment it stopped, so its peers' sends were refused with `ShardDown`; its counters are
     /// its last published ones.
     pub failed_shards: Vec<ShardId>,
+}
+
+/// How a shard of a running system stands (see [`System::health`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardState {
+    /// Dispatching.
+    Running,
+    /// Its root group went over budget: nothing runs and peers' sends are refused with
+    /// `ShardDown` until [`System::revive`].
+    Quarantined,
+    /// Its thread has ended (after a shutdown).
+    Stopped,
+    /// A panic escaped its trap boundary (a runtime bug) and stopped its thread.
+    Failed,
+}
+
+/// One shard's health: its state, how often it was quarantined, and the crash behind the
+/// last quarantine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardHealth {
+    /// The shard.
+    pub shard: ShardId,
+    /// How it stands now.
+    pub state: ShardState,
+    /// Quarantines so far.
+    pub quarantines: u64,
+    /// The crash that took the root group over budget at the last quarantine, if any.
+    pub last_escalation: Option<crate::CrashReport>,
 }
 
 /// How long a `System` that is dropped without [`System::shutdown`] gives its isolates to
@@ -163,14 +211,78 @@ impl System {
             }
             std::thread::sleep(Duration::from_micros(100));
         }
-        Ok(System {
+        let mut system = System {
             threads,
             signals,
             drain_deadline,
             clock,
             external,
             buffers,
-        })
+        };
+        let failed = system
+            .signals
+            .iter()
+            .position(|signals| signals.boot_failed.load(Ordering::Acquire));
+        if let Some(index) = failed {
+            let report = lock_report(&system.signals[index].last_escalation);
+            let _ = system.finish(Duration::ZERO);
+            return Err(BootError::RootFailed {
+                shard: ShardId(index as u16),
+                report,
+            });
+        }
+        Ok(system)
+    }
+
+    /// Every shard's health: running, quarantined, stopped or failed, with its quarantine
+    /// count and the crash behind its last quarantine. Safe to call at any time; a shard
+    /// takes no lock to keep it (it writes the escalation only when it quarantines).
+    pub fn health(&self) -> Vec<ShardHealth> {
+        (0..self.signals.len())
+            .map(|index| {
+                let signals = &self.signals[index];
+                let stopped = self.threads.get(index).is_none_or(JoinHandle::is_finished);
+                let state = if signals.failed.load(Ordering::Acquire) {
+                    ShardState::Failed
+                } else if signals.quarantined.load(Ordering::Acquire) {
+                    ShardState::Quarantined
+                } else if stopped {
+                    ShardState::Stopped
+                } else {
+                    ShardState::Running
+                };
+                ShardHealth {
+                    shard: ShardId(index as u16),
+                    state,
+                    quarantines: self.counters(ShardId(index as u16)).quarantines,
+                    last_escalation: lock_report(&signals.last_escalation),
+                }
+            })
+            .collect()
+    }
+
+    /// A number that changes whenever any shard's health changes (quarantine, revive,
+    /// failure): read it, then [`System::wait_for_health_change`] from it.
+    pub fn health_generation(&self) -> u64 {
+        self.signals
+            .iter()
+            .map(|signals| signals.health_changes.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Waits until the health generation differs from `seen` (see
+    /// [`System::health_generation`]) or `timeout` passes; returns whether it changed.
+    pub fn wait_for_health_change(&self, seen: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.health_generation() != seen {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The accounting of `shard`'s transfer-buffer pools, smallest class first (a snapshot;
@@ -411,6 +523,14 @@ impl Drop for System {
     }
 }
 
+/// A copy of a shard's last escalation report.
+fn lock_report(slot: &std::sync::Mutex<Option<crate::CrashReport>>) -> Option<crate::CrashReport> {
+    match slot.lock() {
+        Ok(report) => report.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
 /// What a shard thread hands back when it ends.
 struct ShardOutcome {
     counters: Counters,
@@ -442,6 +562,8 @@ fn run_shard_guarded(
         Ok(outcome) => outcome,
         Err(_panic) => {
             signals[index].down.store(true, Ordering::Release);
+            signals[index].failed.store(true, Ordering::Release);
+            signals[index].health_changes.fetch_add(1, Ordering::AcqRel);
             signals[index].booted.store(true, Ordering::Release);
             eprintln!(
                 "tina: shard {index}: a panic escaped the shard's trap boundary (a tina-runtime \
@@ -471,6 +593,10 @@ fn run_shard(
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
     shard.publish_counters();
+    // Quarantined while starting the static tree: a root could not be brought up.
+    shard.core.signals[index]
+        .boot_failed
+        .store(shard.quarantined, Ordering::Release);
     shard.core.signals[index]
         .booted
         .store(true, Ordering::Release);

@@ -161,3 +161,93 @@ fn run_until_fires_what_is_due_at_its_time() {
         Some(Instant::from_nanos(10_000_000_000))
     );
 }
+
+/// An isolate whose `init` always panics.
+#[isolate(mailbox = 2)]
+struct Doomed;
+
+#[isolate]
+impl Doomed {
+    fn init(_ctx: &mut Ctx<Self>) -> Self {
+        panic!("cannot start: no config");
+    }
+}
+
+#[test]
+fn a_root_that_cannot_start_fails_the_boot_with_its_crash_report() {
+    let mut spec = BootSpec::new(2);
+    spec.pin_threads(false)
+        .print_crashes(false)
+        .isolate::<Doomed>(1)
+        .isolate::<Sleeper>(1);
+    spec.root::<Sleeper>(ShardId(0), 0);
+    spec.root::<Doomed>(ShardId(1), ());
+    match System::start(spec) {
+        Err(tina::BootError::RootFailed { shard, report }) => {
+            assert_eq!(shard, ShardId(1));
+            let report = report.expect("the crash that took the group over budget");
+            assert_eq!(report.type_name, "Doomed");
+            assert!(report.reason.contains("no config"), "{report}");
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_system) => panic!("a system whose root cannot start must not boot"),
+    }
+}
+
+/// Crashes on demand.
+#[derive(Bounded)]
+struct Crash;
+
+/// Starts fine, then crashes 20 ms later, every incarnation.
+#[isolate(mailbox = 8)]
+struct Fragile;
+
+#[isolate]
+impl Fragile {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::from_millis(20), Crash)
+            .expect("a timer");
+        Fragile
+    }
+
+    fn crash(&mut self, _crash: Crash, _ctx: &mut Ctx<Self>) -> Effect {
+        panic!("fragile broke");
+    }
+}
+
+#[test]
+fn health_shows_a_quarantine_with_its_cause_and_a_revive() {
+    let mut spec = BootSpec::new(2);
+    spec.pin_threads(false)
+        .print_crashes(false)
+        .isolate::<Fragile>(1)
+        .isolate::<Sleeper>(1);
+    let group = spec.supervisor(ShardId(1));
+    spec.budget(group, tina::RestartBudget::new(1, Duration::from_secs(60)));
+    spec.root::<Sleeper>(ShardId(0), 0);
+    spec.root::<Fragile>(ShardId(1), ());
+    let system = System::start(spec).unwrap();
+    let seen = system.health_generation();
+    let health = system.health();
+    assert!(
+        health
+            .iter()
+            .all(|shard| shard.state == tina::ShardState::Running)
+    );
+    // Two crashes 20 ms apart, one restart allowed: quarantined about 40 ms after boot.
+    assert!(system.wait_for_health_change(seen, Duration::from_secs(10)));
+    let health = system.health();
+    assert_eq!(health[0].state, tina::ShardState::Running);
+    assert_eq!(health[1].state, tina::ShardState::Quarantined);
+    assert_eq!(health[1].quarantines, 1);
+    let cause = health[1]
+        .last_escalation
+        .as_ref()
+        .expect("the crash behind it");
+    assert!(cause.reason.contains("fragile broke"), "{cause}");
+    let seen = system.health_generation();
+    system.revive(ShardId(1));
+    assert!(system.wait_for_health_change(seen, Duration::from_secs(10)));
+    assert_eq!(system.health()[1].state, tina::ShardState::Running);
+    system.shutdown(Duration::from_secs(1));
+}

@@ -201,6 +201,17 @@ pub(crate) struct Signals {
     pub(crate) ingress: std::sync::Mutex<Producer<Envelope>>,
     /// Ingress pushes refused because the queue was full (counted by the pushing thread).
     pub(crate) ingress_refused: std::sync::atomic::AtomicU64,
+    /// The shard is quarantined (its root group went over budget), until a revive.
+    pub(crate) quarantined: AtomicBool,
+    /// The shard was quarantined while it started its static tree: boot failed.
+    pub(crate) boot_failed: AtomicBool,
+    /// A panic escaped the shard's trap boundary and stopped its thread.
+    pub(crate) failed: AtomicBool,
+    /// The crash that took the root group over budget, at the last quarantine (written by
+    /// the shard only when it quarantines: never on the message path).
+    pub(crate) last_escalation: std::sync::Mutex<Option<crate::CrashReport>>,
+    /// Bumped at every change of the shard's health (quarantine, revive, stop, failure).
+    pub(crate) health_changes: std::sync::atomic::AtomicU64,
 }
 
 impl Signals {
@@ -208,6 +219,11 @@ impl Signals {
         Self {
             ingress: std::sync::Mutex::new(ingress),
             ingress_refused: std::sync::atomic::AtomicU64::new(0),
+            quarantined: AtomicBool::new(false),
+            boot_failed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            last_escalation: std::sync::Mutex::new(None),
+            health_changes: std::sync::atomic::AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
             down: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
@@ -503,6 +519,21 @@ impl Core {
             self.counters.sent_remote += 1;
         }
         pushed
+    }
+
+    /// Publishes a quarantine (with the crash that caused it) or a revive for
+    /// [`System::health`](crate::System::health).
+    pub(crate) fn record_health(&mut self, quarantined: bool) {
+        let signals = &self.signals[self.shard.index()];
+        if quarantined {
+            let last = self.crash_log.iter().last().cloned();
+            match signals.last_escalation.lock() {
+                Ok(mut slot) => *slot = last,
+                Err(poisoned) => *poisoned.into_inner() = last,
+            }
+        }
+        signals.quarantined.store(quarantined, Ordering::Release);
+        signals.health_changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Counts a refused send.

@@ -249,6 +249,7 @@ impl Shard {
         );
         self.quarantined = true;
         self.core.counters.quarantines += 1;
+        self.core.record_health(true);
         if !self.core.groups.is_empty() {
             self.release_dynamic(0);
         }
@@ -276,6 +277,7 @@ impl Shard {
         }
         self.quarantined = false;
         self.core.counters.revives += 1;
+        self.core.record_health(false);
         self.core.signals[self.core.shard.index()]
             .down
             .store(false, Ordering::Release);
