@@ -93,6 +93,9 @@ counters! {
     restarts,
     /// Groups that went over their restart budget.
     escalations,
+    /// Dynamic children given up by their group: over their own restart budget
+    /// (`BootSpec::dynamic_child_budget`), released instead of restarted.
+    children_given_up,
     /// Times the shard was quarantined.
     quarantines,
     /// Times the shard was revived.

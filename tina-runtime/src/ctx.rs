@@ -421,7 +421,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let handle = self.spawn::<W>(args)?;
         let raw = handle.raw();
         let global = self.core.types[raw.type_index() as usize].base + raw.slot() as usize;
-        let membership = crate::shard::core::Membership { group, restart };
+        let membership = crate::shard::core::Membership::new(group, restart);
         // The group's room (checked above) is part of the table's capacity.
         let kept = self.core.membership.insert(global as u32, membership);
         debug_assert!(

@@ -78,6 +78,8 @@ pub(crate) struct GroupSpec {
     pub(crate) children: Vec<ChildSpec>,
     /// Room for children spawned at run time with `Ctx::spawn_child`.
     pub(crate) dynamic_room: usize,
+    /// Each dynamic child's own restart budget (charged instead of the group's), if set.
+    pub(crate) child_budget: Option<RestartBudget>,
 }
 
 /// A declared child: an isolate (index into the roots) or a nested group.
@@ -223,6 +225,7 @@ impl BootSpec {
             budget: RestartBudget::default(),
             children: Vec::new(),
             dynamic_room: 0,
+            child_budget: None,
         });
         GroupId(self.groups.len() as u32 - 1)
     }
@@ -245,6 +248,7 @@ impl BootSpec {
             budget,
             children: Vec::new(),
             dynamic_room: 0,
+            child_budget: None,
         });
         let id = GroupId(self.groups.len() as u32 - 1);
         if let Some(group) = self.groups.get_mut(parent.0 as usize) {
@@ -278,6 +282,23 @@ impl BootSpec {
     pub fn dynamic_children(&mut self, group: GroupId, room: usize) -> &mut Self {
         match self.groups.get_mut(group.0 as usize) {
             Some(spec) => spec.dynamic_room = room,
+            None => self.early_errors.push(SpecError::UnknownGroup),
+        }
+        self
+    }
+
+    /// Gives each dynamic child of `group` a restart budget of its own. By default (as in
+    /// OTP) every restart of a dynamic child is charged to the group's budget, so one child
+    /// that keeps crashing — say, its `init` always fails — takes the group over budget and
+    /// escalates, up to a quarantine of the whole shard. With a per-child budget, a dynamic
+    /// child's restarts are charged to its own budget instead (counted in fixed windows of
+    /// `budget.window` from its first restart); one crash past it and the group gives the
+    /// child up: it is released (slot freed, removed from the group, counted as
+    /// `children_given_up`) and its siblings and the group carry on. Static children are
+    /// always charged to the group.
+    pub fn dynamic_child_budget(&mut self, group: GroupId, budget: RestartBudget) -> &mut Self {
+        match self.groups.get_mut(group.0 as usize) {
+            Some(spec) => spec.child_budget = Some(budget),
             None => self.early_errors.push(SpecError::UnknownGroup),
         }
         self

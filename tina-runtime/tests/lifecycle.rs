@@ -251,3 +251,56 @@ fn health_shows_a_quarantine_with_its_cause_and_a_revive() {
     assert_eq!(system.health()[1].state, tina::ShardState::Running);
     system.shutdown(Duration::from_secs(1));
 }
+
+/// Spawns one `Doomed` dynamic child (permanent) in its own group.
+#[isolate(mailbox = 2)]
+struct Parent {
+    spawned: bool,
+}
+
+#[isolate]
+impl Parent {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        let spawned = ctx
+            .spawn_child::<Doomed>((), tina::Restart::Permanent)
+            .is_ok();
+        Parent { spawned }
+    }
+}
+
+fn doomed_child(child_budget: bool) -> (Simulation, Handle<Parent>) {
+    let mut spec = BootSpec::new(1);
+    spec.print_crashes(false)
+        .isolate::<Parent>(1)
+        .isolate::<Doomed>(1);
+    let group = spec.supervisor(ShardId(0));
+    spec.budget(group, tina::RestartBudget::new(5, Duration::from_secs(1)))
+        .dynamic_children(group, 1);
+    if child_budget {
+        spec.dynamic_child_budget(group, tina::RestartBudget::new(2, Duration::from_secs(1)));
+    }
+    let parent = spec.root::<Parent>(ShardId(0), ());
+    (Simulation::new(spec, 4).unwrap(), parent)
+}
+
+#[test]
+fn by_default_a_dynamic_child_that_cannot_start_escalates_as_in_otp() {
+    let (mut sim, _parent) = doomed_child(false);
+    sim.run(10_000);
+    let counters = sim.counters(ShardId(0));
+    assert_eq!(counters.quarantines, 1, "{counters:?}");
+    assert_eq!(counters.children_given_up, 0);
+}
+
+#[test]
+fn a_per_child_budget_gives_up_the_bad_child_and_keeps_the_shard() {
+    let (mut sim, parent) = doomed_child(true);
+    sim.run(10_000);
+    let counters = sim.counters(ShardId(0));
+    assert_eq!(counters.quarantines, 0, "{counters:?}");
+    assert_eq!(counters.children_given_up, 1);
+    assert_eq!(counters.restarts, 2, "its own budget: two restarts");
+    assert_eq!(counters.crashed, 3);
+    assert!(sim.state(parent).unwrap().spawned, "the parent lives on");
+    assert_eq!(counters.live_isolates, 1);
+}

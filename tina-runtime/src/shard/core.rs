@@ -63,6 +63,22 @@ pub(crate) struct Membership {
     /// Local group index.
     pub(crate) group: u16,
     pub(crate) restart: crate::supervision::Restart,
+    /// For a dynamic child under a per-child budget: restarts in the current window.
+    pub(crate) restarts: u32,
+    /// … and when that window started.
+    pub(crate) window_start: u64,
+}
+
+impl Membership {
+    /// A fresh membership: no restarts yet.
+    pub(crate) fn new(group: u16, restart: crate::supervision::Restart) -> Self {
+        Self {
+            group,
+            restart,
+            restarts: 0,
+            window_start: 0,
+        }
+    }
 }
 
 /// An isolate that ended (crash or `Done`) and awaits its group's decision: its slot-table

@@ -523,10 +523,7 @@ fn build_tree(
                         + root.handle.slot() as usize;
                     // Reserved, not started: it starts when the tree starts.
                     core.slots[global].status = Status::Stopped;
-                    let membership = Membership {
-                        group: local_group,
-                        restart: root.restart,
-                    };
+                    let membership = Membership::new(local_group, root.restart);
                     let kept = core.membership.insert(global as u32, membership);
                     assert!(
                         kept.is_ok(),
@@ -564,6 +561,9 @@ fn build_tree(
             children,
             static_children,
             dynamic_room: declared.dynamic_room,
+            child_budget: declared
+                .child_budget
+                .map(|budget| (budget.restarts, crate::clock::nanos_of(budget.window))),
             recent: VecDeque::with_capacity(restarts_max as usize + 1),
         });
     }
@@ -576,6 +576,7 @@ fn build_tree(
             children: Vec::new(),
             static_children: 0,
             dynamic_room: 0,
+            child_budget: None,
             recent: VecDeque::with_capacity(4),
         });
     }

@@ -31,6 +31,8 @@ pub(crate) struct Group {
     pub(crate) dynamic_room: usize,
     /// Times of the most recent restarts (at most `restarts_max + 1` kept).
     pub(crate) recent: VecDeque<u64>,
+    /// Each dynamic child's own budget (restarts, window), charged instead of the group's.
+    pub(crate) child_budget: Option<(u32, u64)>,
 }
 
 impl Group {
@@ -91,14 +93,37 @@ impl Shard {
         ) else {
             return;
         };
-        self.restart_in_group(group, index);
+        let members = &self.core.groups[group as usize];
+        if index >= members.static_children
+            && let Some((restarts_max, window_nanos)) = members.child_budget
+        {
+            // A dynamic child with a budget of its own: charged there, not to the group.
+            let now = self.core.now;
+            let mut own = membership;
+            if own.restarts == 0 || now.saturating_sub(own.window_start) >= window_nanos {
+                own.window_start = now;
+                own.restarts = 0;
+            }
+            if own.restarts >= restarts_max {
+                self.core.counters.children_given_up += 1;
+                self.forget_dynamic(group, exit.global());
+                return;
+            }
+            own.restarts += 1;
+            // Replaces the entry kept for this slot: no growth.
+            let _ = self.core.membership.insert(exit.global(), own);
+            self.restart_in_group(group, index, false);
+            return;
+        }
+        self.restart_in_group(group, index, true);
     }
 
     /// Restarts child `index` of `group` (and the siblings its strategy names), or
-    /// escalates when the group is over budget.
-    fn restart_in_group(&mut self, group: u16, index: usize) {
+    /// escalates when the group is over budget (when `charge`: a child with a budget of its
+    /// own was charged there).
+    fn restart_in_group(&mut self, group: u16, index: usize, charge: bool) {
         let now = self.core.now;
-        if !self.core.groups[group as usize].charge(now) {
+        if charge && !self.core.groups[group as usize].charge(now) {
             self.escalate(group);
             return;
         }
@@ -227,7 +252,7 @@ impl Shard {
                     .iter()
                     .position(|child| *child == Child::Group(group))
                     .expect("a nested group is a child of its parent");
-                self.restart_in_group(parent, index);
+                self.restart_in_group(parent, index, true);
             }
             None => self.quarantine(),
         }
