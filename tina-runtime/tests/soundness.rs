@@ -817,9 +817,13 @@ fn a_panic_in_a_call_decoder_crashes_the_caller_only() {
 // ---------------------------------------------------------------------------------------
 // A remote call racing the callee shard's quarantine (item 2).
 
-/// Its `init` always panics, so its shard is quarantined at once (budget 0) and again after
-/// every revive.
+/// Starts once (at boot: a shard whose root cannot start fails the boot), panics on its
+/// first question, and its `init` panics ever after — so its shard is quarantined at once
+/// (budget 0) and again after every revive.
 struct Flapper;
+
+/// Whether the flapper's first `init` has run.
+static FLAPPER_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 messages!(Flapper => FlapperMessage { Question(Question) });
 
@@ -830,11 +834,14 @@ impl Isolate for Flapper {
     const NAME: &'static str = "Flapper";
 
     fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
-        panic!("flapper init")
+        if FLAPPER_STARTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            panic!("flapper init")
+        }
+        Flapper
     }
 
-    fn handle(&mut self, _message: FlapperMessage, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(1u64)
+    fn handle(&mut self, _message: FlapperMessage, _ctx: &mut Ctx<Self>) -> Effect {
+        panic!("flapper question")
     }
 }
 
