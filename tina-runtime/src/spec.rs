@@ -319,6 +319,12 @@ impl BootSpec {
 
     /// Adds a static child of type `I` to `group`, started at boot (in declaration order)
     /// with `args`, restarted according to `restart`; returns its first handle.
+    ///
+    /// A static child owns its slot for the life of the system: when it ends for good
+    /// (`Done` as a transient or temporary child, or a temporary child's crash) the slot
+    /// stays reserved for it — its group restarts it when the group is rebuilt (escalation,
+    /// revive) — and is never handed to `Ctx::spawn`. Register the type with more slots
+    /// than it has static children to leave room for spawns.
     pub fn child<I: Isolate>(
         &mut self,
         group: GroupId,

@@ -304,3 +304,62 @@ fn a_per_child_budget_gives_up_the_bad_child_and_keeps_the_shard() {
     assert!(sim.state(parent).unwrap().spawned, "the parent lives on");
     assert_eq!(counters.live_isolates, 1);
 }
+
+/// Leaves at once.
+#[isolate(mailbox = 2)]
+struct Brief;
+
+#[isolate]
+impl Brief {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        let me = ctx.me();
+        ctx.send(&me, Crash).expect("room");
+        Brief
+    }
+
+    fn leave(&mut self, _crash: Crash, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Done
+    }
+}
+
+/// Tries to spawn a `Brief` once the static one has left.
+#[isolate(mailbox = 2)]
+struct LateSpawner {
+    result: Option<Result<(), tina::SpawnError>>,
+}
+
+#[isolate]
+impl LateSpawner {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        ctx.after(Duration::from_millis(1), Crash).expect("a timer");
+        LateSpawner { result: None }
+    }
+
+    fn spawn_now(&mut self, _crash: Crash, ctx: &mut Ctx<Self>) -> Effect {
+        self.result = Some(ctx.spawn::<Brief>(()).map(|_| ()));
+        Effect::Receive
+    }
+}
+
+#[test]
+fn a_static_child_that_ends_keeps_its_slot() {
+    for slots in [1, 2] {
+        let mut spec = BootSpec::new(1);
+        spec.isolate::<Brief>(slots).isolate::<LateSpawner>(1);
+        let brief = spec.root::<Brief>(ShardId(0), ());
+        let spawner = spec.root::<LateSpawner>(ShardId(0), ());
+        let mut sim = Simulation::new(spec, 2).unwrap();
+        sim.run(10_000);
+        assert!(sim.state(brief).is_none(), "the static child has left");
+        let expected = if slots == 1 {
+            Err(tina::SpawnError::NoFreeSlot)
+        } else {
+            Ok(())
+        };
+        assert_eq!(
+            sim.state(spawner).unwrap().result,
+            Some(expected),
+            "{slots} slots"
+        );
+    }
+}
