@@ -69,6 +69,7 @@ mod error;
 mod external;
 mod handle;
 mod isolate;
+mod memory;
 mod shard;
 mod signal;
 mod sim;

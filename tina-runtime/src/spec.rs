@@ -101,6 +101,8 @@ pub struct BootSpec {
     pub(crate) external_calls: usize,
     /// Transfer-buffer size classes per shard: (block size, blocks), in the order declared.
     pub(crate) buffer_classes: Vec<(usize, usize)>,
+    /// A cap on the whole system's boot reservation, if set.
+    pub(crate) memory_limit: Option<u64>,
     pub(crate) timer_slots: usize,
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
@@ -151,6 +153,7 @@ impl BootSpec {
             ingress_capacity: 256,
             external_calls: 64,
             buffer_classes: Vec::new(),
+            memory_limit: None,
             timer_slots: 1024,
             dispatch_budget: 256,
             spin_before_sleep: 1000,
@@ -435,6 +438,15 @@ impl BootSpec {
         self
     }
 
+    /// Caps what the whole system may reserve at boot, in bytes: a spec that needs more is
+    /// refused by `System::start` and `Simulation::new` (with the numbers). Without a cap,
+    /// boot still checks the reservation against the address-space limit (`RLIMIT_AS`) and
+    /// the memory the OS reports available.
+    pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
     /// Pending timers per shard, call timeouts included (default 1024).
     pub fn timer_slots(&mut self, slots: usize) -> &mut Self {
         self.timer_slots = slots;
@@ -590,6 +602,26 @@ impl BootSpec {
         } else {
             Err(SpecErrors(errors))
         }
+    }
+
+    /// [`BootSpec::validate`], then the memory ceiling: the whole reservation (every shard's
+    /// [`MemoryReport::bytes_per_shard`]) against the spec's cap, `RLIMIT_AS` and the memory
+    /// available. What `System::start` and `Simulation::new` run.
+    pub(crate) fn validate_for_boot(&self) -> Result<MemoryReport, SpecErrors> {
+        let report = self.validate()?;
+        let needed = (report.bytes_per_shard as u64).saturating_mul(self.shards as u64);
+        if let Some(ceiling) = crate::memory::ceiling(self.memory_limit, self.shards as u64)
+            && needed > ceiling.bytes
+        {
+            let per_shard = (report.bytes_per_shard as u64).max(1);
+            return Err(SpecErrors(vec![SpecError::MemoryCeiling {
+                needed,
+                available: ceiling.bytes,
+                source: ceiling.source,
+                shards_that_fit: ceiling.bytes / per_shard,
+            }]));
+        }
+        Ok(report)
     }
 
     /// How many isolates on `shard` can be supervised at once: every static child of its
@@ -787,6 +819,17 @@ pub enum SpecError {
         /// The blocks asked.
         blocks: usize,
     },
+    /// The whole system's boot reservation exceeds what the process can get.
+    MemoryCeiling {
+        /// Bytes the spec reserves, all shards together.
+        needed: u64,
+        /// Bytes available under the tightest bound.
+        available: u64,
+        /// Which bound.
+        source: &'static str,
+        /// How many shards of this spec would fit.
+        shards_that_fit: u64,
+    },
     /// A timer slot count of zero or above the maximum.
     TimerSlots {
         /// What was asked.
@@ -894,6 +937,18 @@ impl fmt::Display for SpecError {
                 formatter,
                 "buffer_class({block_size}, {blocks}): give each class at least one block and a \
                  block size between 1 and {BUFFER_BLOCK_MAX} bytes, different from every other class"
+            ),
+            SpecError::MemoryCeiling {
+                needed,
+                available,
+                source,
+                shards_that_fit,
+            } => write!(
+                formatter,
+                "the spec reserves {needed} bytes at boot but only {available} are available \
+                 ({source}): shrink the per-shard capacities (pool_slots, ring_capacity, \
+                 timer_slots, isolate slots, buffer classes) or run at most {shards_that_fit} \
+                 shards of this size"
             ),
             SpecError::TimerSlots { slots } => write!(
                 formatter,

@@ -152,7 +152,7 @@ impl System {
     /// core list). Returns once every shard has started its static supervision tree (every
     /// root's `init` has run) and published its first counters.
     pub fn start(spec: BootSpec) -> Result<System, BootError> {
-        spec.validate()?;
+        spec.validate_for_boot()?;
         let mut polls = Vec::with_capacity(spec.shards);
         let mut signals = Vec::with_capacity(spec.shards);
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);

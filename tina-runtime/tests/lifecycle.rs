@@ -363,3 +363,46 @@ fn a_static_child_that_ends_keeps_its_slot() {
         );
     }
 }
+
+#[test]
+fn a_spec_larger_than_the_machine_is_refused_with_the_numbers() {
+    // 256 shards of 512 MiB of transfer buffers each: 128 GiB.
+    let mut spec = BootSpec::new(256);
+    spec.pin_threads(false)
+        .isolate::<Sleeper>(1)
+        .buffer_class(16 << 20, 32);
+    let error = match System::start(spec) {
+        Err(tina::BootError::Spec(errors)) => errors.to_string(),
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_system) => panic!("a 128 GiB spec must not boot on this machine"),
+    };
+    assert!(error.contains("reserves"), "{error}");
+    assert!(error.contains("shards of this size"), "{error}");
+}
+
+#[test]
+fn a_memory_limit_in_the_spec_is_enforced_by_both_drivers() {
+    let spec = || {
+        let mut spec = BootSpec::new(2);
+        spec.pin_threads(false)
+            .isolate::<Sleeper>(1)
+            .memory_limit(64 << 10);
+        spec
+    };
+    let needed = spec().validate().unwrap().bytes_per_shard as u64 * 2;
+    assert!(needed > 64 << 10);
+    let text = match Simulation::new(spec(), 1) {
+        Err(errors) => errors.to_string(),
+        Ok(_) => panic!("over the spec's own cap"),
+    };
+    assert!(text.contains(&format!("reserves {needed} bytes")), "{text}");
+    assert!(text.contains("memory_limit"), "{text}");
+    assert!(matches!(
+        System::start(spec()),
+        Err(tina::BootError::Spec(_))
+    ));
+    // A cap with room is no obstacle.
+    let mut roomy = spec();
+    roomy.memory_limit(needed);
+    assert!(Simulation::new(roomy, 1).is_ok());
+}

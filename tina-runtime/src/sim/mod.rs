@@ -86,7 +86,7 @@ impl Simulation {
     /// Validates `spec` and builds every shard for simulation with `seed`. Each round
     /// advances simulated time by 1 µs.
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
-        spec.validate()?;
+        spec.validate_for_boot()?;
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress
             .into_iter()
