@@ -127,7 +127,7 @@ counters! {
     buffers_taken,
     /// `Ctx::buffer` refused: every class large enough was exhausted.
     buffers_refused,
-    /// Times the shard went to sleep in `poll`.
+    /// Times the shard parked its thread to sleep.
     sleeps,
     /// Wake-ups this shard sent to sleeping peers.
     wakeups_sent,

@@ -273,11 +273,8 @@ pub(crate) fn push_ingress<V>(
     // Pairs with the fence of a shard going to sleep, as for a peer's ring: either it sees
     // the envelope before it sleeps, or we see its flag and wake it.
     fence(Ordering::SeqCst);
-    if signals.sleeping.load(Ordering::Relaxed)
-        && let Some(waker) = &signals.waker
-    {
-        // A failed wake leaves the shard to its poll timeout; nothing is lost.
-        let _ = waker.wake();
+    if signals.sleeping.load(Ordering::Relaxed) {
+        signals.wake();
     }
     Ok(())
 }

@@ -26,7 +26,7 @@
 //! inbound rings (a message for an idle isolate is handled straight from the ring), dispatch ready isolates type by type within a budget (in up to eight passes,
 //! so a reply handed back to an earlier type runs in the same tick), publish outbound rings
 //! with one release store each, fire due timers. An idle shard spins briefly, then
-//! sleeps in `poll` until its next timer or a peer's wake-up.
+//! parks its thread until its next timer (to the nanosecond) or a peer's wake-up.
 //!
 //! **Bounds.** Every capacity comes from the [`BootSpec`]. Boot allocates; after boot the
 //! message path does not touch the allocator. A full mailbox, pool or ring refuses at once

@@ -460,7 +460,7 @@ impl BootSpec {
         self
     }
 
-    /// Idle ticks a shard spins before it sleeps in `poll` (default 1000).
+    /// Idle ticks a shard spins before it parks its thread (default 1000).
     pub fn spin_before_sleep(&mut self, ticks: u32) -> &mut Self {
         self.spin_before_sleep = ticks;
         self

@@ -5,8 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mio::{Events, Poll, Token, Waker};
-
 use crate::clock::{Clock, nanos_of};
 use crate::counters::Counters;
 use crate::error::SendError;
@@ -17,8 +15,6 @@ use crate::isolate::{Accepts, Request};
 use crate::shard::core::Signals;
 use crate::shard::{Shard, build_shards};
 use crate::spec::{BootSpec, SpecErrors};
-
-const WAKE_TOKEN: Token = Token(usize::MAX - 1);
 
 /// How often a busy shard publishes its counter snapshot.
 const PUBLISH_EVERY_NANOS: u64 = 50_000;
@@ -32,7 +28,7 @@ const SLEEP_MAX: Duration = Duration::from_millis(100);
 pub enum BootError {
     /// The spec is invalid; the text says what to change.
     Spec(SpecErrors),
-    /// The OS refused a resource (a poll instance, a thread).
+    /// The OS refused a resource (a thread).
     Os(std::io::Error),
     /// A shard could not start its static supervision tree: a root's `init` kept failing
     /// and the root group went over its restart budget during boot (as an OTP supervisor
@@ -153,16 +149,8 @@ impl System {
     /// root's `init` has run) and published its first counters.
     pub fn start(spec: BootSpec) -> Result<System, BootError> {
         spec.validate_for_boot()?;
-        let mut polls = Vec::with_capacity(spec.shards);
-        let mut signals = Vec::with_capacity(spec.shards);
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
-        for producer in ingress {
-            let poll = Poll::new().map_err(BootError::Os)?;
-            let waker = Waker::new(poll.registry(), WAKE_TOKEN).map_err(BootError::Os)?;
-            signals.push(Signals::new(Some(waker), producer));
-            polls.push(poll);
-        }
-        let signals: Arc<[Signals]> = signals.into();
+        let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
         let buffers = shards.iter().map(|seed| seed.buffer_pools()).collect();
@@ -176,23 +164,26 @@ impl System {
             None
         };
         let mut threads = Vec::with_capacity(spec.shards);
-        for (index, (shard, poll)) in shards.into_iter().zip(polls).enumerate() {
+        for (index, shard) in shards.into_iter().enumerate() {
             let core = cores
                 .as_ref()
                 .filter(|list| !list.is_empty())
                 .map(|list| list[index % list.len()]);
             let deadline = drain_deadline.clone();
             let spin = spec.spin_before_sleep;
+            let own_signals = signals.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tina-shard-{index}"))
                 .spawn(move || {
+                    // Peers wake this thread by unparking it (see `Signals::wake`).
+                    let _ = own_signals[index].thread.set(std::thread::current());
+                    precise_timer_slack();
                     if let Some(core) = core {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
                         let _ = core_affinity::set_for_current(core);
                     }
                     run_shard_guarded(
                         shard.grow(clock.read().as_nanos(), Some(clock), false),
-                        poll,
                         clock,
                         spin,
                         &deadline,
@@ -417,9 +408,7 @@ impl System {
     pub fn revive(&self, shard: ShardId) {
         let signals = &self.signals[shard.index()];
         signals.revive.store(true, Ordering::Release);
-        if let Some(waker) = &signals.waker {
-            let _ = waker.wake();
-        }
+        signals.wake();
     }
 
     /// Installs handlers for SIGINT/SIGTERM, which make [`System::wait_for_signal`] return,
@@ -465,9 +454,7 @@ impl System {
         self.drain_deadline.store(deadline, Ordering::Release);
         for signals in self.signals.iter() {
             signals.shutdown.store(true, Ordering::Release);
-            if let Some(waker) = &signals.waker {
-                let _ = waker.wake();
-            }
+            signals.wake();
         }
         let threads = std::mem::take(&mut self.threads);
         let mut shards = Vec::with_capacity(threads.len());
@@ -549,7 +536,6 @@ struct ShardOutcome {
 /// summary lists the shard as failed.
 fn run_shard_guarded(
     shard: Shard,
-    poll: Poll,
     clock: Clock,
     spin: u32,
     drain_deadline: &AtomicU64,
@@ -557,7 +543,7 @@ fn run_shard_guarded(
     let signals = shard.core.signals.clone();
     let index = shard.core.shard.index();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_shard(shard, poll, clock, spin, drain_deadline)
+        run_shard(shard, clock, spin, drain_deadline)
     })) {
         Ok(outcome) => outcome,
         Err(_panic) => {
@@ -580,16 +566,26 @@ fn run_shard_guarded(
     }
 }
 
-/// The shard thread: tick while there is work, spin briefly when there is none, then sleep
-/// in `poll` until the next timer deadline or a peer's wake-up.
+/// Asks the kernel to wake this thread on time: the default timer slack (50 µs on Linux)
+/// would make every timer up to that late. Best effort; other systems keep their default.
+fn precise_timer_slack() {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        // SAFETY: `PR_SET_TIMERSLACK` takes one integer argument (the slack in
+        // nanoseconds) and touches only the calling thread's scheduling attributes; the
+        // other arguments are ignored. No memory is passed.
+        let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    }
+}
+
+/// The shard thread: tick while there is work, spin briefly when there is none, then park
+/// until the next timer deadline or a peer's wake-up.
 fn run_shard(
     mut shard: Shard,
-    mut poll: Poll,
     clock: Clock,
     spin: u32,
     drain_deadline: &AtomicU64,
 ) -> ShardOutcome {
-    let mut events = Events::with_capacity(8);
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
     shard.publish_counters();
@@ -664,12 +660,19 @@ fn run_shard(
         shard.core.counters.sleeps += 1;
         shard.publish_counters();
         published_at = shard.core.now;
-        // An interrupted poll just ends the nap early; the loop re-checks everything.
-        let _ = poll.poll(&mut events, Some(timeout));
+        // Parked until the next deadline, to the nanosecond (the thread's timer slack is
+        // 1 ns), or until a peer unparks it. A spurious wake-up just ends the nap early;
+        // the loop re-checks everything.
+        let parked_at = std::time::Instant::now();
+        std::thread::park_timeout(timeout);
         shard.woke();
         // Woken by a peer: spin a little, more is likely to follow. Woken by the timeout
         // alone: one tick to fire what is due, then straight back to sleep.
-        idle_ticks = if events.is_empty() { spin } else { 0 };
+        idle_ticks = if parked_at.elapsed() < timeout {
+            0
+        } else {
+            spin
+        };
     };
     shard.core.signals[index]
         .down

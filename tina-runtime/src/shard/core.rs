@@ -199,7 +199,7 @@ impl SlotMeta {
 /// other, never locked.
 #[derive(Debug)]
 pub(crate) struct Signals {
-    /// The shard is about to sleep or asleep in `poll`; a peer that publishes must wake it.
+    /// The shard is about to park or parked; a peer that publishes must wake it.
     pub(crate) sleeping: AtomicBool,
     /// The shard is quarantined or stopped: peers refuse sends to it at once.
     pub(crate) down: AtomicBool,
@@ -209,8 +209,8 @@ pub(crate) struct Signals {
     pub(crate) revive: AtomicBool,
     /// The shard has started its static supervision tree and published its counters.
     pub(crate) booted: AtomicBool,
-    /// Wakes the shard from `poll` (absent in simulation).
-    pub(crate) waker: Option<mio::Waker>,
+    /// The shard's thread, which parks when it sleeps (unset in simulation).
+    pub(crate) thread: std::sync::OnceLock<std::thread::Thread>,
     /// Counters, published every 50 µs while busy and before every sleep.
     pub(crate) counters: SharedCounters,
     /// The producing half of the shard's ingress queue, for threads outside the system.
@@ -231,7 +231,16 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
-    pub(crate) fn new(waker: Option<mio::Waker>, ingress: Producer<Envelope>) -> Self {
+    /// Wakes the shard if it is parked (a futex wake; a no-op in simulation). A wake that
+    /// comes before the shard parks is kept, so the park returns at once.
+    #[inline]
+    pub(crate) fn wake(&self) {
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    pub(crate) fn new(ingress: Producer<Envelope>) -> Self {
         Self {
             ingress: std::sync::Mutex::new(ingress),
             ingress_refused: std::sync::atomic::AtomicU64::new(0),
@@ -245,7 +254,7 @@ impl Signals {
             shutdown: AtomicBool::new(false),
             revive: AtomicBool::new(false),
             booted: AtomicBool::new(false),
-            waker,
+            thread: std::sync::OnceLock::new(),
             counters: SharedCounters::new(),
         }
     }
@@ -964,10 +973,8 @@ impl Core {
             // or we see its flag and wake it. A busy peer never gets a syscall.
             fence(Ordering::SeqCst);
             let signals = &self.signals[peer];
-            if let (true, Some(waker)) = (signals.sleeping.load(Ordering::Relaxed), &signals.waker)
-            {
-                // A failed wake leaves the peer to its poll timeout; nothing is lost.
-                let _ = waker.wake();
+            if signals.sleeping.load(Ordering::Relaxed) {
+                signals.wake();
                 self.counters.wakeups_sent += 1;
             }
         }

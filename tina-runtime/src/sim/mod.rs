@@ -88,10 +88,7 @@ impl Simulation {
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
         spec.validate_for_boot()?;
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
-        let signals: Arc<[Signals]> = ingress
-            .into_iter()
-            .map(|producer| Signals::new(None, producer))
-            .collect();
+        let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let shards: Vec<Shard> = build_shards(&spec, signals, ingress_consumers, external.clone())
             .into_iter()
