@@ -157,12 +157,12 @@ impl<I: Isolate> Arena<I> {
             // The decoders call the isolate's `Accepts::wrap`, user code: inside the trap.
             let timeout = || match catch_unwind(decoder.timeout) {
                 Ok(message) => Input::Message(message, None),
-                Err(_panic) => Input::Fault(crash::last_panic_message()),
+                Err(panic) => Input::Fault(crash::reason_of(panic)),
             };
             if let Some(reason) = outcome.refusal() {
                 return Some(match catch_unwind(|| (decoder.refused)(reason)) {
                     Ok(message) => Input::Message(message, None),
-                    Err(_panic) => Input::Fault(crash::last_panic_message()),
+                    Err(panic) => Input::Fault(crash::reason_of(panic)),
                 });
             }
             let Some(index) = outcome.reply_index() else {
@@ -179,7 +179,7 @@ impl<I: Isolate> Arena<I> {
                     core.counters.dropped_on_arrival += 1;
                     Some(timeout())
                 }
-                Err(_panic) => Some(Input::Fault(crash::last_panic_message())),
+                Err(panic) => Some(Input::Fault(crash::reason_of(panic))),
             };
         }
         if meta.shutdown_pending && meta.status == Status::Live {
@@ -532,7 +532,7 @@ impl<I: Isolate> Arena<I> {
                 let _ = core::fmt::Write::write_str(&mut Truncating(&mut text), reason);
                 Ending::Crash(text)
             }
-            Err(_panic) => Ending::Crash(crash::last_panic_message()),
+            Err(panic) => Ending::Crash(crash::reason_of(panic)),
         }
     }
 

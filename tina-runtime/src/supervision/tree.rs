@@ -262,16 +262,10 @@ impl Shard {
     /// `ShardDown` until [`Shard::revive`].
     pub(crate) fn quarantine(&mut self) {
         if self.policy == OverloadPolicy::Abort {
-            eprintln!(
-                "tina: {}: root supervision group over its restart budget; aborting the process by policy",
-                self.core.shard
-            );
+            self.core.crash_log.print_abort(self.core.shard);
             std::process::abort();
         }
-        eprintln!(
-            "tina: {}: root supervision group over its restart budget; shard quarantined",
-            self.core.shard
-        );
+        self.core.crash_log.print_quarantine(self.core.shard);
         self.quarantined = true;
         self.core.counters.quarantines += 1;
         self.core.record_health(true);
