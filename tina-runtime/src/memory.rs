@@ -64,13 +64,19 @@ fn address_space_limit() -> Option<u64> {
     (status == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
-/// A `kB` field of `/proc/self/status`.
+/// A `kB` field of `/proc/self/status`. (Not read under Miri, whose isolation forbids it.)
 fn status_kib(field: &str) -> Option<u64> {
+    if cfg!(miri) {
+        return None;
+    }
     kib_field(&std::fs::read_to_string("/proc/self/status").ok()?, field)
 }
 
-/// A `kB` field of `/proc/meminfo`.
+/// A `kB` field of `/proc/meminfo`. (Not read under Miri.)
 fn meminfo_kib(field: &str) -> Option<u64> {
+    if cfg!(miri) {
+        return None;
+    }
     kib_field(&std::fs::read_to_string("/proc/meminfo").ok()?, field)
 }
 

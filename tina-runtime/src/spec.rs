@@ -313,8 +313,10 @@ impl BootSpec {
         self
     }
 
-    /// Whether crash reports are printed to stderr (rate-limited; default true). They are
-    /// kept in the bounded per-shard crash log either way.
+    /// Whether crash output is printed to stderr (default true): crash reports (at most 10
+    /// lines a second per shard, then a notice of how many were not printed) and the line
+    /// announcing a quarantine. `false` silences all of it; reports are kept in the bounded
+    /// per-shard crash log either way.
     pub fn print_crashes(&mut self, print: bool) -> &mut Self {
         self.print_crashes = print;
         self

@@ -37,7 +37,7 @@ pub enum BootError {
         /// The shard that could not start.
         shard: ShardId,
         /// The crash that took its root group over budget.
-        report: Option<crate::CrashReport>,
+        report: Option<Box<crate::CrashReport>>,
     },
 }
 
@@ -215,7 +215,7 @@ impl System {
             .iter()
             .position(|signals| signals.boot_failed.load(Ordering::Acquire));
         if let Some(index) = failed {
-            let report = lock_report(&system.signals[index].last_escalation);
+            let report = lock_report(&system.signals[index].last_escalation).map(Box::new);
             let _ = system.finish(Duration::ZERO);
             return Err(BootError::RootFailed {
                 shard: ShardId(index as u16),
@@ -546,14 +546,16 @@ fn run_shard_guarded(
         run_shard(shard, clock, spin, drain_deadline)
     })) {
         Ok(outcome) => outcome,
-        Err(_panic) => {
+        Err(panic) => {
             signals[index].down.store(true, Ordering::Release);
             signals[index].failed.store(true, Ordering::Release);
             signals[index].health_changes.fetch_add(1, Ordering::AcqRel);
             signals[index].booted.store(true, Ordering::Release);
+            let reason = crate::supervision::crash::reason_of(panic);
             eprintln!(
                 "tina: shard {index}: a panic escaped the shard's trap boundary (a tina-runtime \
-                 bug); the shard is stopped and marked down, the other shards keep running"
+                 bug: {reason}); the shard is stopped and marked down, the other shards keep \
+                 running"
             );
             ShardOutcome {
                 counters: signals[index].counters.snapshot(),

@@ -157,14 +157,16 @@ impl Simulation {
             // shard alone and marks it down; the others keep running.
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.tick())) {
                 Ok(done) => work += done,
-                Err(_panic) => {
+                Err(panic) => {
                     self.failed[index] = true;
                     shard.core.signals[index]
                         .down
                         .store(true, std::sync::atomic::Ordering::Release);
+                    let reason = crate::supervision::crash::reason_of(panic);
                     eprintln!(
                         "tina: simulation seed {}: shard {index}: a panic escaped the shard's \
-                         trap boundary (a tina-runtime bug); the shard is stopped and marked down",
+                         trap boundary (a tina-runtime bug: {reason}); the shard is stopped and \
+                         marked down",
                         self.seed
                     );
                 }
