@@ -86,3 +86,30 @@ impl Clock {
         }
     }
 }
+
+/// A coarse reading of the monotonic clock, in nanoseconds, that changes only once per
+/// kernel clock tick (1–4 ms): `CLOCK_MONOTONIC_COARSE`, read from the vDSO in a few
+/// nanoseconds where a precise reading costs tens. Used to tell whether a precise reading
+/// is still current to within one tick. `None` where there is no such clock (and under
+/// Miri, which runs no foreign code): then every check takes a precise reading.
+#[inline]
+pub(crate) fn coarse_nanos() -> Option<u64> {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `clock_gettime` writes one `timespec` through the pointer, which points
+        // to a live, aligned local of that type; the clock id is a valid constant.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+        if status == 0 {
+            return Some((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64);
+        }
+        None
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    {
+        None
+    }
+}

@@ -111,7 +111,8 @@ counters! {
     /// Replies addressed to a caller that no longer exists.
     replies_to_dead_callers,
     /// Requests dropped unprocessed because their caller's deadline had passed when they
-    /// reached dispatch (checked against the clock at that moment, not the tick's start),
+    /// reached dispatch (checked against the clock at that moment, to within a kernel clock
+    /// tick, not the tick's start),
     /// wherever they expired: queued on this shard or on the way from another. The caller
     /// sees its timeout.
     expired_requests_dropped,

@@ -214,12 +214,14 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// The runtime clock (the simulator's clock in simulation; never the wall clock).
     ///
-    /// The reading is taken during the current handler invocation: at the first of
-    /// `now`, [`Ctx::call`] or [`Ctx::after`] in it, or later if nothing has run since the
-    /// previous reading. So inside a long tick it is not the tick's start: a handler that
-    /// runs after another one blocked for 50 ms sees the time after those 50 ms, and a
-    /// handler sees the same instant however often it asks (time does not move while it
-    /// runs, as far as it can tell). In simulation time moves only between rounds.
+    /// The reading is current to within one kernel clock tick (1–4 ms) at the first of
+    /// `now`, [`Ctx::call`] or [`Ctx::after`] in the current handler invocation: after a
+    /// handler has run, the shard checks a coarse clock (a few nanoseconds) and takes a
+    /// precise reading only once a tick has passed. So inside a long tick it is not the
+    /// tick's start: a handler that runs after another one blocked for 50 ms sees the time
+    /// after those 50 ms; and a handler sees the same instant however often it asks (time
+    /// does not move while it runs, as far as it can tell). In simulation time moves only
+    /// between rounds.
     #[inline]
     pub fn now(&mut self) -> Instant {
         Instant(self.core.fresh_now())

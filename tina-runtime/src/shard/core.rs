@@ -295,6 +295,9 @@ pub(crate) struct Core {
     /// `counters.dispatched` when `now` was last read: a new reading is needed only after a
     /// handler has run (handlers are where time goes).
     pub(crate) clock_mark: u64,
+    /// The coarse clock (see `clock::coarse_nanos`) at the last precise reading: while it
+    /// has not ticked, the precise reading is current to within one kernel tick.
+    pub(crate) coarse_mark: Option<u64>,
     pub(crate) pool: Pool<Envelope>,
     pub(crate) types: Vec<TypeInfo>,
     pub(crate) slots: Vec<SlotMeta>,
@@ -358,25 +361,35 @@ pub(crate) fn mix(hash: u64, word: u64) -> u64 {
 }
 
 impl Core {
-    /// The runtime clock now: re-read from the OS when a handler has run since the last
-    /// reading (so a long handler, or many short ones, cannot make a deadline look further
-    /// away than it is), otherwise the last reading. In simulation, the simulator's time.
+    /// The runtime clock now, current to within one kernel clock tick (1–4 ms): once a
+    /// handler has run since the last reading (handlers are where time goes), the coarse
+    /// clock says whether a tick has passed, and only then is the precise clock read again.
+    /// So a long handler, or many short ones, cannot make a deadline look further away than
+    /// it is by more than a tick, and a busy shard pays a few nanoseconds, not a precise
+    /// reading, per check. In simulation, the simulator's time.
     #[inline]
     pub(crate) fn fresh_now(&mut self) -> u64 {
         if let Some(clock) = self.clock
             && self.clock_mark != self.counters.dispatched
         {
             self.clock_mark = self.counters.dispatched;
-            self.now = self.now.max(clock.read().as_nanos());
+            let coarse = crate::clock::coarse_nanos();
+            if coarse.is_none() || coarse != self.coarse_mark {
+                self.coarse_mark = coarse;
+                self.now = self.now.max(clock.read().as_nanos());
+            }
         }
         self.now
     }
 
-    /// Sets the clock reading at the start of a tick.
+    /// Sets the clock reading at the start of a tick (a precise reading).
     #[inline]
     pub(crate) fn set_now(&mut self, now: u64) {
         self.now = self.now.max(now);
         self.clock_mark = self.counters.dispatched;
+        if self.clock.is_some() {
+            self.coarse_mark = crate::clock::coarse_nanos();
+        }
     }
 
     /// The slot-table index of `(type_index, slot)`, if both are in range.
