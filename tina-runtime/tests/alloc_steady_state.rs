@@ -581,7 +581,7 @@ fn bounces_and_the_way_in_never_allocate() {
             }
         }
         let flooded = system.wait_until(Duration::from_secs(60), |totals| {
-            totals.bounces_handled > 1_000 && totals.timers_fired >= u64::from(FLOOD_BURSTS)
+            totals.bounces_handled > 100 && totals.timers_fired >= u64::from(FLOOD_BURSTS)
         });
         assert!(flooded, "{:?}", system.totals());
         assert!(
