@@ -61,11 +61,18 @@ type Sink = Receiver<{ 2 * RING }>;
 /// The sender on shard 0: sends until the ring is full, then yields.
 type Source = Sender<{ 2 * RING }>;
 
-/// Tina's envelope size, read from the boot spec's memory report (ring bytes per slot).
+/// Tina's envelope size, read from the boot spec's memory report: the ring bytes a shard
+/// gains per extra slot of its ingress queue (its inbound ring bytes also count the bounce
+/// ring back to each peer, so dividing them by the ring capacity would overstate it).
 fn envelope_bytes() -> usize {
-    let mut spec = BootSpec::new(2);
-    spec.isolate::<Sink>(1).ring_capacity(RING);
-    spec.validate().expect("valid spec").ring_bytes / RING
+    let ring_bytes = |ingress: usize| {
+        let mut spec = BootSpec::new(2);
+        spec.isolate::<Sink>(1)
+            .ring_capacity(RING)
+            .ingress_capacity(ingress);
+        spec.validate().expect("valid spec").ring_bytes
+    };
+    (ring_bytes(2 * RING) - ring_bytes(RING)) / RING
 }
 
 /// One sample: sender on shard 0, receiver on shard 1; returns messages per second.

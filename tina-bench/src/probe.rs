@@ -82,6 +82,11 @@ impl Probe {
         }
     }
 
+    /// Whether a failure was recorded.
+    pub fn failed(&self) -> bool {
+        self.lock_failure().is_some()
+    }
+
     /// Whether [`Probe::finish`] has run.
     pub fn is_finished(&self) -> bool {
         self.finished_nanos.load(Ordering::Acquire) != 0
