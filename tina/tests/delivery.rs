@@ -197,9 +197,15 @@ fn a_remote_counter_on_threads_every_message_is_handled_or_bounced_exactly_once(
     system.send(&sender, Go).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let (handled, report) = loop {
-        let (handled, duplicates) = system
-            .call(&counter, Tally, Duration::from_secs(5))
-            .unwrap();
+        // The counter's mailbox may be full of the burst: a refusal is an answer, ask again.
+        let (handled, duplicates) = match system.call(&counter, Tally, Duration::from_secs(5)) {
+            Ok(tally) => tally,
+            Err(ExternalCallError::Refused(SendErrorKind::MailboxFull)) => {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            Err(error) => panic!("no tally: {error}"),
+        };
         assert_eq!(duplicates, 0);
         let report = system
             .call(&sender, Report, Duration::from_secs(5))
@@ -602,4 +608,82 @@ fn a_simulation_can_be_sent_to_and_asked_between_rounds() {
         Err(ExternalCallError::Timeout)
     );
     assert!(sim.now() >= tina::Instant::from_nanos(10_000_000));
+}
+
+/// Floods a slow remote sink, then only yields (so it never takes its bounces), and after
+/// a while sets a timer: the bounces waiting for it must not have eaten the control reserve.
+#[isolate(mailbox = 4)]
+struct Yielder {
+    sink: Handle<Counter>,
+    resumes: u32,
+    timer: Option<Result<(), tina::TimerError>>,
+}
+
+#[isolate]
+impl Yielder {
+    fn init(sink: &Handle<Counter>, _ctx: &mut Ctx<Self>) -> Self {
+        Yielder {
+            sink: *sink,
+            resumes: 0,
+            timer: None,
+        }
+    }
+
+    fn go(&mut self, _go: Go, ctx: &mut Ctx<Self>) -> Effect {
+        for value in 0..200 {
+            let _ = ctx.send(&self.sink, Add { value });
+        }
+        Effect::Yield
+    }
+
+    fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect {
+        self.resumes += 1;
+        if self.resumes == 50 {
+            self.timer = Some(ctx.after(Duration::from_micros(1), Stop).map(|_| ()));
+            return Effect::Receive;
+        }
+        Effect::Yield
+    }
+
+    fn stop(&mut self, _stop: Stop, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Receive
+    }
+
+    fn undelivered(&mut self, _bounce: Undelivered<Add>, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Receive
+    }
+}
+
+#[test]
+fn bounces_waiting_for_a_busy_sender_leave_the_control_reserve_alone() {
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<Counter>(1)
+        .isolate::<Yielder>(1)
+        .pool_slots(16)
+        .control_reserve(4)
+        .timer_slots(4)
+        .dispatch_budget(1);
+    let sink = spec.root::<Counter>(ShardId(1), 0);
+    let yielder = spec.root::<Yielder>(ShardId(0), sink);
+    let mut sim = Simulation::new(spec, 5).unwrap();
+    sim.send(&yielder, Go).unwrap();
+    assert!(sim.run(100_000).quiescent);
+    let state = sim.state(yielder).unwrap();
+    assert_eq!(state.resumes, 50);
+    assert_eq!(
+        state.timer,
+        Some(Ok(())),
+        "the timer found its reserved envelope"
+    );
+    let totals = sim.totals();
+    assert!(
+        totals.bounced > 16,
+        "more bounces than ordinary slots: {totals:?}"
+    );
+    assert_eq!(
+        totals.bounced,
+        totals.bounces_handled + totals.undelivered_mailbox_full,
+        "every bounce reached the sender in the end"
+    );
+    sim.check_pools().unwrap();
 }

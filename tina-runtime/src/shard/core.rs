@@ -669,7 +669,8 @@ impl Core {
         }
         let wanted = live.filter(|_| self.types[sender.type_index() as usize].handles_undelivered);
         if let Some(global) = wanted {
-            match self.pool.try_alloc_reserved(envelope) {
+            // An ordinary slot: bounces never take the control reserve (timers, replies).
+            match self.pool.try_alloc(envelope) {
                 Ok(index) => {
                     self.pool.push_back(&mut self.slots[global].control, index);
                     self.mark_ready(sender.type_index(), sender.slot());

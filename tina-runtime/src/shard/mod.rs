@@ -67,12 +67,14 @@ impl Shard {
         let mut work = 0;
         self.core.resume_yielded();
         // 0. Bounces back from peers, then envelopes from outside the system. A bounce may
-        //    need one pool slot (for its sender's control queue): take no more than the pool
-        //    has room for; the rest wait in the ring, which slows that peer's drain of our
-        //    messages, and so our sends to it, down to `RingFull`.
+        //    need one ordinary pool slot (for its sender's control queue; the control
+        //    reserve stays for timers, replies and spawns): take no more than the ordinary
+        //    region has room for; the rest wait in the bounce ring — their reserved capacity
+        //    — which slows that peer's drain of our messages, and so our sends to it, down
+        //    to `RingFull`.
         for ring in 0..self.bounce_in.len() {
             let core = &mut self.core;
-            let room = core.pool.free().min(self.drain_max);
+            let room = core.pool.ordinary_free().min(self.drain_max);
             work += self.bounce_in[ring].drain(room, |envelope| core.accept_bounce(envelope));
         }
         {
