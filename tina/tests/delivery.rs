@@ -687,3 +687,56 @@ fn bounces_waiting_for_a_busy_sender_leave_the_control_reserve_alone() {
     );
     sim.check_pools().unwrap();
 }
+
+/// Floods a slow remote sink, then yields until ten of its messages have come back.
+#[isolate(mailbox = 4)]
+struct Persistent {
+    sink: Handle<Counter>,
+    back: u32,
+}
+
+#[isolate]
+impl Persistent {
+    fn init(sink: &Handle<Counter>, _ctx: &mut Ctx<Self>) -> Self {
+        Persistent {
+            sink: *sink,
+            back: 0,
+        }
+    }
+
+    fn go(&mut self, _go: Go, ctx: &mut Ctx<Self>) -> Effect {
+        for value in 0..100 {
+            let _ = ctx.send(&self.sink, Add { value });
+        }
+        Effect::Yield
+    }
+
+    fn resume(&mut self, _ctx: &mut Ctx<Self>) -> Effect {
+        if self.back >= 10 {
+            Effect::Receive
+        } else {
+            Effect::Yield
+        }
+    }
+
+    fn undelivered(&mut self, _bounce: Undelivered<Add>, _ctx: &mut Ctx<Self>) -> Effect {
+        self.back += 1;
+        Effect::Receive
+    }
+}
+
+#[test]
+fn a_sender_that_keeps_yielding_still_takes_its_bounces() {
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<Counter>(1)
+        .isolate::<Persistent>(1)
+        .dispatch_budget(1);
+    let sink = spec.root::<Counter>(ShardId(1), 0);
+    let sender = spec.root::<Persistent>(ShardId(0), sink);
+    let mut sim = Simulation::new(spec, 2).unwrap();
+    sim.send(&sender, Go).unwrap();
+    // Before control envelopes ran ahead of `resume`, the bounces waited behind a resume
+    // that yielded forever and the run never went quiet.
+    assert!(sim.run(100_000).quiescent);
+    assert!(sim.state(sender).unwrap().back >= 10);
+}

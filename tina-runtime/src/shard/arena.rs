@@ -190,13 +190,9 @@ impl<I: Isolate> Arena<I> {
         if meta.parked {
             return None;
         }
-        // Yielded: `resume` runs next tick, before anything else.
+        // Yielded: `resume` runs next tick, after its control envelopes, before messages.
         if meta.yielded {
             return None;
-        }
-        if meta.resume {
-            meta.resume = false;
-            return Some(Input::Resume);
         }
         if let Some(input) = core
             .pool
@@ -219,6 +215,13 @@ impl<I: Isolate> Arena<I> {
             })
         {
             return input;
+        }
+        // After the control queue (fired timers, bounces), so an isolate that keeps
+        // yielding still gets them; before any mailbox message.
+        let meta = &mut core.slots[global];
+        if meta.resume {
+            meta.resume = false;
+            return Some(Input::Resume);
         }
         if meta.status != Status::Live {
             return None;

@@ -156,7 +156,8 @@ pub(crate) struct SlotMeta {
     pub(crate) parked: bool,
     /// Returned `Effect::Yield` this tick: nothing runs it before the next tick.
     pub(crate) yielded: bool,
-    /// Yielded last tick: `resume` runs next, before anything else.
+    /// Yielded last tick: `resume` runs next tick, after the control queue (timers, bounces)
+    /// and before any mailbox message.
     pub(crate) resume: bool,
     /// The shutdown hook has yet to run.
     pub(crate) shutdown_pending: bool,
