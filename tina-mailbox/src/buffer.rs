@@ -416,13 +416,12 @@ impl Buffer {
         let pool = &*self.pool;
         pool.block_access[self.index as usize].with(|_| ());
         let start = pool.block_ptr(self.index);
-        // SAFETY: `start` points at `block_size` initialised bytes (zeroed by `new`, written
-        // only as `u8`s since) inside `pool.bytes`, which the `Arc` this buffer holds keeps
-        // alive for the borrow of `self`. This buffer cleared the block's free bit and no
-        // other buffer can hold the block until this one is dropped, so the only writes to
-        // these bytes go through `block_mut`, which needs `&mut self` and so cannot overlap
-        // this shared borrow. The bytes are `UnsafeCell`s, so reading them through a pointer
-        // derived from the shared pool is allowed.
+        // `start` points at `block_size` initialised bytes (zeroed by `new`, written only as
+        // `u8`s since) inside `pool.bytes`, kept alive by this buffer's `Arc` for the borrow
+        // of `self`. This buffer cleared the block's free bit and no other buffer can hold
+        // the block until this one is dropped, so the only writes go through `block_mut`,
+        // which needs `&mut self` and cannot overlap this borrow; the bytes are `UnsafeCell`s.
+        // SAFETY: so the bytes are valid, live and not written while the slice exists.
         unsafe { slice::from_raw_parts(start, pool.block_size) }
     }
 
@@ -431,14 +430,13 @@ impl Buffer {
         let pool = &*self.pool;
         pool.block_access[self.index as usize].with_mut(|_| ());
         let start = pool.block_ptr(self.index);
-        // SAFETY: `start` points at `block_size` initialised bytes inside `pool.bytes`, kept
-        // alive by this buffer's `Arc` for the borrow of `self`. This buffer cleared the
-        // block's free bit and holds it until it is dropped, so no other buffer reaches these
-        // bytes, the pool itself never touches them, and `&mut self` rules out any other
-        // borrow of this buffer's block: the returned slice is the only reference to them.
-        // The previous holder's accesses happen before this one (its `Release` free, our
-        // `Acquire` take). The bytes are `UnsafeCell`s, so writing them through a pointer
-        // derived from the shared pool is allowed.
+        // `start` points at `block_size` initialised bytes inside `pool.bytes`, kept alive by
+        // this buffer's `Arc` for the borrow of `self`. This buffer cleared the block's free
+        // bit and holds it until dropped, so no other buffer reaches these bytes, the pool
+        // never touches them, and `&mut self` rules out any other borrow of them. The
+        // previous holder's accesses happen before ours (its `Release` free, our `Acquire`
+        // take); the bytes are `UnsafeCell`s.
+        // SAFETY: so the returned slice is the only reference to valid, live bytes.
         unsafe { slice::from_raw_parts_mut(start, pool.block_size) }
     }
 }
