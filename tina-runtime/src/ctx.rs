@@ -111,22 +111,17 @@ pub struct Ctx<'a, I: Isolate> {
     core: &'a mut Core,
     me: RawHandle,
     global: usize,
-    request: Option<RequestInfo>,
     _type: PhantomData<fn() -> I>,
 }
 
 impl<'a, I: Isolate> Ctx<'a, I> {
-    pub(crate) fn new(
-        core: &'a mut Core,
-        me: RawHandle,
-        global: usize,
-        request: Option<RequestInfo>,
-    ) -> Self {
+    /// The context of one dispatch; the request being handled, if any, is in
+    /// `Core::request` (set by the dispatch, cleared when it ends).
+    pub(crate) fn new(core: &'a mut Core, me: RawHandle, global: usize) -> Self {
         Self {
             core,
             me,
             global,
-            request,
             _type: PhantomData,
         }
     }
@@ -607,7 +602,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// A reply that cannot be delivered (caller gone, ring full) is counted, and the caller
     /// sees its timeout.
     pub fn reply<R: Send + 'static>(&mut self, value: R) -> Effect {
-        let Some(request) = self.request.take() else {
+        let Some(request) = self.core.request.take() else {
             return Effect::Crash("reply outside a request handler, or a second reply");
         };
         if !request.expects::<R>() {
@@ -633,7 +628,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// another handler invocation, with [`Ctx::reply_to`] (the callee can wait for a timer
     /// or another isolate first). `None` outside a request or after a reply.
     pub fn defer_reply(&mut self) -> Option<ReplyTo> {
-        self.request.take().map(|request| ReplyTo { request })
+        self.core.request.take().map(|request| ReplyTo { request })
     }
 
     /// Answers a deferred request. The caller may have timed out meanwhile: then the reply
@@ -753,7 +748,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// Whether the current message is a request still waiting for [`Ctx::reply`].
     pub fn is_request(&self) -> bool {
-        self.request.is_some()
+        self.core.request.is_some()
     }
 }
 

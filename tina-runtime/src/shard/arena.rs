@@ -16,6 +16,7 @@ use crate::shard::core::{Core, Exit, RequestInfo, Status};
 use crate::shard::keyed::Keyed;
 use crate::shard::states::States;
 use crate::supervision::crash::{self, CrashReport, Truncating};
+use tina_mailbox::PoolIndex;
 
 /// What the shard asks of an arena, without knowing its type.
 pub(crate) trait ErasedArena: Any {
@@ -54,20 +55,18 @@ pub(crate) trait ErasedArena: Any {
 /// One input to a handler invocation.
 enum Input<I: Isolate> {
     Init(I::Args),
-    Message(I::Message, Option<RequestInfo>),
+    /// A message; for a request, its caller waits in `Core::request`.
+    Message(I::Message),
     Resume,
     Shutdown,
-    /// A bounce of a message this isolate sent: the payload as sent to the target, how to
-    /// turn it back into the value sent, why it was refused and where it was going.
-    Bounce {
-        payload: Payload,
-        recover: Option<crate::envelope::TypeHelper>,
-        reason: crate::error::SendErrorKind,
-        to: RawHandle,
-    },
+    /// A bounce of a message this isolate sent: the pool slot of the bounced envelope
+    /// (unlinked from the control queue, still allocated), freed by the dispatch. Kept in
+    /// the pool rather than moved into the input, so `Input` stays small on the hot path.
+    Bounce(PoolIndex),
     /// User code the runtime ran to prepare the input (a call decoder's `Accepts::wrap`)
-    /// panicked: the isolate crashes with this reason, no handler runs.
-    Fault(heapless::String<{ crash::REASON_BYTES }>),
+    /// panicked: the isolate crashes, no handler runs. The reason waits in `Arena::fault`
+    /// (out of the enum for the same reason as `Bounce`).
+    Fault,
 }
 
 /// Where a batched dispatch takes the isolate's next ordinary messages from (a type
@@ -109,6 +108,8 @@ pub(crate) struct Arena<I: Isolate> {
     states: States<I>,
     /// Init args kept for restarts, for supervised slots only.
     args: Keyed<I::Args>,
+    /// The reason of the pending `Input::Fault`, set by `next_input`, taken by `dispatch`.
+    fault: heapless::String<{ crash::REASON_BYTES }>,
 }
 
 impl<I: Isolate> Arena<I> {
@@ -118,6 +119,7 @@ impl<I: Isolate> Arena<I> {
             type_index: 0,
             states: States::new(slots),
             args: Keyed::with_capacity(supervised.min(slots)),
+            fault: heapless::String::new(),
         }
     }
 
@@ -155,16 +157,21 @@ impl<I: Isolate> Arena<I> {
             // this arena's type `I`.
             let decoder = unsafe { decoder.get::<I>() };
             // The decoders call the isolate's `Accepts::wrap`, user code: inside the trap.
-            let timeout = || match catch_unwind(decoder.timeout) {
-                Ok(message) => Input::Message(message, None),
-                Err(panic) => Input::Fault(crash::reason_of(panic)),
+            let fault = &mut self.fault;
+            let mut faulted = |panic| {
+                *fault = crash::reason_of(panic);
+                Input::Fault
             };
             if let Some(reason) = outcome.refusal() {
                 return Some(match catch_unwind(|| (decoder.refused)(reason)) {
-                    Ok(message) => Input::Message(message, None),
-                    Err(panic) => Input::Fault(crash::reason_of(panic)),
+                    Ok(message) => Input::Message(message),
+                    Err(panic) => faulted(panic),
                 });
             }
+            let mut timeout = || match catch_unwind(decoder.timeout) {
+                Ok(message) => Input::Message(message),
+                Err(panic) => faulted(panic),
+            };
             let Some(index) = outcome.reply_index() else {
                 return Some(timeout());
             };
@@ -174,12 +181,12 @@ impl<I: Isolate> Arena<I> {
             let decoded = catch_unwind(AssertUnwindSafe(|| (decoder.reply)(payload)));
             core.pool.remove(index);
             return match decoded {
-                Ok(Some(message)) => Some(Input::Message(message, None)),
+                Ok(Some(message)) => Some(Input::Message(message)),
                 Ok(None) => {
                     core.counters.dropped_on_arrival += 1;
                     Some(timeout())
                 }
-                Err(panic) => Some(Input::Fault(crash::reason_of(panic))),
+                Err(panic) => Some(faulted(panic)),
             };
         }
         if meta.shutdown_pending && meta.status == Status::Live {
@@ -194,26 +201,20 @@ impl<I: Isolate> Arena<I> {
         if meta.yielded {
             return None;
         }
-        if let Some(input) = core
-            .pool
-            .pop_front_remove_with(&mut meta.control, |envelope| {
-                if let Some(reason) = envelope.bounced {
-                    return Some(Input::Bounce {
-                        payload: core::mem::replace(&mut envelope.payload, Payload::empty()),
-                        recover: envelope.helper,
-                        reason,
-                        to: envelope.target,
-                    });
-                }
-                match envelope.kind {
-                    Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
-                    _ => envelope
-                        .payload
-                        .take::<I::Message>()
-                        .map(|message| Input::Message(message, None)),
-                }
-            })
-        {
+        if let Some(index) = core.pool.pop_front(&mut meta.control) {
+            let envelope = core.pool.get_mut(index);
+            if envelope.bounced.is_some() {
+                // The dispatch reads and frees the slot.
+                return Some(Input::Bounce(index));
+            }
+            let input = match envelope.kind {
+                Kind::Init => envelope.payload.take::<I::Args>().map(Input::Init),
+                _ => envelope
+                    .payload
+                    .take::<I::Message>()
+                    .map(|message| Input::Message(message)),
+            };
+            core.pool.remove(index);
             return input;
         }
         // After the control queue (fired timers, bounces), so an isolate that keeps
@@ -243,29 +244,28 @@ impl<I: Isolate> Arena<I> {
             core.now
         };
         let mailbox = &mut core.slots[global].mailbox;
+        let current = &mut core.request;
         // Each envelope is read where it lies and its slot freed in place: no envelope copy.
+        // A request's caller is written straight into `Core::request` (no copy through the
+        // input: a fresh struct copied whole stalls on store forwarding).
         while let Some(read) = core.pool.dequeue_remove_with(mailbox, |envelope| {
-            let request = if matches!(envelope.kind, Kind::Request | Kind::ExternalRequest) {
-                if envelope.deadline_nanos < now {
-                    return Err(true);
-                }
-                Some(RequestInfo {
+            let is_request = matches!(envelope.kind, Kind::Request | Kind::ExternalRequest);
+            if is_request && envelope.deadline_nanos < now {
+                return Err(true);
+            }
+            let message = envelope.payload.take::<I::Message>().ok_or(false)?;
+            if is_request {
+                *current = Some(RequestInfo {
                     caller: envelope.from,
                     correlation: envelope.correlation,
                     reply_type: envelope.helper,
                     external: envelope.kind == Kind::ExternalRequest,
-                })
-            } else {
-                None
-            };
-            envelope
-                .payload
-                .take::<I::Message>()
-                .map(|message| (message, request))
-                .ok_or(false)
+                });
+            }
+            Ok(message)
         }) {
             match read {
-                Ok((message, request)) => return Some(Input::Message(message, request)),
+                Ok(message) => return Some(Input::Message(message)),
                 Err(true) => core.counters.expired_requests_dropped += 1,
                 Err(false) => {}
             }
@@ -277,12 +277,37 @@ impl<I: Isolate> Arena<I> {
     /// handler returns `Receive`, keeps handling the isolate's next ordinary messages in the
     /// same invocation context (up to `batch_room` more, stopping at anything of higher
     /// priority). Returns how many extra messages it handled.
+    #[inline(always)]
     fn dispatch(
         &mut self,
         core: &mut Core,
         global: usize,
         slot: u32,
         input: Input<I>,
+        batch_room: usize,
+        more: impl MoreMessages<I>,
+    ) -> usize {
+        match input {
+            // The hot path gets its own code, so the message and request travel in
+            // registers rather than inside the `Input` enum.
+            Input::Message(message) => {
+                self.dispatch_message(core, global, slot, message, batch_room, more)
+            }
+            other => {
+                self.dispatch_other(core, global, slot, other);
+                0
+            }
+        }
+    }
+
+    /// [`Self::dispatch`] for a message (for a request, `Core::request` holds its caller).
+    #[inline(always)]
+    fn dispatch_message(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        slot: u32,
+        message: I::Message,
         batch_room: usize,
         mut more: impl MoreMessages<I>,
     ) -> usize {
@@ -292,136 +317,176 @@ impl<I: Isolate> Arena<I> {
             slot,
             core.slots[global].generation,
         );
-        let input = match input {
-            Input::Fault(reason) => {
-                core.record_dispatch(self.type_index, slot, 4 << 16);
-                self.finish(core, global, slot, me, Ending::Crash(reason), None);
-                return 0;
-            }
-            input => input,
-        };
         let message_tag = core::cell::Cell::new(None);
         let batched = core::cell::Cell::new(0usize);
+        let type_index = self.type_index;
+        let mut state = self.states.slot_mut(slot);
+        let is_request = core.request.is_some();
+        let mut ctx = Ctx::new(core, me, global);
+        // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            // `Message::tag` is user code too (a hand-written `Message` impl): inside the trap.
+            let tag = message.tag();
+            message_tag.set(Some(tag));
+            ctx.record_dispatch(type_index, slot, u64::from(tag));
+            match state.get_mut() {
+                Some(state) => {
+                    let mut effect = state.handle(message, &mut ctx);
+                    // Batch: no envelope, catch_unwind or context set-up per message.
+                    if !is_request {
+                        while effect == Effect::Receive && batched.get() < batch_room {
+                            let Some(next) = more.next(&mut ctx, type_index, slot) else {
+                                break;
+                            };
+                            batched.set(batched.get() + 1);
+                            message_tag.set(Some(next.tag()));
+                            effect = state.handle(next, &mut ctx);
+                        }
+                    }
+                    effect
+                }
+                None => Effect::Crash("message for an isolate without state"),
+            }
+        }));
+        self.settle(core, global, slot, me, outcome, message_tag.get());
+        batched.get()
+    }
+
+    /// [`Self::dispatch`] for everything but a message: init, resume, shutdown, a bounce, or
+    /// a fault met while preparing the input.
+    #[inline(never)]
+    fn dispatch_other(&mut self, core: &mut Core, global: usize, slot: u32, input: Input<I>) {
+        let me = RawHandle::new(
+            core.shard,
+            self.type_index,
+            slot,
+            core.slots[global].generation,
+        );
+        if let Input::Fault = input {
+            core.record_dispatch(self.type_index, slot, 4 << 16);
+            let reason = core::mem::take(&mut self.fault);
+            self.finish(core, global, slot, me, Ending::Crash(reason), None);
+            return;
+        }
+        // A bounce leaves the pool before any user code runs (no slot outlives a panic).
+        let bounce = match input {
+            Input::Bounce(index) => {
+                let envelope = core.pool.get_mut(index);
+                let taken = (
+                    core::mem::replace(&mut envelope.payload, Payload::empty()),
+                    envelope.helper,
+                    envelope.bounced,
+                    envelope.target,
+                );
+                core.pool.remove(index);
+                Some(taken)
+            }
+            _ => None,
+        };
         let type_index = self.type_index;
         let mut state = self.states.slot_mut(slot);
         let kept_args = &mut self.args;
         // Only a supervised isolate can be restarted, so only its args are kept.
         let keep_args = matches!(input, Input::Init(_)) && core.group_of(global).is_some();
-        let request = match &input {
-            Input::Message(_, request) => *request,
-            _ => None,
-        };
-        let mut ctx = Ctx::new(core, me, global, request);
+        let mut ctx = Ctx::new(core, me, global);
         // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
-        let outcome = {
-            catch_unwind(AssertUnwindSafe(|| {
-                // `Message::tag` is user code too (a hand-written `Message` impl): inside the trap.
-                let trace_tag = match &input {
-                    Input::Message(message, _) => {
-                        let tag = message.tag();
-                        message_tag.set(Some(tag));
-                        u64::from(tag)
-                    }
-                    Input::Init(_) => 1 << 16,
-                    Input::Resume => 2 << 16,
-                    Input::Shutdown => 3 << 16,
-                    Input::Fault(_) => 4 << 16,
-                    Input::Bounce { .. } => 5 << 16,
-                };
-                ctx.record_dispatch(type_index, slot, trace_tag);
-                match input {
-                    Input::Init(args) => {
-                        // Keep the args before `init` runs, so a restart after a panic in
-                        // `init` still has them.
-                        if keep_args {
-                            match kept_args.insert(slot, args) {
-                                Ok(args) => state.set(I::init(args, &mut ctx)),
-                                // The table has room for every supervised slot of the type.
-                                Err(args) => state.set(I::init(&args, &mut ctx)),
-                            }
-                        } else {
-                            state.set(I::init(&args, &mut ctx));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let trace_tag = match &input {
+                Input::Init(_) => 1 << 16,
+                Input::Resume => 2 << 16,
+                Input::Shutdown => 3 << 16,
+                Input::Fault => 4 << 16,
+                Input::Bounce(_) => 5 << 16,
+                Input::Message(..) => 6 << 16,
+            };
+            ctx.record_dispatch(type_index, slot, trace_tag);
+            match input {
+                Input::Init(args) => {
+                    // Keep the args before `init` runs, so a restart after a panic in
+                    // `init` still has them.
+                    if keep_args {
+                        match kept_args.insert(slot, args) {
+                            Ok(args) => state.set(I::init(args, &mut ctx)),
+                            // The table has room for every supervised slot of the type.
+                            Err(args) => state.set(I::init(&args, &mut ctx)),
                         }
-                        Effect::Receive
+                    } else {
+                        state.set(I::init(&args, &mut ctx));
                     }
-                    Input::Message(message, request) => match state.get_mut() {
-                        Some(state) => {
-                            let mut effect = state.handle(message, &mut ctx);
-                            // Batch: no envelope, catch_unwind or context set-up per message.
-                            if request.is_none() {
-                                while effect == Effect::Receive && batched.get() < batch_room {
-                                    let Some(next) = more.next(&mut ctx, type_index, slot) else {
-                                        break;
-                                    };
-                                    batched.set(batched.get() + 1);
-                                    message_tag.set(Some(next.tag()));
-                                    effect = state.handle(next, &mut ctx);
-                                }
-                            }
-                            effect
-                        }
-                        None => Effect::Crash("message for an isolate without state"),
-                    },
-                    Input::Resume => match state.get_mut() {
-                        Some(state) => state.resume(&mut ctx),
-                        None => Effect::Receive,
-                    },
-                    Input::Shutdown => match state.get_mut() {
-                        Some(state) => state.shutdown(&mut ctx),
-                        None => Effect::Done,
-                    },
-                    Input::Bounce {
-                        mut payload,
-                        recover,
-                        reason,
-                        to,
-                    } => {
-                        // Turning the payload back into the sent value runs user code (the
-                        // target's `Accepts::extract`): inside the trap, like the handler.
-                        let recovered = recover.is_some_and(|recover| recover(&mut payload, None));
-                        match (recovered, state.get_mut()) {
-                            (true, Some(state)) => {
-                                let bounce = crate::bounce::Bounce::new(payload, reason, to);
-                                match state.undelivered(bounce, &mut ctx) {
-                                    Ok(effect) => {
-                                        ctx.count_bounce_handled();
-                                        effect
-                                    }
-                                    Err(bounce) => {
-                                        ctx.count_undelivered(bounce.reason());
-                                        Effect::Receive
-                                    }
-                                }
-                            }
-                            _ => {
-                                ctx.count_undelivered(reason);
-                                Effect::Receive
-                            }
-                        }
-                    }
-                    // Handled before the trap.
-                    Input::Fault(_) => Effect::Crash("input fault"),
+                    Effect::Receive
                 }
-            }))
-        };
-        // The common cases — a live isolate that keeps receiving or has just made a call —
-        // need no more bookkeeping than parking the caller.
+                Input::Resume => match state.get_mut() {
+                    Some(state) => state.resume(&mut ctx),
+                    None => Effect::Receive,
+                },
+                Input::Shutdown => match state.get_mut() {
+                    Some(state) => state.shutdown(&mut ctx),
+                    None => Effect::Done,
+                },
+                Input::Bounce(_) => {
+                    // `next_input` gives `Bounce` only for an envelope marked bounced.
+                    let Some((mut payload, recover, Some(reason), to)) = bounce else {
+                        return Effect::Receive;
+                    };
+                    // Turning the payload back into the sent value runs user code (the
+                    // target's `Accepts::extract`): inside the trap, like the handler.
+                    let recovered = recover.is_some_and(|recover| recover(&mut payload, None));
+                    match (recovered, state.get_mut()) {
+                        (true, Some(state)) => {
+                            let bounce = crate::bounce::Bounce::new(payload, reason, to);
+                            match state.undelivered(bounce, &mut ctx) {
+                                Ok(effect) => {
+                                    ctx.count_bounce_handled();
+                                    effect
+                                }
+                                Err(bounce) => {
+                                    ctx.count_undelivered(bounce.reason());
+                                    Effect::Receive
+                                }
+                            }
+                        }
+                        _ => {
+                            ctx.count_undelivered(reason);
+                            Effect::Receive
+                        }
+                    }
+                }
+                // Routed to `dispatch_message`; handled before the trap.
+                Input::Message(..) | Input::Fault => Effect::Crash("input fault"),
+            }
+        }));
+        self.settle(core, global, slot, me, outcome, None);
+    }
+
+    /// Applies a handler invocation's outcome: the common cases — a live isolate that keeps
+    /// receiving or has just made a call — need no more bookkeeping than parking the caller.
+    #[inline(always)]
+    fn settle(
+        &mut self,
+        core: &mut Core,
+        global: usize,
+        slot: u32,
+        me: RawHandle,
+        outcome: std::thread::Result<Effect>,
+        message_tag: Option<u16>,
+    ) {
+        // A request left unanswered ends with its dispatch (its caller times out).
+        core.request = None;
         if core.slots[global].status == Status::Live {
             match outcome {
-                Ok(Effect::Receive | Effect::Reply(_)) => return batched.get(),
+                Ok(Effect::Receive | Effect::Reply(_)) => return,
                 Ok(Effect::Call(_)) => {
                     let meta = &mut core.slots[global];
                     if meta.call.is_some() {
                         meta.parked = true;
                     }
-                    return batched.get();
+                    return;
                 }
                 _ => {}
             }
         }
         let ending = self.apply(core, global, outcome);
-        self.finish(core, global, slot, me, ending, message_tag.get());
-        batched.get()
+        self.finish(core, global, slot, me, ending, message_tag);
     }
 
     /// Tears the isolate in `slot` down (see [`ErasedArena::stop`]); returns whether its
@@ -625,12 +690,11 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.counters.dropped_on_arrival += 1;
             return 0;
         };
-        let input = Input::Message(message, None);
-        let ran = 1 + self.dispatch(
+        let ran = 1 + self.dispatch_message(
             core,
             global,
             slot,
-            input,
+            message,
             budget.saturating_sub(1),
             FromRing(batch),
         );
@@ -662,7 +726,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         core.record_dispatch(self.type_index, slot, 1 << 16);
         let mut state = self.states.slot_mut(slot);
         let args = self.args.get(slot);
-        let mut ctx = Ctx::new(core, me, global, None);
+        let mut ctx = Ctx::new(core, me, global);
         let outcome = crash::in_dispatch(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 if let Some(args) = args {

@@ -296,6 +296,9 @@ pub(crate) struct Core {
     /// `counters.dispatched` when `now` was last read: a new reading is needed only after a
     /// handler has run (handlers are where time goes).
     pub(crate) clock_mark: u64,
+    /// The request the current dispatch handles (its caller and correlation), taken by
+    /// `Ctx::reply` or `Ctx::defer_reply`; `None` outside a request's dispatch.
+    pub(crate) request: Option<RequestInfo>,
     /// The coarse clock (see `clock::coarse_nanos`) at the last precise reading: while it
     /// has not ticked, the precise reading is current to within one kernel tick.
     pub(crate) coarse_mark: Option<u64>,

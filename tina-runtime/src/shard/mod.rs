@@ -429,6 +429,7 @@ pub(crate) fn build_shards(
             now: 0,
             clock: None,
             clock_mark: 0,
+            request: None,
             coarse_mark: None,
             pool: Pool::new(spec.pool_slots, spec.control_reserve + spec.timer_slots),
             types,
