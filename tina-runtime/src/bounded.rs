@@ -126,6 +126,15 @@ impl Bounded for &'static str {}
 impl<T> Bounded for Handle<T> {}
 /// A transfer buffer is one block of a pool sized at boot.
 impl Bounded for tina_mailbox::Buffer {}
+/// A socket names an entry of its shard's fixed socket table; it owns nothing.
+impl Bounded for crate::io::Socket {}
+/// An I/O event holds a socket, a reason, or one pool block.
+impl Bounded for crate::io::IoEvent {}
+/// A socket on its way to another isolate: one file descriptor.
+impl Bounded for crate::io::SocketTransfer {}
+impl Bounded for crate::io::IoError {}
+impl Bounded for crate::io::Wait {}
+impl Bounded for crate::io::SocketOption {}
 impl<R: Bounded> Bounded for CallResult<R> {}
 
 macro_rules! bounded_tuples {

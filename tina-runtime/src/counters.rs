@@ -128,6 +128,30 @@ counters! {
     buffers_taken,
     /// `Ctx::buffer` refused: every class large enough was exhausted.
     buffers_refused,
+    /// Connections accepted (by declared listeners and by `Ctx::accept`).
+    connections_accepted,
+    /// Connections refused: accepted and closed at once beyond a listener's bound, or for
+    /// want of a socket entry or connection slot, or failed accepts.
+    connections_refused,
+    /// Outgoing connects started (`Ctx::connect`).
+    connects,
+    /// I/O events delivered to isolates (`IoEvent`).
+    io_events,
+    /// I/O events that waited a tick for a control-reserve envelope (none lost: retried).
+    io_events_delayed,
+    /// Reads that waited a tick for a free read buffer (the socket stays readable; no byte
+    /// is dropped).
+    io_reads_delayed,
+    /// Bytes read from sockets.
+    io_bytes_read,
+    /// Bytes written to sockets.
+    io_bytes_written,
+    /// Writes refused because the socket's send queue was full (the data handed back).
+    io_writes_refused,
+    /// Sockets closed by a failure (reset, refused connect, OS error).
+    io_failures,
+    /// Sockets closed because their owner ended or crashed (teardown).
+    io_closed_in_teardown,
     /// Times the shard parked its thread to sleep.
     sleeps,
     /// Wake-ups this shard sent to sleeping peers.

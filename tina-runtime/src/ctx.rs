@@ -126,6 +126,12 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         }
     }
 
+    /// The shard's core, this isolate's handle and slot-table index (for the I/O front in
+    /// `crate::io::ctx`).
+    pub(crate) fn parts(&mut self) -> (&mut Core, RawHandle, usize) {
+        (self.core, self.me, self.global)
+    }
+
     /// The isolate's next ordinary message, taken from its mailbox for a batched dispatch —
     /// only when nothing of higher priority waits (call outcome, shutdown, control, resume)
     /// and it is not a request. Counted and traced like any dispatch.

@@ -22,19 +22,7 @@ pub enum Effect {
     /// The current request has been answered with [`Ctx::reply`](crate::Ctx::reply); wait for
     /// the next message. Only `Ctx::reply` builds this variant.
     Reply(ReplyToken),
-    /// Submit one I/O operation to the shard's reactor and park until it completes.
-    ///
-    /// Reserved for the I/O reactor, which is not built yet: [`IoOp`] has no values, so this
-    /// variant cannot be returned today and nothing pretends to do I/O.
-    Io(IoOp),
 }
-
-/// One I/O operation for the shard's reactor (accept, connect, read, write, close).
-///
-/// The reactor comes with a later release; until then this type has no values, so an
-/// [`Effect::Io`] cannot be built.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IoOp {}
 
 /// Proof that a call was made; carried by [`Effect::Call`].
 #[derive(Debug, PartialEq, Eq)]

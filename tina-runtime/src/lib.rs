@@ -68,6 +68,7 @@ mod envelope;
 mod error;
 mod external;
 mod handle;
+mod io;
 mod isolate;
 mod memory;
 mod shard;
@@ -83,14 +84,18 @@ pub use bounded::Bounded;
 pub use clock::Instant;
 pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
-pub use effect::{CallToken, Effect, IoOp, ReplyToken};
+pub use effect::{CallToken, Effect, ReplyToken};
 pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{BufferError, SendError, SendErrorKind, SpawnError, TimerError};
 pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
+pub use io::{
+    CLOSE_LINGER, IoError, IoEvent, Listen, SEND_LOW_WATER, SEND_QUEUE, Socket, SocketOption,
+    SocketTransfer, Wait, WriteRefused,
+};
 pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
 pub use sim::{Domain, Rng, SimReport, Simulation};
-pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SpecError, SpecErrors};
+pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SOCKETS_MAX, SpecError, SpecErrors};
 pub use supervision::crash::REASON_BYTES;
 pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 pub use system::{BootError, DROP_DRAIN, ShardHealth, ShardState, Summary, System};

@@ -39,6 +39,9 @@ use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strate
 /// Builds one type's arena for one shard.
 pub(crate) type ArenaFactory = fn(slots: usize, supervised: usize) -> Box<dyn ErasedArena>;
 
+/// The most socket entries one shard may have.
+pub const SOCKETS_MAX: usize = 1 << 20;
+
 /// The largest transfer-buffer block.
 pub const BUFFER_BLOCK_MAX: usize = 1 << 24;
 
@@ -110,6 +113,11 @@ pub struct BootSpec {
     pub(crate) groups: Vec<GroupSpec>,
     pub(crate) overload_policy: OverloadPolicy,
     pub(crate) print_crashes: bool,
+    /// Socket entries per shard for `Ctx::connect` / `Ctx::listen` and adopted sockets
+    /// (declared listeners add their own bound on the shards that serve them).
+    pub(crate) sockets: usize,
+    /// Declared TCP listeners.
+    pub(crate) listeners: Vec<crate::io::Listen>,
     /// Mistakes found while building (a root of an unregistered type, …), reported by
     /// `validate`.
     pub(crate) early_errors: Vec<SpecError>,
@@ -161,6 +169,8 @@ impl BootSpec {
             groups: Vec::new(),
             overload_policy: OverloadPolicy::Quarantine,
             print_crashes: true,
+            sockets: 0,
+            listeners: Vec::new(),
             early_errors: Vec::new(),
         }
     }
@@ -440,6 +450,42 @@ impl BootSpec {
         self
     }
 
+    /// Gives every shard a reactor with `count` socket entries for the sockets its isolates
+    /// open with [`Ctx::connect`](crate::Ctx::connect) or [`Ctx::listen`](crate::Ctx::listen)
+    /// or adopt (declared listeners add their own connections on top, on the shards that
+    /// serve them). Reads land in blocks of the largest buffer class, so a spec with
+    /// sockets needs one ([`BootSpec::buffer_class`]). Boot raises the process's open-file
+    /// limit to what the sockets need, or refuses the spec with the numbers.
+    pub fn sockets(&mut self, count: usize) -> &mut Self {
+        self.sockets = count;
+        self
+    }
+
+    /// Declares a TCP listener (see [`Listen`](crate::Listen)); returns its index, for
+    /// [`System::listener_addr`](crate::System::listener_addr). Its connection type must be
+    /// registered with [`BootSpec::isolate`]; each connection takes one of its slots.
+    pub fn listen(&mut self, listener: crate::io::Listen) -> usize {
+        self.listeners.push(listener);
+        self.listeners.len() - 1
+    }
+
+    /// Socket entries `shard` needs: its own sockets, each listener it serves and that
+    /// listener's connections.
+    pub(crate) fn socket_entries(&self, shard: ShardId) -> usize {
+        let mut entries = self.sockets;
+        for listener in &self.listeners {
+            if listener.serves(shard) {
+                let slots = self
+                    .types
+                    .iter()
+                    .find(|entry| entry.type_id == listener.type_id)
+                    .map_or(0, |entry| entry.slots);
+                entries += 1 + listener.max_connections.unwrap_or(slots).min(slots);
+            }
+        }
+        entries
+    }
+
     /// Caps what the whole system may reserve at boot, in bytes: a spec that needs more is
     /// refused by `System::start` and `Simulation::new` (with the numbers). Without a cap,
     /// boot still checks the reservation against the address-space limit (`RLIMIT_AS`) and
@@ -594,6 +640,39 @@ impl BootSpec {
                 });
             }
         }
+        for listener in &self.listeners {
+            if !self
+                .types
+                .iter()
+                .any(|entry| entry.type_id == listener.type_id)
+            {
+                errors.push(SpecError::ListenerTypeNotRegistered {
+                    name: listener.type_name,
+                    addr: listener.addr,
+                });
+            }
+            if let Some(shards) = &listener.shards
+                && (shards.is_empty() || shards.iter().any(|shard| shard.index() >= self.shards))
+            {
+                errors.push(SpecError::ListenerShards {
+                    addr: listener.addr,
+                    shards: self.shards,
+                });
+            }
+        }
+        let sockets_anywhere =
+            (0..self.shards).any(|shard| self.socket_entries(ShardId(shard as u16)) > 0);
+        if sockets_anywhere && self.buffer_classes.is_empty() {
+            errors.push(SpecError::SocketsWithoutBuffers);
+        }
+        if (0..self.shards).any(|shard| self.socket_entries(ShardId(shard as u16)) > SOCKETS_MAX) {
+            errors.push(SpecError::TooManySockets {
+                sockets: (0..self.shards)
+                    .map(|shard| self.socket_entries(ShardId(shard as u16)))
+                    .max()
+                    .unwrap_or(0),
+            });
+        }
         if self.groups.len() > u16::MAX as usize - 1 {
             errors.push(SpecError::TooManyGroups {
                 groups: self.groups.len(),
@@ -694,8 +773,14 @@ impl BootSpec {
             .iter()
             .map(|&(block_size, blocks)| block_size * blocks + blocks.div_ceil(64) * 8)
             .sum();
+        let sockets = (0..self.shards)
+            .map(|shard| self.socket_entries(ShardId(shard as u16)))
+            .max()
+            .unwrap_or(0)
+            * crate::io::BYTES_PER_SOCKET;
         MemoryReport {
-            bytes_per_shard: pool + rings + slots + states + timers + buffers,
+            bytes_per_shard: pool + rings + slots + states + timers + buffers + sockets,
+            socket_bytes: sockets,
             buffer_bytes: buffers,
             pool_bytes: pool,
             ring_bytes: rings,
@@ -725,6 +810,8 @@ pub struct MemoryReport {
     pub timer_bytes: usize,
     /// Transfer buffers: every class's blocks and free bitmap.
     pub buffer_bytes: usize,
+    /// The reactor's socket table (the kernel's own socket memory is not counted).
+    pub socket_bytes: usize,
 }
 
 /// One mistake in a boot spec; its text says what to change.
@@ -853,6 +940,34 @@ pub enum SpecError {
         /// How many were declared.
         groups: usize,
     },
+    /// A listener spawns a connection type never registered with `BootSpec::isolate`.
+    ListenerTypeNotRegistered {
+        /// The connection type.
+        name: &'static str,
+        /// The listener's address.
+        addr: std::net::SocketAddr,
+    },
+    /// A listener names no shard, or a shard that does not exist.
+    ListenerShards {
+        /// The listener's address.
+        addr: std::net::SocketAddr,
+        /// How many shards there are.
+        shards: usize,
+    },
+    /// Sockets (or listeners) without a buffer class for their reads.
+    SocketsWithoutBuffers,
+    /// More socket entries on a shard than supported.
+    TooManySockets {
+        /// The most any shard would need.
+        sockets: usize,
+    },
+    /// The process cannot open as many files as the spec's sockets need.
+    FileLimit {
+        /// Descriptors the spec needs.
+        needed: u64,
+        /// The hard limit (`RLIMIT_NOFILE`).
+        hard_limit: u64,
+    },
 }
 
 impl fmt::Display for SpecError {
@@ -939,6 +1054,32 @@ impl fmt::Display for SpecError {
                 formatter,
                 "buffer_class({block_size}, {blocks}): give each class at least one block and a \
                  block size between 1 and {BUFFER_BLOCK_MAX} bytes, different from every other class"
+            ),
+            SpecError::ListenerTypeNotRegistered { name, addr } => write!(
+                formatter,
+                "the listener at {addr} spawns {name}, which is not registered: add \
+                 spec.isolate::<{name}>(connections) before declaring the listener"
+            ),
+            SpecError::ListenerShards { addr, shards } => write!(
+                formatter,
+                "the listener at {addr} names no shard or a shard beyond the {shards} there \
+                 are: list shards below {shards} in Listen::on_shards, or leave it out for all"
+            ),
+            SpecError::SocketsWithoutBuffers => write!(
+                formatter,
+                "sockets need buffers to read into, and the spec has no buffer class: add \
+                 spec.buffer_class(block_size, blocks), e.g. spec.buffer_class(16 * 1024, 1024)"
+            ),
+            SpecError::TooManySockets { sockets } => write!(
+                formatter,
+                "a shard would need {sockets} socket entries, above the maximum of \
+                 {SOCKETS_MAX}: lower BootSpec::sockets or the listeners' max_connections"
+            ),
+            SpecError::FileLimit { needed, hard_limit } => write!(
+                formatter,
+                "the spec's sockets need {needed} open files but the process may open at most \
+                 {hard_limit} (RLIMIT_NOFILE hard limit): raise the limit (ulimit -Hn, \
+                 LimitNOFILE=) or lower BootSpec::sockets and the listeners' max_connections"
             ),
             SpecError::MemoryCeiling {
                 needed,

@@ -21,7 +21,7 @@ const PUBLISH_EVERY_NANOS: u64 = 50_000;
 
 /// The longest a sleeping shard waits before it looks at its flags again, so a shutdown or
 /// signal is noticed even without a wake-up. Ten wake-ups a second cost next to nothing.
-const SLEEP_MAX: Duration = Duration::from_millis(100);
+pub(crate) const SLEEP_MAX: Duration = Duration::from_millis(100);
 
 /// Why the system could not start.
 #[derive(Debug)]
@@ -140,6 +140,8 @@ pub struct System {
     external: Arc<ExternalCalls>,
     /// Every shard's transfer-buffer pools, for accounting.
     buffers: Vec<Vec<Arc<tina_mailbox::BufferPool>>>,
+    /// The address each declared listener was bound to, by declaration order.
+    listener_addrs: Vec<std::net::SocketAddr>,
 }
 
 impl System {
@@ -149,10 +151,30 @@ impl System {
     /// root's `init` has run) and published its first counters.
     pub fn start(spec: BootSpec) -> Result<System, BootError> {
         spec.validate_for_boot()?;
+        raise_file_limit(&spec)?;
+        let (mut listeners, listener_addrs) = if spec.listeners.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            crate::io::bind_listeners(&spec).map_err(BootError::Os)?
+        };
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
-        let shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
+        let mut shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
+        for (index, seed) in shards.iter_mut().enumerate() {
+            let sockets = spec.socket_entries(ShardId(index as u16));
+            if sockets == 0 {
+                continue;
+            }
+            let declared = if listeners.is_empty() {
+                Vec::new()
+            } else {
+                core::mem::take(&mut listeners[index])
+            };
+            let waker = seed.attach_io(sockets, declared).map_err(BootError::Os)?;
+            // Set before the thread starts: it sleeps in its poll from the first sleep on.
+            let _ = signals[index].waker.set(waker);
+        }
         let buffers = shards.iter().map(|seed| seed.buffer_pools()).collect();
         let clock = Clock::Monotonic {
             origin: std::time::Instant::now(),
@@ -209,6 +231,7 @@ impl System {
             clock,
             external,
             buffers,
+            listener_addrs,
         };
         let failed = system
             .signals
@@ -223,6 +246,13 @@ impl System {
             });
         }
         Ok(system)
+    }
+
+    /// The address the listener declared `index`-th (the value [`BootSpec::listen`]
+    /// returned) was bound to: with port 0 in the spec, the port the OS chose (the same on
+    /// every shard that serves it).
+    pub fn listener_addr(&self, index: usize) -> Option<std::net::SocketAddr> {
+        self.listener_addrs.get(index).copied()
     }
 
     /// Every shard's health: running, quarantined, stopped or failed, with its quarantine
@@ -580,6 +610,48 @@ fn precise_timer_slack() {
     }
 }
 
+/// Descriptors a shard needs besides its sockets: the poll, its waker and its timerfd.
+const FDS_PER_REACTOR: u64 = 3;
+/// Descriptors left for everything else in the process (std streams, files, tests).
+const FDS_SPARE: u64 = 64;
+
+/// Raises the soft open-file limit to what the spec's sockets need (never lowers it), or
+/// refuses the spec when the hard limit is too low.
+fn raise_file_limit(spec: &BootSpec) -> Result<(), BootError> {
+    let sockets: u64 = (0..spec.shards)
+        .map(|shard| spec.socket_entries(ShardId(shard as u16)) as u64)
+        .sum();
+    if sockets == 0 {
+        return Ok(());
+    }
+    let needed = sockets + FDS_PER_REACTOR * spec.shards as u64 + FDS_SPARE;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` into the valid, writable struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(BootError::Os(std::io::Error::last_os_error()));
+    }
+    if limit.rlim_cur != libc::RLIM_INFINITY && limit.rlim_cur < needed {
+        if limit.rlim_max != libc::RLIM_INFINITY && limit.rlim_max < needed {
+            return Err(BootError::Spec(crate::spec::SpecErrors(vec![
+                crate::SpecError::FileLimit {
+                    needed,
+                    hard_limit: limit.rlim_max,
+                },
+            ])));
+        }
+        limit.rlim_cur = needed;
+        // SAFETY: `setrlimit` reads one valid, initialised `rlimit`; the soft limit asked is
+        // within the hard limit, checked above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(BootError::Os(std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
 /// The shard thread: tick while there is work, spin briefly when there is none, then park
 /// until the next timer deadline or a peer's wake-up.
 fn run_shard(
@@ -659,6 +731,10 @@ fn run_shard(
         if shard.shutdown_started {
             timeout = timeout.min(Duration::from_millis(1));
         }
+        if shard.core.io_waiting() {
+            // Reactor work waits for a buffer or an envelope freed elsewhere: look again soon.
+            timeout = timeout.min(Duration::from_millis(1));
+        }
         shard.core.counters.sleeps += 1;
         shard.publish_counters();
         published_at = shard.core.now;
@@ -666,7 +742,12 @@ fn run_shard(
         // 1 ns), or until a peer unparks it. A spurious wake-up just ends the nap early;
         // the loop re-checks everything.
         let parked_at = std::time::Instant::now();
-        std::thread::park_timeout(timeout);
+        if shard.core.io.is_some() {
+            // A shard with sockets sleeps in its poll: readiness wakes it as well.
+            shard.core.sleep_in_poll(timeout);
+        } else {
+            std::thread::park_timeout(timeout);
+        }
         shard.woke();
         // Woken by a peer: spin a little, more is likely to follow. Woken by the timeout
         // alone: one tick to fire what is due, then straight back to sleep.

@@ -212,6 +212,9 @@ pub(crate) struct Signals {
     pub(crate) booted: AtomicBool,
     /// The shard's thread, which parks when it sleeps (unset in simulation).
     pub(crate) thread: std::sync::OnceLock<std::thread::Thread>,
+    /// Set (before the shard first sleeps) when the shard sleeps in its reactor's poll
+    /// rather than parking: peers wake it through this instead of unparking.
+    pub(crate) waker: std::sync::OnceLock<mio::Waker>,
     /// Counters, published every 50 µs while busy and before every sleep.
     pub(crate) counters: SharedCounters,
     /// The producing half of the shard's ingress queue, for threads outside the system.
@@ -236,7 +239,11 @@ impl Signals {
     /// comes before the shard parks is kept, so the park returns at once.
     #[inline]
     pub(crate) fn wake(&self) {
-        if let Some(thread) = self.thread.get() {
+        if let Some(waker) = self.waker.get() {
+            // An eventfd write; a failure leaves the shard to its timeout (at most
+            // `SLEEP_MAX`), never stuck.
+            let _ = waker.wake();
+        } else if let Some(thread) = self.thread.get() {
             thread.unpark();
         }
     }
@@ -256,6 +263,7 @@ impl Signals {
             revive: AtomicBool::new(false),
             booted: AtomicBool::new(false),
             thread: std::sync::OnceLock::new(),
+            waker: std::sync::OnceLock::new(),
             counters: SharedCounters::new(),
         }
     }
@@ -339,6 +347,8 @@ pub(crate) struct Core {
     pub(crate) deferred: Vec<u32>,
     /// Supervision groups; index 0 is the shard's root group.
     pub(crate) groups: Vec<crate::supervision::tree::Group>,
+    /// The shard's reactor, when the spec gives it sockets (never in simulation).
+    pub(crate) io: Option<Box<crate::io::Io>>,
 }
 
 /// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
@@ -877,6 +887,9 @@ impl Core {
                     }
                 }
                 (TimerAction::CallTimeout(_), Err(_)) => {}
+                // Checked against the socket's own state (its owner may be gone: teardown
+                // closed the socket and cancelled the timer, so this is rare).
+                (TimerAction::Io(code), _) => self.io_timed_out(code),
             }
         }
         fired
@@ -928,6 +941,10 @@ impl Core {
         meta.generation = (meta.generation + 1) & GENERATION_MASK;
         if was_live {
             self.counters.live_isolates -= 1;
+        }
+        if let Some(io) = self.io.as_mut() {
+            self.counters.io_closed_in_teardown +=
+                io.release_owned(&mut self.timers, global) as u64;
         }
         let (pool, counters) = (&mut self.pool, &mut self.counters);
         self.timers.cancel_owned(global, |expired| {

@@ -157,7 +157,10 @@ impl Shard {
             }
         }
         drop(in_dispatch);
-        // 2. I/O completions: no reactor yet.
+        // 2. I/O: readiness from the kernel (no waiting), and what it allows — reads into
+        //    fresh buffers, accepts, connects, writes — reported as `IoEvent`s through the
+        //    control queues, dispatched below.
+        work += self.core.poll_io();
         // 3. Dispatch, type by type, each within its budget; exits are handled by the
         //    supervision tree right after the type that produced them. Work a later type
         //    hands back to an earlier one (a reply to its caller, say) runs in a further pass
@@ -189,6 +192,7 @@ impl Shard {
         // 4. Flush outbound rings: one release store per ring written this tick. Publishing
         //    counts as work, so a simulation is never judged quiescent with envelopes in a ring.
         work += self.core.flush();
+        work += self.core.flush_io();
         // 5. Advance timers, by the clock as it is now (handlers may have run for a while).
         //    Timers set this tick are staged; they join the queue first.
         self.core.fresh_now();
@@ -290,6 +294,24 @@ pub(crate) struct ShardSeed {
 }
 
 impl ShardSeed {
+    /// Gives the shard a reactor with `sockets` entries (reads land in the largest buffer
+    /// class) and its declared listeners; returns the waker peers use while it sleeps.
+    pub(crate) fn attach_io(
+        &mut self,
+        sockets: usize,
+        listeners: Vec<crate::io::ListenerSpec>,
+    ) -> std::io::Result<mio::Waker> {
+        let read_pool = self.core.buffers.last().cloned();
+        let mut io =
+            crate::io::Io::new(self.core.shard.0, sockets, self.core.slots.len(), read_pool)?;
+        for listener in listeners {
+            io.add_listener(listener)?;
+        }
+        let waker = io.waker()?;
+        self.core.io = Some(Box::new(io));
+        Ok(waker)
+    }
+
     /// The shard's transfer-buffer pools (shared handles, for accounting from outside).
     pub(crate) fn buffer_pools(&self) -> Vec<Arc<tina_mailbox::BufferPool>> {
         self.core.buffers.clone()
@@ -460,6 +482,7 @@ pub(crate) fn build_shards(
             crash_log: CrashLog::new(spec.print_crashes),
             groups: Vec::new(),
             deferred: Vec::with_capacity(slot_count),
+            io: None,
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         // Every slot the tree did not take goes on its type's free list, highest first, so

@@ -76,6 +76,8 @@ pub(crate) enum TimerAction {
     Message(PoolIndex),
     /// Time out the target's call with this correlation id.
     CallTimeout(u32),
+    /// An I/O deadline of the shard's reactor (entry and wait, packed by `crate::io`).
+    Io(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
