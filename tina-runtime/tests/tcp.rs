@@ -4,10 +4,11 @@
 //! Every connection is to 127.0.0.1; every test bounds its time and stops by itself.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tina::Wait;
 use tina::prelude::*;
 
 /// An echo connection: every read is written straight back (zero-copy: the received block
@@ -166,4 +167,433 @@ fn echo_is_byte_exact_across_two_shards_with_256_connections_and_up_to_1_mib() {
         + THREADS as u64 * (1 << 20);
     assert_eq!(totals.io_bytes_read, expected);
     assert_eq!(totals.io_bytes_written, expected);
+}
+
+// ---- Server push: a connection waiting for client bytes writes what another isolate sends.
+
+/// Bytes to push to the client, from outside the connection.
+#[derive(Bounded)]
+struct Push {
+    bytes: [u8; 8],
+}
+
+/// A connection announces itself to the hub.
+#[derive(Bounded)]
+struct Hello {
+    connection: Handle<PushConnection>,
+}
+
+/// Knows the connections and forwards pushes to them.
+#[isolate(mailbox = 16)]
+struct Hub {
+    connections: heapless::Vec<Handle<PushConnection>, 8>,
+}
+
+#[isolate]
+impl Hub {
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Hub {
+            connections: heapless::Vec::new(),
+        }
+    }
+
+    fn hello(&mut self, hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+        let _ = self.connections.push(hello.connection);
+        Effect::Receive
+    }
+
+    fn push(&mut self, push: Push, ctx: &mut Ctx<Self>) -> Effect {
+        for connection in &self.connections {
+            let _ = ctx.send(connection, Push { bytes: push.bytes });
+        }
+        Effect::Receive
+    }
+
+    fn count(&mut self, _ask: HowMany, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(self.connections.len() as u64)
+    }
+}
+
+#[derive(Bounded, Request)]
+#[reply(u64)]
+struct HowMany;
+
+static HUB: std::sync::OnceLock<Handle<Hub>> = std::sync::OnceLock::new();
+
+#[isolate(mailbox = 4)]
+struct PushConnection {
+    socket: Socket,
+}
+
+#[isolate]
+impl PushConnection {
+    fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
+        // A read is armed (the client never sends): the mailbox still takes pushes.
+        let _ = ctx.read(*socket);
+        if let Some(hub) = HUB.get() {
+            let _ = ctx.send(
+                hub,
+                Hello {
+                    connection: ctx.me(),
+                },
+            );
+        }
+        PushConnection { socket: *socket }
+    }
+
+    fn push(&mut self, push: Push, ctx: &mut Ctx<Self>) -> Effect {
+        let _ = ctx.write_bytes(self.socket, &push.bytes);
+        Effect::Receive
+    }
+
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            IoEvent::Read { .. } => {
+                let _ = ctx.read(self.socket);
+                Effect::Receive
+            }
+            _ => Effect::Done,
+        }
+    }
+}
+
+#[test]
+fn a_connection_waiting_for_bytes_still_takes_messages_and_pushes_to_its_client() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Hub>(1)
+        .isolate::<PushConnection>(8)
+        .buffer_class(4096, 64)
+        .pin_threads(false);
+    let hub = spec.root::<Hub>(ShardId(0), ());
+    let _ = HUB.set(hub);
+    let listener = spec.listen(Listen::tcp::<PushConnection>("127.0.0.1:0".parse().unwrap()));
+    let system = System::start(spec).expect("boot");
+    let addr = system.listener_addr(listener).unwrap();
+    let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // Wait until the hub knows all three connections.
+    let started = Instant::now();
+    loop {
+        let known = system
+            .call(&hub, HowMany, Duration::from_secs(1))
+            .expect("the hub answers");
+        if known == 3 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "connections never said hello");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    system
+        .send(&hub, Push { bytes: *b"pushed!\n" })
+        .expect("the hub takes it");
+    for client in &mut clients {
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = [0u8; 8];
+        client.read_exact(&mut got).expect("the push arrives");
+        assert_eq!(&got, b"pushed!\n");
+    }
+    drop(clients);
+    system.shutdown(Duration::from_secs(1));
+}
+
+// ---- Bad peers, while a well-behaved client keeps its round trips.
+
+/// A connection with deadlines: an idle client is dropped after 200 ms without bytes; a
+/// client that stops reading is dropped after 300 ms without write progress. It answers
+/// every read with 64 KiB (so a client that never reads fills the send queue).
+#[isolate(mailbox = 4)]
+struct Strict {
+    socket: Socket,
+}
+
+/// What the `Strict` connections saw, for the test to check.
+static TIMED_OUT_READ: AtomicU64 = AtomicU64::new(0);
+static TIMED_OUT_WRITE: AtomicU64 = AtomicU64::new(0);
+static WRITES_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+#[isolate]
+impl Strict {
+    fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
+        let _ = ctx.set_write_timeout(*socket, Duration::from_millis(300));
+        let _ = ctx.read_within(*socket, Duration::from_millis(200));
+        Strict { socket: *socket }
+    }
+
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            IoEvent::Read { data, .. } => {
+                if data.first() == Some(&b'B') {
+                    // "Big": answer with 64 KiB blocks until the queue refuses.
+                    loop {
+                        let Ok(mut block) = ctx.buffer(16 * 1024) else {
+                            break;
+                        };
+                        block.set_len(16 * 1024);
+                        if ctx.write(self.socket, block).is_err() {
+                            WRITES_REFUSED.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                    let _ = ctx.read(self.socket);
+                } else {
+                    let _ = ctx.write(self.socket, data);
+                    let _ = ctx.read_within(self.socket, Duration::from_millis(200));
+                }
+                Effect::Receive
+            }
+            IoEvent::Drained { .. } => {
+                // Keep the queue full for a client that does not read.
+                loop {
+                    let Ok(mut block) = ctx.buffer(16 * 1024) else {
+                        break;
+                    };
+                    block.set_len(16 * 1024);
+                    if ctx.write(self.socket, block).is_err() {
+                        break;
+                    }
+                }
+                Effect::Receive
+            }
+            IoEvent::TimedOut { wait, .. } => {
+                match wait {
+                    Wait::Read => TIMED_OUT_READ.fetch_add(1, Ordering::SeqCst),
+                    _ => TIMED_OUT_WRITE.fetch_add(1, Ordering::SeqCst),
+                };
+                let _ = ctx.reset(self.socket);
+                Effect::Done
+            }
+            IoEvent::Eof { .. } => {
+                let _ = ctx.close(self.socket);
+                Effect::Done
+            }
+            _ => Effect::Done,
+        }
+    }
+}
+
+/// Reads until the server closes (EOF or reset), within `limit`; returns how long it took.
+fn wait_for_close(stream: &mut TcpStream, limit: Duration) -> Duration {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut sink = [0u8; 4096];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return started.elapsed(),
+            Ok(_) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                return started.elapsed();
+            }
+            Err(error) => panic!("no close within {limit:?}: {error}"),
+        }
+    }
+}
+
+#[test]
+fn silent_and_non_reading_peers_cost_only_their_own_connection() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Strict>(16)
+        .buffer_class(16 * 1024, 256)
+        .pin_threads(false);
+    let listener = spec.listen(Listen::tcp::<Strict>("127.0.0.1:0".parse().unwrap()));
+    let system = System::start(spec).expect("boot");
+    let addr = system.listener_addr(listener).unwrap();
+    // A well-behaved client keeps its round trips throughout, every 20 ms.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let good = scope.spawn(|| {
+            let mut good = TcpStream::connect(addr).unwrap();
+            let mut back = Vec::new();
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                round_trip(&mut good, &pattern(rounds, 100), &mut back);
+                rounds += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            rounds
+        });
+        // A silent client: dropped by the idle deadline.
+        let mut silent = TcpStream::connect(addr).unwrap();
+        // A client that asks for a lot and never reads: the send queue fills, the write is
+        // refused, and the write-progress deadline drops it.
+        let mut stuck = TcpStream::connect(addr).unwrap();
+        socket2::SockRef::from(&stuck)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        stuck.write_all(b"B").unwrap();
+        let silent_after = wait_for_close(&mut silent, Duration::from_secs(5));
+        assert!(silent_after < Duration::from_secs(5));
+        // Not reading for a while; then the connection must be found gone (reset).
+        std::thread::sleep(Duration::from_millis(800));
+        let _ = wait_for_close(&mut stuck, Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, Ordering::SeqCst);
+        let rounds = good.join().expect("the good client never failed");
+        assert!(rounds >= 20, "the good client kept going: {rounds} round trips");
+    });
+    assert_eq!(TIMED_OUT_READ.load(Ordering::SeqCst), 1, "the silent client");
+    assert_eq!(TIMED_OUT_WRITE.load(Ordering::SeqCst), 1, "the non-reading client");
+    assert!(WRITES_REFUSED.load(Ordering::SeqCst) >= 1, "the full queue refused a write");
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert!(summary.total.io_writes_refused >= 1);
+}
+
+#[test]
+fn half_close_reset_and_garbage_are_handled_per_connection() {
+    let (spec, listener) = echo_spec(1, 16);
+    let system = System::start(spec).expect("boot");
+    let addr = system.listener_addr(listener).unwrap();
+    let mut good = TcpStream::connect(addr).unwrap();
+    let mut back = Vec::new();
+    // Half-close: the client sends, shuts its write side, and still reads the echo to EOF.
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(b"last words").unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut echoed = Vec::new();
+    half.read_to_end(&mut echoed).unwrap();
+    assert_eq!(echoed, b"last words");
+    // Reset mid-write: the client resets while the server has data in flight for it.
+    let mut reset = TcpStream::connect(addr).unwrap();
+    reset.write_all(&pattern(3, 200_000)).unwrap();
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    // Garbage: arbitrary bytes are just bytes to an echo.
+    let garbage = pattern(9, 5000);
+    round_trip(&mut good, &garbage, &mut back);
+    for round in 0..20 {
+        round_trip(&mut good, &pattern(round, 300), &mut back);
+    }
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert_eq!(summary.total.connections_accepted, 3);
+}
+
+#[test]
+fn beyond_the_bound_connections_are_accepted_closed_and_counted() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Echo>(10)
+        .buffer_class(4096, 64)
+        .pin_threads(false);
+    let listener = spec.listen(
+        Listen::tcp::<Echo>("127.0.0.1:0".parse().unwrap()).max_connections(10),
+    );
+    let system = System::start(spec).expect("boot");
+    let addr = system.listener_addr(listener).unwrap();
+    let mut kept = Vec::new();
+    let mut back = Vec::new();
+    for index in 0..10 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        round_trip(&mut stream, &pattern(index, 10), &mut back);
+        kept.push(stream);
+    }
+    // 10x the bound: each is accepted and closed at once; none is queued.
+    let mut refused = 0;
+    for _ in 0..100 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = stream.write_all(b"x");
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) | Err(_) => refused += 1,
+            Ok(_) => panic!("a connection beyond the bound was served"),
+        }
+    }
+    assert_eq!(refused, 100);
+    // The ten kept ones still work.
+    for (index, stream) in kept.iter_mut().enumerate() {
+        round_trip(stream, &pattern(index as u64 + 50, 100), &mut back);
+    }
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert_eq!(summary.total.connections_accepted, 10);
+    assert_eq!(summary.total.connections_refused, 100);
+}
+
+// ---- Connecting out.
+
+/// Connects to an address and reports what happened.
+#[isolate(mailbox = 4)]
+struct Dialer {
+    outcome: heapless::Vec<IoError, 1>,
+}
+
+static DIAL_REFUSED: AtomicU64 = AtomicU64::new(0);
+static DIAL_CONNECTED: AtomicU64 = AtomicU64::new(0);
+
+#[isolate]
+impl Dialer {
+    fn init(addr: &SocketAddr, ctx: &mut Ctx<Self>) -> Self {
+        match ctx.connect(*addr, Duration::from_secs(2)) {
+            Ok(socket) => {
+                let _ = ctx.write_bytes(socket, b"ping");
+                let _ = ctx.read(socket);
+            }
+            Err(_) => {
+                DIAL_REFUSED.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Dialer {
+            outcome: heapless::Vec::new(),
+        }
+    }
+
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            IoEvent::Connected { .. } => Effect::Receive,
+            IoEvent::Read { socket, data } => {
+                assert_eq!(&data[..], b"ping");
+                DIAL_CONNECTED.fetch_add(1, Ordering::SeqCst);
+                let _ = ctx.close(socket);
+                Effect::Done
+            }
+            IoEvent::Failed { error, .. } => {
+                assert_eq!(error, IoError::Refused);
+                let _ = self.outcome.push(error);
+                DIAL_REFUSED.fetch_add(1, Ordering::SeqCst);
+                Effect::Done
+            }
+            _ => Effect::Done,
+        }
+    }
+}
+
+#[test]
+fn a_connect_to_a_closed_port_is_an_error_event_and_a_connect_to_a_server_works() {
+    // A port with nothing listening: bind one, note it, close it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = server.local_addr().unwrap();
+    let echo = std::thread::spawn(move || {
+        let (mut stream, _) = server.accept().unwrap();
+        let mut four = [0u8; 4];
+        stream.read_exact(&mut four).unwrap();
+        stream.write_all(&four).unwrap();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    });
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Dialer>(4)
+        .sockets(4)
+        .buffer_class(4096, 16)
+        .pin_threads(false);
+    spec.root::<Dialer>(ShardId(0), closed);
+    spec.root::<Dialer>(ShardId(0), open);
+    let system = System::start(spec).expect("boot");
+    let started = Instant::now();
+    while DIAL_REFUSED.load(Ordering::SeqCst) + DIAL_CONNECTED.load(Ordering::SeqCst) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no outcome");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(DIAL_REFUSED.load(Ordering::SeqCst), 1);
+    assert_eq!(DIAL_CONNECTED.load(Ordering::SeqCst), 1);
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert_eq!(summary.total.crashed, 0, "no isolate crashed over it");
+    echo.join().unwrap();
 }

@@ -303,6 +303,9 @@ struct Entry {
     connecting: bool,
     /// The peer's end of stream was reported: no more reads.
     read_closed: bool,
+    /// The kernel reported the peer's FIN (or an error): a short read does not end the
+    /// readiness, the end of stream is still to be read.
+    peer_hup: bool,
     /// `shutdown_write` asked: shut once the queue is empty, refuse further writes.
     write_shut: bool,
     /// `close` asked: flushing the queue, then the socket is closed (no owner any more).
@@ -336,6 +339,7 @@ impl Entry {
             accept_armed: false,
             connecting: false,
             read_closed: false,
+            peer_hup: false,
             write_shut: false,
             closing: false,
             drained_wanted: false,
@@ -854,8 +858,9 @@ impl Core {
                 IoEvent::Eof { socket }
             }
             Ok(read) => {
-                // A short read emptied the kernel's queue: wait for the next edge.
-                if read < buffer.capacity() {
+                // A short read emptied the kernel's queue: wait for the next edge (unless
+                // the peer's FIN is already known: no edge would announce it again).
+                if read < buffer.capacity() && !entry.peer_hup {
                     entry.readable = false;
                 }
                 entry.read_armed = false;
@@ -1252,6 +1257,7 @@ impl Io {
                 continue;
             }
             entry.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+            entry.peer_hup |= event.is_read_closed() || event.is_error();
             entry.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
             let listener = matches!(entry.source, Source::Listener(_));
             let wanted = (entry.readable && (entry.read_armed || entry.connecting || listener))
