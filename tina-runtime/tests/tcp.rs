@@ -8,8 +8,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tina::Wait;
 use tina::prelude::*;
+use tina::{SocketTransfer, Wait};
 
 /// An echo connection: every read is written straight back (zero-copy: the received block
 /// goes on the send queue), and the next read is armed once the write is queued.
@@ -266,7 +266,9 @@ fn a_connection_waiting_for_bytes_still_takes_messages_and_pushes_to_its_client(
         .pin_threads(false);
     let hub = spec.root::<Hub>(ShardId(0), ());
     let _ = HUB.set(hub);
-    let listener = spec.listen(Listen::tcp::<PushConnection>("127.0.0.1:0".parse().unwrap()));
+    let listener = spec.listen(Listen::tcp::<PushConnection>(
+        "127.0.0.1:0".parse().unwrap(),
+    ));
     let system = System::start(spec).expect("boot");
     let addr = system.listener_addr(listener).unwrap();
     let mut clients: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -279,14 +281,24 @@ fn a_connection_waiting_for_bytes_still_takes_messages_and_pushes_to_its_client(
         if known == 3 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "connections never said hello");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "connections never said hello"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     system
-        .send(&hub, Push { bytes: *b"pushed!\n" })
+        .send(
+            &hub,
+            Push {
+                bytes: *b"pushed!\n",
+            },
+        )
         .expect("the hub takes it");
     for client in &mut clients {
-        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let mut got = [0u8; 8];
         client.read_exact(&mut got).expect("the push arrives");
         assert_eq!(&got, b"pushed!\n");
@@ -432,11 +444,25 @@ fn silent_and_non_reading_peers_cost_only_their_own_connection() {
         std::thread::sleep(Duration::from_millis(100));
         stop.store(true, Ordering::SeqCst);
         let rounds = good.join().expect("the good client never failed");
-        assert!(rounds >= 20, "the good client kept going: {rounds} round trips");
+        assert!(
+            rounds >= 20,
+            "the good client kept going: {rounds} round trips"
+        );
     });
-    assert_eq!(TIMED_OUT_READ.load(Ordering::SeqCst), 1, "the silent client");
-    assert_eq!(TIMED_OUT_WRITE.load(Ordering::SeqCst), 1, "the non-reading client");
-    assert!(WRITES_REFUSED.load(Ordering::SeqCst) >= 1, "the full queue refused a write");
+    assert_eq!(
+        TIMED_OUT_READ.load(Ordering::SeqCst),
+        1,
+        "the silent client"
+    );
+    assert_eq!(
+        TIMED_OUT_WRITE.load(Ordering::SeqCst),
+        1,
+        "the non-reading client"
+    );
+    assert!(
+        WRITES_REFUSED.load(Ordering::SeqCst) >= 1,
+        "the full queue refused a write"
+    );
     let summary = system.shutdown(Duration::from_secs(1));
     assert!(summary.total.io_writes_refused >= 1);
 }
@@ -479,9 +505,8 @@ fn beyond_the_bound_connections_are_accepted_closed_and_counted() {
     spec.isolate::<Echo>(10)
         .buffer_class(4096, 64)
         .pin_threads(false);
-    let listener = spec.listen(
-        Listen::tcp::<Echo>("127.0.0.1:0".parse().unwrap()).max_connections(10),
-    );
+    let listener =
+        spec.listen(Listen::tcp::<Echo>("127.0.0.1:0".parse().unwrap()).max_connections(10));
     let system = System::start(spec).expect("boot");
     let addr = system.listener_addr(listener).unwrap();
     let mut kept = Vec::new();
@@ -495,7 +520,9 @@ fn beyond_the_bound_connections_are_accepted_closed_and_counted() {
     let mut refused = 0;
     for _ in 0..100 {
         let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let _ = stream.write_all(b"x");
         let mut byte = [0u8; 1];
         match stream.read(&mut byte) {
@@ -596,4 +623,123 @@ fn a_connect_to_a_closed_port_is_an_error_event_and_a_connect_to_a_server_works(
     let summary = system.shutdown(Duration::from_secs(1));
     assert_eq!(summary.total.crashed, 0, "no isolate crashed over it");
     echo.join().unwrap();
+}
+
+// ---- Handing a socket over: on the same shard and to another shard.
+
+/// A socket in a message.
+#[derive(Bounded)]
+struct Take {
+    transfer: SocketTransfer,
+}
+
+/// Accepts a connection and hands it to the `Keeper` named in its args.
+#[isolate(mailbox = 4)]
+struct Doorman {
+    keepers: [Handle<Keeper>; 2],
+    next: usize,
+}
+
+#[isolate]
+impl Doorman {
+    fn init(keepers: &[Handle<Keeper>; 2], ctx: &mut Ctx<Self>) -> Self {
+        let listener = ctx.listen("127.0.0.1:0".parse().unwrap()).expect("listen");
+        let addr = ctx.local_addr(listener).expect("its address");
+        DOORMAN_PORT.store(u64::from(addr.port()), Ordering::SeqCst);
+        ctx.accept(listener).expect("arm an accept");
+        Doorman {
+            keepers: *keepers,
+            next: 0,
+        }
+    }
+
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        if let IoEvent::Accepted { listener, socket } = event {
+            let transfer = ctx.transfer(socket).expect("a quiet socket transfers");
+            // The socket is stale here now.
+            assert_eq!(ctx.read(socket), Err(IoError::Stale));
+            let keeper = self.keepers[self.next % 2];
+            self.next += 1;
+            if ctx.send(&keeper, Take { transfer }).is_err() {
+                panic!("keeper refused the socket");
+            }
+            let _ = ctx.accept(listener);
+        }
+        Effect::Receive
+    }
+}
+
+static DOORMAN_PORT: AtomicU64 = AtomicU64::new(0);
+
+/// Adopts a socket and answers each read with "kept by shard N".
+#[isolate(mailbox = 4)]
+struct Keeper {
+    socket: Option<Socket>,
+}
+
+#[isolate]
+impl Keeper {
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Keeper { socket: None }
+    }
+
+    fn take(&mut self, take: Take, ctx: &mut Ctx<Self>) -> Effect {
+        let socket = ctx
+            .adopt(take.transfer)
+            .map_err(|(error, _)| error)
+            .expect("adopt");
+        assert_eq!(socket.shard(), ctx.shard());
+        let _ = ctx.read(socket);
+        self.socket = Some(socket);
+        Effect::Receive
+    }
+
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            IoEvent::Read { socket, .. } => {
+                let reply = [b'k', b'0' + ctx.shard().index() as u8];
+                let _ = ctx.write_bytes(socket, &reply);
+                let _ = ctx.read(socket);
+                Effect::Receive
+            }
+            _ => Effect::Receive,
+        }
+    }
+}
+
+#[test]
+fn a_socket_moves_to_an_isolate_on_the_same_shard_and_on_another() {
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<Doorman>(1)
+        .isolate::<Keeper>(2)
+        .sockets(8)
+        .buffer_class(4096, 32)
+        .pin_threads(false);
+    let same = spec.root::<Keeper>(ShardId(0), ());
+    let other = spec.root::<Keeper>(ShardId(1), ());
+    spec.root::<Doorman>(ShardId(0), [same, other]);
+    let system = System::start(spec).expect("boot");
+    let started = Instant::now();
+    while DOORMAN_PORT.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let addr: SocketAddr = ([127, 0, 0, 1], DOORMAN_PORT.load(Ordering::SeqCst) as u16).into();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(b"?").unwrap();
+        let mut reply = [0u8; 2];
+        stream.read_exact(&mut reply).unwrap();
+        answers.push(reply);
+        // Again on the same connection: it stays with its keeper.
+        stream.write_all(b"?").unwrap();
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(reply, answers[answers.len() - 1]);
+    }
+    assert_eq!(answers, vec![*b"k0", *b"k1"]);
+    system.shutdown(Duration::from_secs(1));
 }
