@@ -603,8 +603,177 @@ fn bounces_and_the_way_in_never_allocate() {
     );
 }
 
+// ---- TCP: echo round trips with accepts, closes and crashes on the reactor. ----
+
+/// Echoes; crashes on a read starting with `X`, closes on `Q` (the client reconnects).
+#[isolate(mailbox = 4)]
+struct EchoConnection {
+    socket: tina::Socket,
+}
+
+#[isolate]
+impl EchoConnection {
+    fn init(socket: &tina::Socket, ctx: &mut Ctx<Self>) -> Self {
+        let _ = ctx.read(*socket);
+        EchoConnection { socket: *socket }
+    }
+
+    fn io(&mut self, event: tina::IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            tina::IoEvent::Read { data, .. } => match data.first() {
+                Some(b'X') => Effect::Crash("asked to crash"),
+                Some(b'Q') => {
+                    let _ = ctx.close(self.socket);
+                    Effect::Done
+                }
+                _ => {
+                    if ctx.write(self.socket, data).is_err() {
+                        return Effect::Crash("send queue full on an echo");
+                    }
+                    let _ = ctx.read(self.socket);
+                    Effect::Receive
+                }
+            },
+            _ => {
+                let _ = ctx.close(self.socket);
+                Effect::Done
+            }
+        }
+    }
+}
+
+/// Round trips on one connection; reconnects after `X` (crash) and `Q` (close).
+fn tcp_client(addr: std::net::SocketAddr, round_trips: u64, salt: u64) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let connect = || {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    };
+    let mut stream = connect();
+    let mut message = [0u8; 64];
+    let mut back = [0u8; 64];
+    for round in 0..round_trips {
+        let turn = round + salt;
+        if turn % 997 == 500 || turn % 1999 == 1000 {
+            // Ask the server to crash (X) or to close (Q), then reconnect.
+            let command = if turn % 997 == 500 { b'X' } else { b'Q' };
+            stream.write_all(&[command]).unwrap();
+            let mut sink = [0u8; 8];
+            while let Ok(count) = stream.read(&mut sink) {
+                if count == 0 {
+                    break;
+                }
+            }
+            stream = connect();
+            continue;
+        }
+        // Lower-case letters only: never the `X` or `Q` commands.
+        message.fill(b'a' + (turn % 26) as u8);
+        stream
+            .write_all(&message)
+            .map_err(|error| format!("write, round {round}: {error}"))?;
+        stream
+            .read_exact(&mut back)
+            .map_err(|error| format!("read, round {round}: {error}"))?;
+        assert_eq!(back, message);
+    }
+    Ok(())
+}
+
+fn tcp_never_allocates() {
+    const CONNECTIONS: u64 = 64;
+    const COUNTED_ROUND_TRIPS: u64 = 100_000;
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<EchoConnection>(64)
+        .buffer_class(4096, 256)
+        .print_crashes(false)
+        .pin_threads(false);
+    let listener = spec.listen(tina::Listen::tcp::<EchoConnection>(
+        "127.0.0.1:0".parse().unwrap(),
+    ));
+    let system = System::start(spec).unwrap();
+    let addr = system.listener_addr(listener).unwrap();
+    // Warm-up, not counted: every path (accept, read, write, crash, close) once.
+    let warmed = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CONNECTIONS)
+            .map(|connection| scope.spawn(move || tcp_client(addr, 1100, connection * 31)))
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().unwrap())
+            .collect::<Result<Vec<()>, String>>()
+    });
+    assert!(
+        warmed.is_ok(),
+        "a warm-up client failed: {warmed:?} {:?}",
+        system.totals()
+    );
+    let warm = system.totals();
+    assert!(
+        warm.crashed > 0 && warm.connections_accepted > CONNECTIONS,
+        "{warm:?}"
+    );
+    let done = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let go = AtomicBool::new(false);
+    let allocations = std::thread::scope(|scope| {
+        let per_connection = COUNTED_ROUND_TRIPS / CONNECTIONS + 1;
+        // The clients start once counting is on; spawning them (on the counted test thread)
+        // happens before.
+        for connection in 0..CONNECTIONS {
+            let (done, failed, go) = (&done, &failed, &go);
+            scope.spawn(move || {
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                if let Err(error) = tcp_client(addr, per_connection, 7 + connection * 13) {
+                    eprintln!("counted client {connection}: {error}");
+                    failed.store(true, Ordering::SeqCst);
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        COUNTING.store(true, Ordering::SeqCst);
+        ALLOCATIONS.store(0, Ordering::SeqCst);
+        go.store(true, Ordering::SeqCst);
+        // The test thread only sleeps while it counts (joining threads would free memory).
+        while done.load(Ordering::SeqCst) < CONNECTIONS {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        ALLOCATIONS.load(Ordering::SeqCst)
+    });
+    assert!(
+        !failed.load(Ordering::SeqCst),
+        "a counted client failed: {:?}",
+        system.totals()
+    );
+    let summary = system.shutdown(Duration::from_secs(5));
+    let totals = summary.total;
+    let counted = totals.io_events - warm.io_events;
+    assert!(counted > COUNTED_ROUND_TRIPS, "{totals:?}");
+    assert!(
+        totals.crashed > warm.crashed,
+        "crashes while counting: {totals:?}"
+    );
+    assert!(
+        totals.connections_accepted > warm.connections_accepted + 64,
+        "accepts while counting: {totals:?}"
+    );
+    assert_eq!(
+        allocations, 0,
+        "TCP echo with accepts, closes and crashes allocated {allocations} times"
+    );
+}
+
 #[test]
 fn steady_state_never_allocates() {
+    tcp_never_allocates();
+
     bounces_and_the_way_in_never_allocate();
 
     positive_control();
