@@ -355,9 +355,18 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// A tiny blocking echo server, one thread per connection; `corrupt_at` flips the byte
-    /// at that stream offset on every connection. It stops accepting when `stop` is set.
-    fn echo_server(corrupt_at: Option<usize>) -> (SocketAddr, Arc<AtomicBool>) {
+    /// How the test server misbehaves on every connection.
+    #[derive(Clone, Copy, Default)]
+    struct Faults {
+        /// Flips the byte at this stream offset.
+        corrupt_at: Option<usize>,
+        /// Sleeps this long once the stream passed this offset.
+        stall_at: Option<(usize, Duration)>,
+    }
+
+    /// A tiny blocking echo server, one thread per connection, misbehaving as `faults` say.
+    /// It stops accepting when the flag returned is set.
+    fn echo_server(faults: Faults) -> (SocketAddr, Arc<AtomicBool>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -367,7 +376,7 @@ mod tests {
             while !stopping.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        std::thread::spawn(move || echo(stream, corrupt_at));
+                        std::thread::spawn(move || echo(stream, faults));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(1)),
                 }
@@ -376,7 +385,7 @@ mod tests {
         (address, stop)
     }
 
-    fn echo(mut stream: TcpStream, corrupt_at: Option<usize>) {
+    fn echo(mut stream: TcpStream, faults: Faults) {
         stream.set_nonblocking(false).expect("blocking");
         stream.set_nodelay(true).expect("nodelay");
         let mut buffer = [0u8; 16 * 1024];
@@ -386,10 +395,15 @@ mod tests {
                 Ok(0) | Err(_) => return,
                 Ok(count) => count,
             };
-            if let Some(position) = corrupt_at
+            if let Some(position) = faults.corrupt_at
                 && (offset..offset + count).contains(&position)
             {
                 buffer[position - offset] ^= 0xFF;
+            }
+            if let Some((position, stall)) = faults.stall_at
+                && (offset..offset + count).contains(&position)
+            {
+                std::thread::sleep(stall);
             }
             offset += count;
             if stream.write_all(&buffer[..count]).is_err() {
@@ -410,7 +424,7 @@ mod tests {
 
     #[test]
     fn closed_loop_echo_is_clean() {
-        let (address, stop) = echo_server(None);
+        let (address, stop) = echo_server(Faults::default());
         let report = run(&quick(address)).expect("run");
         stop.store(true, Ordering::Relaxed);
         assert!(report.is_clean(), "{report}");
@@ -422,7 +436,7 @@ mod tests {
 
     #[test]
     fn large_messages_are_echoed_whole() {
-        let (address, stop) = echo_server(None);
+        let (address, stop) = echo_server(Faults::default());
         let report = run(&Config {
             connections: 4,
             message_bytes: 1024 * 1024,
@@ -439,7 +453,7 @@ mod tests {
 
     #[test]
     fn paced_run_keeps_its_rate() {
-        let (address, stop) = echo_server(None);
+        let (address, stop) = echo_server(Faults::default());
         let report = run(&Config {
             pacing: Pacing::Rate {
                 requests_per_second: 2_000.0,
@@ -455,8 +469,46 @@ mod tests {
     }
 
     #[test]
+    fn a_stall_is_charged_to_every_message_it_delayed() {
+        // Each connection stalls 100 ms once, while it should have sent 25 messages (one
+        // every 4 ms): measured from their scheduled times, about 12 of them wait over 50 ms
+        // — some 8% of the run. A generator that waited politely would see 4 slow ones.
+        let (address, stop) = echo_server(Faults {
+            stall_at: Some((64 * 40, Duration::from_millis(100))),
+            ..Faults::default()
+        });
+        let report = run(&Config {
+            connections: 4,
+            threads: 1,
+            pacing: Pacing::Rate {
+                requests_per_second: 1_000.0,
+            },
+            duration: Duration::from_millis(600),
+            ..quick(address)
+        })
+        .expect("run");
+        stop.store(true, Ordering::Relaxed);
+        assert!(report.is_clean(), "{report}");
+        assert!(
+            report.latency.max() >= Duration::from_millis(100),
+            "{report}"
+        );
+        assert!(
+            report.latency.percentile(0.95) >= Duration::from_millis(40),
+            "{report}"
+        );
+        assert!(
+            report.latency.percentile(0.5) < Duration::from_millis(10),
+            "{report}"
+        );
+    }
+
+    #[test]
     fn corrupted_bytes_are_counted() {
-        let (address, stop) = echo_server(Some(100));
+        let (address, stop) = echo_server(Faults {
+            corrupt_at: Some(100),
+            ..Faults::default()
+        });
         let report = run(&quick(address)).expect("run");
         stop.store(true, Ordering::Relaxed);
         assert_eq!(report.errors.mismatches, 8, "{report}");

@@ -137,6 +137,8 @@ fn load(address: SocketAddr, duration: Duration, pacing: Pacing) -> Config {
         duration,
         warm_up: Duration::from_millis(100).min(duration),
         pacing,
+        // Waiting costs nothing when every reply is in; a stalled server gets a second.
+        drain: Duration::from_secs(1),
         ..Config::new(address)
     }
 }

@@ -88,7 +88,8 @@ pub(crate) fn run(config: &Config, schedule: &Schedule, thread: usize) -> io::Re
         Pacing::Rate {
             requests_per_second,
         } => Some(Pace {
-            interval_nanos: (config.connections as f64 / requests_per_second * 1e9) as u64,
+            // At least a nanosecond: a rate too high to space out is a closed loop.
+            interval_nanos: ((config.connections as f64 / requests_per_second * 1e9) as u64).max(1),
         }),
     };
     let timer = match pace {
@@ -275,9 +276,11 @@ impl Loop<'_> {
             None => self.start(connection, now, write_buffer),
             Some(pace) => {
                 // Slots missed while connecting are skipped, not charged as latency.
-                while pace.slot_time(connection) < now {
-                    connection.slot += 1;
-                }
+                let late_nanos = now
+                    .saturating_duration_since(connection.schedule_base)
+                    .as_nanos();
+                let missed = late_nanos.div_ceil(u128::from(pace.interval_nanos));
+                connection.slot = u64::try_from(missed).unwrap_or(u64::MAX);
                 self.next_due = self.next_due.min(pace.slot_time(connection));
             }
         }
