@@ -203,7 +203,8 @@ pub struct Report {
     pub connections_opened: usize,
     /// Connections still healthy at the end of the run.
     pub connections_finished: usize,
-    /// Connections refused, failed or not established within [`Config::connect_timeout`].
+    /// Connections refused, failed, or not established within [`Config::connect_timeout`]
+    /// (or before the run ended, if that came first).
     pub connect_failures: usize,
     /// Errors on established connections.
     pub errors: Errors,

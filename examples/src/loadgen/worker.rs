@@ -213,11 +213,16 @@ pub(crate) fn run(config: &Config, schedule: &Schedule, thread: usize) -> io::Re
 
     let mut report = loop_state.report;
     for connection in &connections {
-        if connection.state == State::Open {
-            report.connections_finished += 1;
-            if connection.in_flight {
-                report.abandoned += 1;
+        match connection.state {
+            State::Open => {
+                report.connections_finished += 1;
+                if connection.in_flight {
+                    report.abandoned += 1;
+                }
             }
+            // The run ended before the connect timeout did: never established, all the same.
+            State::Connecting => report.connect_failures += 1,
+            State::Closed => {}
         }
     }
     Ok(report)
