@@ -2,7 +2,7 @@
 //! generator ([`tina_examples::loadgen`]) in one process, plus the seed's two claims — the
 //! stall claim and the overload claim.
 //!
-//! **Parts** (`TINA_BENCH_PART=echo|stall|overload` runs only one; all three by default):
+//! **Parts** (all three by default; `TINA_BENCH_PARTS=stall,overload` runs the ones named):
 //!
 //! 1. **echo**: 64 connections, 64-byte messages, one outstanding message per connection,
 //!    closed loop, against each server in turn, interleaved in rounds (A B C, B C A, …):
@@ -123,9 +123,12 @@ fn load_threads() -> usize {
         .unwrap_or(2)
 }
 
-/// Whether `TINA_BENCH_PART` selects `part` (every part when unset).
+/// Whether `TINA_BENCH_PARTS` (names separated by commas) selects `part`; every part when
+/// unset.
 fn part_selected(part: &str) -> bool {
-    std::env::var("TINA_BENCH_PART").map_or(true, |selected| selected == part)
+    std::env::var("TINA_BENCH_PARTS").map_or(true, |selected| {
+        selected.split(',').any(|name| name.trim() == part)
+    })
 }
 
 /// The load every server gets, for `duration` after a short warm-up.
