@@ -4,7 +4,10 @@
 //!   in with their new handles; a tight budget quarantines a shard while the other keeps
 //!   working. `cargo run --release -p tina-examples --bin task_dispatcher -- --help`
 //!
-//! This library holds the small helpers the examples share.
+//! This library holds the small helpers the examples share, and [`loadgen`], the TCP echo
+//! load generator the echo demo and the echo benchmarks drive servers with.
+
+pub mod loadgen;
 
 /// Reads `--name value` from the command line, or `default`.
 pub fn flag<T: core::str::FromStr>(name: &str, default: T) -> T {
