@@ -3,10 +3,15 @@
 //! * `task_dispatcher` — supervision: workers crash on poisoned jobs, are restarted, check
 //!   in with their new handles; a tight budget quarantines a shard while the other keeps
 //!   working. `cargo run --release -p tina-examples --bin task_dispatcher -- --help`
+//! * `tcp_echo` — TCP on the shards' reactors: a 2-shard echo server under a load
+//!   generator, a chaos client restarted by its supervisor, a quarantine with
+//!   `--tight-budget`. `cargo run --release -p tina-examples --bin tcp_echo -- --help`
 //!
-//! This library holds the small helpers the examples share, and [`loadgen`], the TCP echo
-//! load generator the echo demo and the echo benchmarks drive servers with.
+//! This library holds the small helpers the examples share, [`echo`] (the echo connection
+//! isolate), and [`loadgen`], the TCP echo load generator the echo demo and the echo
+//! benchmarks drive servers with.
 
+pub mod echo;
 pub mod loadgen;
 
 /// Reads `--name value` from the command line, or `default`.

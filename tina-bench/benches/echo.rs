@@ -78,9 +78,16 @@ const BASELINE: &str = "tokio multi-thread (2 workers)";
 // and `stall_sample(…)` take the address of an already-running server. Until then they
 // return `None` and the bench prints no Tina row.
 
-/// Tina's echo server: 2 shards on 127.0.0.1:0, one connection isolate per connection.
+/// Tina's echo server: 2 shards on 127.0.0.1:0, one connection isolate per connection
+/// (`tina_examples::echo::Echo`, the demo's: zero-copy, the received block is written back).
 fn tina_echo_server() -> Option<Server> {
-    None
+    let (spec, listener) =
+        tina_examples::echo::spec(2, 1024, SocketAddr::from(([127, 0, 0, 1], 0)));
+    let system = tina_runtime::System::start(spec).expect("Tina's echo server boots");
+    let address = system.listener_addr(listener).expect("bound");
+    Some(Server::new(address, move || {
+        let _ = system.shutdown(Duration::from_secs(2));
+    }))
 }
 
 /// Tina's echo server for the stall claim, with the CPU job (`JOB_BUSY` every `JOB_PERIOD`)

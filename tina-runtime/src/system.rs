@@ -171,7 +171,9 @@ impl System {
             } else {
                 core::mem::take(&mut listeners[index])
             };
-            let waker = seed.attach_io(sockets, declared).map_err(BootError::Os)?;
+            let waker = seed
+                .attach_io(sockets, declared, &listener_addrs)
+                .map_err(BootError::Os)?;
             // Set before the thread starts: it sleeps in its poll from the first sleep on.
             let _ = signals[index].waker.set(waker);
         }

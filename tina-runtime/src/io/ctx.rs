@@ -9,6 +9,17 @@ use crate::isolate::{Accepts, Isolate};
 
 use super::{IoError, IoEvent, Socket, SocketOption, SocketTransfer, WriteRefused, wrap_event};
 
+/// Addresses: for an isolate that connects to its own system's listeners.
+impl<I: Isolate> Ctx<'_, I> {
+    /// Where the listener declared `index`-th in the boot spec (the value
+    /// [`BootSpec::listen`](crate::BootSpec::listen) returned) was bound; `None` for an
+    /// unknown index or on a shard without a reactor.
+    pub fn listener_addr(&mut self, index: usize) -> Option<SocketAddr> {
+        let (core, _, _) = self.parts();
+        core.io.as_ref()?.listener_addrs.get(index).copied()
+    }
+}
+
 /// Sockets: every call returns at once; outcomes arrive as [`IoEvent`] messages, so the
 /// isolate needs a handler for `IoEvent`.
 impl<I: Isolate + Accepts<IoEvent>> Ctx<'_, I> {

@@ -395,6 +395,8 @@ pub(crate) struct Io {
     read_pool: Option<Arc<BufferPool>>,
     /// Sub-millisecond sleeps: armed before a sleep, registered in `poll`.
     timerfd: Option<OwnedFd>,
+    /// Where every declared listener of the system was bound, by declaration order.
+    pub(crate) listener_addrs: Vec<SocketAddr>,
 }
 
 impl Io {
@@ -425,6 +427,7 @@ impl Io {
             listeners: Vec::new(),
             read_pool,
             timerfd,
+            listener_addrs: Vec::new(),
         })
     }
 

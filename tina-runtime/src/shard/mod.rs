@@ -300,6 +300,7 @@ impl ShardSeed {
         &mut self,
         sockets: usize,
         listeners: Vec<crate::io::ListenerSpec>,
+        listener_addrs: &[std::net::SocketAddr],
     ) -> std::io::Result<mio::Waker> {
         let read_pool = self.core.buffers.last().cloned();
         let mut io =
@@ -307,6 +308,7 @@ impl ShardSeed {
         for listener in listeners {
             io.add_listener(listener)?;
         }
+        io.listener_addrs = listener_addrs.to_vec();
         let waker = io.waker()?;
         self.core.io = Some(Box::new(io));
         Ok(waker)

@@ -1,0 +1,73 @@
+//! The echo connection isolate of the `tcp_echo` demo and of the echo benchmark.
+
+use std::time::Duration;
+
+use tina::prelude::*;
+
+// ANCHOR: echo
+/// One echo connection: every read goes straight back, then the next read is armed.
+#[isolate(mailbox = 4)]
+pub struct Echo {
+    socket: Socket,
+    /// A block the send queue refused, written again on `Drained` (reads wait meanwhile:
+    /// a client that does not read slows only itself, through TCP's window).
+    held: Option<Buffer>,
+}
+
+#[isolate]
+impl Echo {
+    /// Arms the first read (idle connections close after a minute) and a write deadline.
+    fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
+        // Idle connections are closed after a minute without a byte.
+        let _ = ctx.read_within(*socket, Duration::from_secs(60));
+        let _ = ctx.set_write_timeout(*socket, Duration::from_secs(10));
+        Echo {
+            socket: *socket,
+            held: None,
+        }
+    }
+
+    /// Echoes what it reads; ends on end of stream, a failure or a deadline.
+    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
+        match event {
+            IoEvent::Read { data, .. } => self.echo(data, ctx),
+            IoEvent::Drained { .. } => match self.held.take() {
+                Some(data) => self.echo(data, ctx),
+                None => Effect::Receive,
+            },
+            // End of stream, a failure, a deadline: this connection is over.
+            _ => {
+                let _ = ctx.close(self.socket);
+                Effect::Done
+            }
+        }
+    }
+
+    #[isolate(helper)]
+    fn echo(&mut self, data: Buffer, ctx: &mut Ctx<Self>) -> Effect {
+        match ctx.write(self.socket, data) {
+            Ok(()) => {
+                let _ = ctx.read_within(self.socket, Duration::from_secs(60));
+                Effect::Receive
+            }
+            Err(refused) if refused.error == IoError::QueueFull => {
+                self.held = Some(refused.data);
+                Effect::Receive
+            }
+            Err(_) => Effect::Done,
+        }
+    }
+}
+// ANCHOR_END: echo
+
+/// A spec for an echo server on `shards` shards at `addr` (port 0: any free port), up to
+/// `connections` connections per shard; returns it with the listener's index.
+pub fn spec(shards: usize, connections: usize, addr: std::net::SocketAddr) -> (BootSpec, usize) {
+    let mut spec = BootSpec::new(shards);
+    spec.isolate::<Echo>(connections)
+        // Reads land in 16 KiB blocks; 4096 per shard (64 MiB) bound what is in flight.
+        .buffer_class(16 * 1024, 4096)
+        .pin_threads(false);
+    let listener = spec.listen(Listen::tcp::<Echo>(addr).max_connections(connections));
+    (spec, listener)
+}
