@@ -743,3 +743,68 @@ fn a_socket_moves_to_an_isolate_on_the_same_shard_and_on_another() {
     assert_eq!(answers, vec![*b"k0", *b"k1"]);
     system.shutdown(Duration::from_secs(1));
 }
+
+// ---- A quarantined shard refuses connections at once.
+
+#[derive(Bounded)]
+struct Explode;
+
+/// Crashes when told; its group allows no restart, so the crash quarantines the shard.
+#[isolate(mailbox = 2)]
+struct Bomb;
+
+#[isolate]
+impl Bomb {
+    fn init(_args: &(), _ctx: &mut Ctx<Self>) -> Self {
+        Bomb
+    }
+
+    fn explode(&mut self, _explode: Explode, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Crash("told to explode")
+    }
+}
+
+#[test]
+fn a_quarantined_shard_refuses_connections_at_once() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Echo>(8)
+        .isolate::<Bomb>(1)
+        .buffer_class(4096, 32)
+        .print_crashes(false)
+        .pin_threads(false);
+    let group = spec.supervisor(ShardId(0));
+    spec.budget(group, tina::RestartBudget::new(0, Duration::from_secs(60)));
+    let bomb = spec.child::<Bomb>(group, Restart::Permanent, ());
+    let listener = spec.listen(Listen::tcp::<Echo>("127.0.0.1:0".parse().unwrap()));
+    let system = System::start(spec).expect("boot");
+    let addr = system.listener_addr(listener).unwrap();
+    let mut back = Vec::new();
+    let mut before = TcpStream::connect(addr).unwrap();
+    round_trip(&mut before, b"served", &mut back);
+    system.send(&bomb, Explode).unwrap();
+    let started = Instant::now();
+    while system.totals().quarantines == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no quarantine");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(b"anyone?");
+        let mut byte = [0u8; 1];
+        let began = Instant::now();
+        match stream.read(&mut byte) {
+            Ok(0) | Err(_) => {}
+            Ok(_) => panic!("a quarantined shard served a connection"),
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(2),
+            "refused at once, not timed out"
+        );
+    }
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert_eq!(summary.total.connections_refused, 5);
+    assert_eq!(summary.total.connections_accepted, 1);
+}

@@ -397,6 +397,9 @@ pub(crate) struct Io {
     timerfd: Option<OwnedFd>,
     /// Where every declared listener of the system was bound, by declaration order.
     pub(crate) listener_addrs: Vec<SocketAddr>,
+    /// The shard is quarantined: its declared listeners accept and close at once (counted
+    /// as refused), so clients learn at once instead of waiting in a backlog.
+    pub(crate) refusing: bool,
 }
 
 impl Io {
@@ -428,6 +431,7 @@ impl Io {
             read_pool,
             timerfd,
             listener_addrs: Vec::new(),
+            refusing: false,
         })
     }
 
@@ -1090,7 +1094,7 @@ impl Core {
             return;
         };
         let spec = &io.listeners[listener];
-        if spec.open >= spec.bound || io.free.is_empty() {
+        if io.refusing || spec.open >= spec.bound || io.free.is_empty() {
             self.counters.connections_refused += 1;
             refuse(stream);
             return;

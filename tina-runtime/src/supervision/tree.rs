@@ -267,6 +267,10 @@ impl Shard {
         }
         self.core.crash_log.print_quarantine(self.core.shard);
         self.quarantined = true;
+        if let Some(io) = self.core.io.as_mut() {
+            // Its listeners refuse (accept and close at once) until it is revived.
+            io.refusing = true;
+        }
         self.core.counters.quarantines += 1;
         self.core.record_health(true);
         if !self.core.groups.is_empty() {
@@ -295,6 +299,9 @@ impl Shard {
             return;
         }
         self.quarantined = false;
+        if let Some(io) = self.core.io.as_mut() {
+            io.refusing = false;
+        }
         self.core.counters.revives += 1;
         self.core.record_health(false);
         self.core.signals[self.core.shard.index()]
