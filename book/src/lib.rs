@@ -63,6 +63,10 @@ mod chapter_06 {}
 #[doc = include_str!("ch07-running-in-production.md")]
 mod chapter_07 {}
 
+#[cfg(doctest)]
+#[doc = include_str!("ch08-serving-tcp.md")]
+mod chapter_08 {}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -90,7 +94,7 @@ mod tests {
     fn every_chapter_is_compiled() {
         let lib = read(&book_source().join("lib.rs"));
         let chapters = chapters();
-        assert_eq!(chapters.len(), 7, "{chapters:?}");
+        assert_eq!(chapters.len(), 8, "{chapters:?}");
         for chapter in &chapters {
             assert!(
                 book_source().join(chapter).is_file(),

@@ -60,6 +60,7 @@ impl Echo {
 }
 // ANCHOR_END: echo
 
+// ANCHOR: spec
 /// A spec for an echo server on `shards` shards at `addr` (port 0: any free port), up to
 /// `connections` connections per shard; returns it with the listener's index.
 pub fn spec(shards: usize, connections: usize, addr: std::net::SocketAddr) -> (BootSpec, usize) {
@@ -71,3 +72,4 @@ pub fn spec(shards: usize, connections: usize, addr: std::net::SocketAddr) -> (B
     let listener = spec.listen(Listen::tcp::<Echo>(addr).max_connections(connections));
     (spec, listener)
 }
+// ANCHOR_END: spec
