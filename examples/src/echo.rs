@@ -68,6 +68,11 @@ pub fn spec(shards: usize, connections: usize, addr: std::net::SocketAddr) -> (B
     spec.isolate::<Echo>(connections)
         // Reads land in 16 KiB blocks; 4096 per shard (64 MiB) bound what is in flight.
         .buffer_class(16 * 1024, 4096)
+        // No idle spinning: the shards sleep in their poll as soon as a tick finds nothing.
+        // On a machine whose cores the shards share with other busy threads (the load
+        // generator, on 2 cores), a spinning shard steals their time slices and the tail
+        // latency goes from hundreds of microseconds to milliseconds (BENCHMARKS.md).
+        .spin_before_sleep(0)
         .pin_threads(false);
     let listener = spec.listen(Listen::tcp::<Echo>(addr).max_connections(connections));
     (spec, listener)

@@ -36,7 +36,10 @@ fn echoes_under_load_while_the_chaos_client_crashes_and_restarts() {
         "0 / 0 / 0",
         "{out}"
     );
-    assert_eq!(cell(&out, "generator connections (opened / failed)"), "16 / 0");
+    assert_eq!(
+        cell(&out, "generator connections (opened / failed)"),
+        "16 / 0"
+    );
     let crashes = number(&out, "crashes");
     assert!(crashes >= 2, "the chaos client crashed: {out}");
     // The last crash may come after the last restart was due.

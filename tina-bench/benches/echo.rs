@@ -90,23 +90,228 @@ fn tina_echo_server() -> Option<Server> {
     }))
 }
 
-/// Tina's echo server for the stall claim, with the CPU job (`JOB_BUSY` every `JOB_PERIOD`)
-/// on an isolate of its own shard (and `job` counting its runs), or without the job when
-/// `job` is `None`.
-fn tina_stall_server(_job: Option<CpuJob>) -> Option<Server> {
-    None
+/// Tina's echo server for the stall claim: two echo shards and, when `job` is given, the
+/// CPU job (`busy` every `period`) on an isolate of a third shard of its own.
+fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
+    use tina::prelude::*;
+    let mut spec = BootSpec::new(3);
+    spec.isolate::<tina_examples::echo::Echo>(1024)
+        .isolate::<tina_jobs::Job>(1)
+        .buffer_class(16 * 1024, 4096)
+        // As the echo spec: no idle spinning on cores shared with the load generator.
+        .spin_before_sleep(0)
+        .pin_threads(false);
+    let listener = spec.listen(
+        Listen::tcp::<tina_examples::echo::Echo>(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .on_shards(&[ShardId(0), ShardId(1)]),
+    );
+    if let Some(job) = job {
+        let _ = tina_jobs::JOB.set(job);
+        spec.root::<tina_jobs::Job>(ShardId(2), ());
+    }
+    let system = System::start(spec).expect("Tina's stall server boots");
+    let address = system.listener_addr(listener).expect("bound");
+    Some(Server::new(address, move || {
+        let _ = system.shutdown(Duration::from_secs(2));
+    }))
 }
 
-/// Tina under overload: a downstream isolate that completes `capacity_per_second`, fed
-/// `offered_per_second` from outside the system for `window`; refusals counted and
-/// answered. Build the [`Outcome`] with [`overload::rss_bytes`], [`overload::offer`] and
-/// [`overload::sample_rss_until`], as `overload::tokio_task_per_request` does.
+/// Tina under overload: requests come from outside through `System::send` into a `Gate`,
+/// which hands them to a `Downstream` that completes `capacity_per_second` (a token bucket
+/// refilled every millisecond) and keeps at most 256 waiting; everything else is refused at
+/// once — by the ingress queue (the sender gets `Err`), by the downstream's mailbox (the
+/// gate's `send` gets `Err`) or by the downstream's full waiting list — and counted.
 fn tina_overload(
-    _offered_per_second: u64,
-    _capacity_per_second: u64,
-    _window: Duration,
+    offered_per_second: u64,
+    capacity_per_second: u64,
+    window: Duration,
 ) -> Option<Outcome> {
-    None
+    use tina::prelude::*;
+    use tina_jobs::{COMPLETED, Downstream, Gate, REFUSED, Work};
+    COMPLETED.store(0, Ordering::SeqCst);
+    REFUSED.store(0, Ordering::SeqCst);
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<Gate>(1)
+        .isolate::<Downstream>(1)
+        .pin_threads(false);
+    let downstream = spec.root::<Downstream>(ShardId(1), capacity_per_second);
+    let gate = spec.root::<Gate>(ShardId(0), downstream);
+    let system = System::start(spec).expect("Tina's overload system boots");
+    // Boot is done: everything the system will use is reserved.
+    let rss_before_bytes = overload::rss_bytes();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let mut refused_at_ingress = 0u64;
+    let (offered, window, rss_samples_bytes) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| overload::sample_rss_until(&done));
+        let started = std::time::Instant::now();
+        let offered = overload::offer(offered_per_second, window, |number| {
+            if system.send(&gate, Work { number }).is_err() {
+                refused_at_ingress += 1;
+            }
+        });
+        let window = started.elapsed();
+        done.store(true, Ordering::Release);
+        let samples = sampler.join().expect("the RSS sampler panicked");
+        (offered, window, samples)
+    });
+    let completed = COMPLETED.load(Ordering::SeqCst);
+    let refused = REFUSED.load(Ordering::SeqCst) + refused_at_ingress;
+    let summary = system.shutdown(Duration::from_secs(2));
+    let refused = refused + summary.total.undelivered_mailbox_full;
+    let rss_peak_bytes = rss_samples_bytes
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(rss_before_bytes);
+    Some(Outcome {
+        offered,
+        completed,
+        refused: Some(refused),
+        window,
+        rss_before_bytes,
+        rss_peak_bytes,
+        rss_samples_bytes,
+    })
+}
+
+/// The isolates of Tina's stall and overload variants.
+mod tina_jobs {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tina::prelude::*;
+
+    use crate::servers::CpuJob;
+
+    /// The job the stall variant's `Job` isolate runs.
+    pub(crate) static JOB: OnceLock<CpuJob> = OnceLock::new();
+
+    #[derive(Bounded)]
+    pub(crate) struct Run;
+
+    /// Computes for `busy` every `period`, on its own shard.
+    #[isolate(mailbox = 2)]
+    pub(crate) struct Job;
+
+    #[isolate]
+    impl Job {
+        fn init(_args: &(), ctx: &mut Ctx<Self>) -> Self {
+            if let Some(job) = JOB.get() {
+                let _ = ctx.after(job.period, Run);
+            }
+            Job
+        }
+
+        fn run(&mut self, _run: Run, ctx: &mut Ctx<Self>) -> Effect {
+            let Some(job) = JOB.get() else {
+                return Effect::Receive;
+            };
+            let started = Instant::now();
+            let mut value = 1u64;
+            while started.elapsed() < job.busy {
+                for _ in 0..1_000 {
+                    value = std::hint::black_box(value.wrapping_mul(6_364_136_223_846_793_005) ^ 1);
+                }
+            }
+            std::hint::black_box(value);
+            job.runs.fetch_add(1, Ordering::Relaxed);
+            let _ = ctx.after(job.period.saturating_sub(job.busy), Run);
+            Effect::Receive
+        }
+    }
+
+    /// Requests completed by the downstream, and refused by the gate or the downstream.
+    pub(crate) static COMPLETED: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+    /// One request from the outside world (64 bytes, like the tokio variant's).
+    #[derive(Bounded, Clone, Copy)]
+    pub(crate) struct Work {
+        pub(crate) number: u64,
+    }
+
+    /// Hands requests to the downstream; counts the ones its mailbox refuses.
+    #[isolate(mailbox = 256)]
+    pub(crate) struct Gate {
+        downstream: Handle<Downstream>,
+    }
+
+    #[isolate]
+    impl Gate {
+        fn init(downstream: &Handle<Downstream>, _ctx: &mut Ctx<Self>) -> Self {
+            Gate {
+                downstream: *downstream,
+            }
+        }
+
+        fn work(&mut self, work: Work, ctx: &mut Ctx<Self>) -> Effect {
+            if ctx.send(&self.downstream, work).is_err() {
+                // Answered with a refusal: a real server writes an error reply here.
+                REFUSED.fetch_add(1, Ordering::Relaxed);
+            }
+            Effect::Receive
+        }
+    }
+
+    #[derive(Bounded)]
+    pub(crate) struct Refill;
+
+    /// Completes at most `capacity` requests a second (tokens refilled every millisecond,
+    /// 10 ms worth banked at most); keeps up to 256 waiting, refuses the rest.
+    #[isolate(mailbox = 1024)]
+    pub(crate) struct Downstream {
+        capacity: u64,
+        started: Option<tina::Instant>,
+        added: u64,
+        tokens: u64,
+        waiting: heapless::Deque<Work, 256>,
+    }
+
+    #[isolate]
+    impl Downstream {
+        fn init(capacity: &u64, ctx: &mut Ctx<Self>) -> Self {
+            let _ = ctx.after(Duration::from_millis(1), Refill);
+            Downstream {
+                capacity: *capacity,
+                started: None,
+                added: 0,
+                tokens: 0,
+                waiting: heapless::Deque::new(),
+            }
+        }
+
+        fn work(&mut self, work: Work, _ctx: &mut Ctx<Self>) -> Effect {
+            if self.tokens > 0 {
+                self.tokens -= 1;
+                std::hint::black_box(work.number);
+                COMPLETED.fetch_add(1, Ordering::Relaxed);
+            } else if self.waiting.push_back(work).is_err() {
+                REFUSED.fetch_add(1, Ordering::Relaxed);
+            }
+            Effect::Receive
+        }
+
+        fn refill(&mut self, _refill: Refill, ctx: &mut Ctx<Self>) -> Effect {
+            let now = ctx.now();
+            let started = *self.started.get_or_insert(now);
+            let elapsed = now.saturating_duration_since(started);
+            let due = (u128::from(self.capacity) * elapsed.as_nanos() / 1_000_000_000) as u64;
+            let burst = (self.capacity / 100).max(1);
+            self.tokens = (self.tokens + (due - self.added)).min(burst);
+            self.added = due;
+            while self.tokens > 0 {
+                let Some(work) = self.waiting.pop_front() else {
+                    break;
+                };
+                self.tokens -= 1;
+                std::hint::black_box(work.number);
+                COMPLETED.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = ctx.after(Duration::from_millis(1), Refill);
+            Effect::Receive
+        }
+    }
 }
 
 // ─────────────────────────────── end of Tina's place ───────────────────────────────
