@@ -129,6 +129,20 @@ fn bind_with_backlog(
     Ok(socket.into())
 }
 
+/// The connection type's index and the per-shard bound of a declared listener.
+pub(crate) fn type_and_bound(spec: &crate::BootSpec, declared: &Listen) -> (u16, usize) {
+    let type_index = spec
+        .types
+        .iter()
+        .position(|entry| entry.type_id == declared.type_id)
+        .expect("validated: the connection type is registered") as u16;
+    let slots = spec.types[type_index as usize].slots;
+    (
+        type_index,
+        declared.max_connections.unwrap_or(slots).min(slots),
+    )
+}
+
 /// Binds every declared listener on every shard that serves it: one socket per shard with
 /// `SO_REUSEPORT`; port 0 becomes the port the first shard got, for all of them. Returns,
 /// per shard, its listeners, and per declaration, the address bound.
@@ -170,20 +184,57 @@ impl super::Io {
     /// Takes over a declared listener bound for this shard.
     pub(crate) fn add_listener(&mut self, spec: ListenerSpec) -> std::io::Result<()> {
         let listener = mio::net::TcpListener::from_std(spec.listener);
+        self.add_declared(
+            super::Source::Listener(listener),
+            spec.spawn,
+            spec.wrap,
+            spec.type_index,
+            spec.bound,
+            spec.nodelay,
+        )
+    }
+
+    /// Serves a declared listener of the simulated network.
+    pub(crate) fn add_simulated_listener(
+        &mut self,
+        listener: u32,
+        declared: &Listen,
+        type_index: u16,
+        bound: usize,
+    ) -> std::io::Result<()> {
+        self.add_declared(
+            super::Source::SimListener(listener),
+            declared.spawn,
+            declared.wrap,
+            type_index,
+            bound,
+            declared.nodelay,
+        )
+    }
+
+    fn add_declared(
+        &mut self,
+        source: super::Source,
+        spawn: fn(&mut Core, u16, Socket) -> Option<RawHandle>,
+        wrap: WrapEvent,
+        type_index: u16,
+        bound: usize,
+        nodelay: bool,
+    ) -> std::io::Result<()> {
         let entry = self
-            .insert(super::Source::Listener(listener), None)
+            .insert(source, None)
             .map_err(|_| std::io::Error::other("no socket entry for a declared listener"))?;
         // The kernel may already hold connections: look at once.
         self.entries[entry as usize].readable = true;
         self.enqueue_work(entry as usize);
         self.listeners.push(super::ShardListener {
             entry,
-            spawn: spec.spawn,
-            wrap: spec.wrap,
-            type_index: spec.type_index,
-            bound: spec.bound,
+            spawn,
+            wrap,
+            type_index,
+            bound,
             open: 0,
-            nodelay: spec.nodelay,
+            nodelay,
         });
         Ok(())
     }

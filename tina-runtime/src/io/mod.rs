@@ -33,8 +33,11 @@
 //!   ([`Ctx::read_within`](crate::Ctx::read_within),
 //!   [`Ctx::set_write_timeout`](crate::Ctx::set_write_timeout)), through the timer wheel.
 //!
-//! In a [`Simulation`](crate::Simulation) the socket calls return
-//! [`IoError::Unsupported`]: the simulated network is not built yet.
+//! In a [`Simulation`](crate::Simulation) the same calls run on a simulated network
+//! (in-memory byte streams with bounded windows, partial reads and writes, FIN, RST and
+//! refused connects, deterministic from the seed), so the same isolates serve simulated
+//! clients unchanged; [`Simulation::listener_addr`](crate::Simulation::listener_addr) gives
+//! a declared listener's simulated address. Fault injection on it is not built yet.
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -53,9 +56,12 @@ use crate::timer::{TimerAction, TimerId};
 
 mod ctx;
 mod listen;
+mod sim;
+
+pub(crate) use sim::SimNet;
 
 pub use listen::Listen;
-pub(crate) use listen::{ListenerSpec, bind_listeners};
+pub(crate) use listen::{ListenerSpec, bind_listeners, type_and_bound};
 
 /// How many buffers a socket's send queue holds; a write beyond them is refused.
 pub const SEND_QUEUE: usize = 8;
@@ -129,8 +135,7 @@ pub enum IoError {
     Refused,
     /// The peer reset the connection.
     Reset,
-    /// This shard has no reactor: the spec gave it no sockets, or it runs in a
-    /// [`Simulation`](crate::Simulation), whose simulated network is not built yet.
+    /// This shard has no reactor: the spec gave it no sockets.
     Unsupported,
     /// Any other OS error, by its `errno`.
     Os(i32),
@@ -259,12 +264,35 @@ impl IoEvent {
 #[derive(Debug)]
 pub struct SocketTransfer {
     fd: Option<OwnedFd>,
+    /// A simulated stream end instead, with its network (closed on drop if never adopted).
+    sim: Option<(Arc<std::sync::Mutex<SimNet>>, u32)>,
     listener: bool,
+}
+
+impl core::fmt::Debug for SimNet {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str("SimNet")
+    }
 }
 
 impl SocketTransfer {
     fn take(&mut self) -> Option<OwnedFd> {
         self.fd.take()
+    }
+}
+
+impl Drop for SocketTransfer {
+    fn drop(&mut self) {
+        if let Some((net, end)) = self.sim.take() {
+            let mut net = net
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if self.listener {
+                net.close_listener(end);
+            } else {
+                net.close(end);
+            }
+        }
     }
 }
 
@@ -283,6 +311,20 @@ enum Source {
     Free,
     Stream(TcpStream),
     Listener(TcpListener),
+    /// A stream end of the simulated network.
+    SimStream(u32),
+    /// A listener of the simulated network.
+    SimListener(u32),
+}
+
+impl Source {
+    fn is_stream(&self) -> bool {
+        matches!(self, Source::Stream(_) | Source::SimStream(_))
+    }
+
+    fn is_listener(&self) -> bool {
+        matches!(self, Source::Listener(_) | Source::SimListener(_))
+    }
 }
 
 /// One socket of the table.
@@ -312,6 +354,8 @@ struct Entry {
     closing: bool,
     /// A write was refused for a full queue: send `Drained` at the low-water mark.
     drained_wanted: bool,
+    /// Closing resets the connection (SO_LINGER 0), in the simulated network too.
+    reset_on_close: bool,
     /// On the reactor's work list.
     queued: bool,
     /// Accepted by a declared listener (index), counted against its bound until closed.
@@ -343,6 +387,7 @@ impl Entry {
             write_shut: false,
             closing: false,
             drained_wanted: false,
+            reset_on_close: false,
             queued: false,
             listener: u16::MAX,
             send: heapless::Deque::new(),
@@ -380,7 +425,11 @@ fn timer_code(index: u32, wait: Wait) -> u32 {
 /// One shard's reactor.
 pub(crate) struct Io {
     shard: u16,
-    poll: Poll,
+    /// The OS reactor (`None` in simulation).
+    poll: Option<Poll>,
+    /// The simulated network (in simulation only), and this shard's I/O stream of the seed
+    /// (how much each simulated read takes).
+    net: Option<(Arc<std::sync::Mutex<SimNet>>, crate::sim::Rng)>,
     events: Events,
     entries: Vec<Entry>,
     /// Free entries (a stack).
@@ -421,7 +470,8 @@ impl Io {
         }
         Ok(Io {
             shard,
-            poll,
+            poll: Some(poll),
+            net: None,
             events: Events::with_capacity(1024),
             entries: (0..sockets).map(|_| Entry::new()).collect(),
             free: (0..sockets as u32).rev().collect(),
@@ -435,9 +485,174 @@ impl Io {
         })
     }
 
-    /// A waker for peers to wake this shard while it sleeps in [`Io::sleep`].
+    /// A reactor on the simulated network `net`, reads sized by `rng`.
+    pub(crate) fn simulated(
+        shard: u16,
+        sockets: usize,
+        slots: usize,
+        read_pool: Option<Arc<BufferPool>>,
+        net: Arc<std::sync::Mutex<SimNet>>,
+        rng: crate::sim::Rng,
+    ) -> Self {
+        Io {
+            shard,
+            poll: None,
+            net: Some((net, rng)),
+            events: Events::with_capacity(0),
+            entries: (0..sockets).map(|_| Entry::new()).collect(),
+            free: (0..sockets as u32).rev().collect(),
+            owned: vec![NONE; slots],
+            work: Vec::with_capacity(sockets),
+            listeners: Vec::new(),
+            read_pool,
+            timerfd: None,
+            listener_addrs: Vec::new(),
+            refusing: false,
+        }
+    }
+
+    /// A waker for peers to wake this shard while it sleeps in its poll.
     pub(crate) fn waker(&self) -> std::io::Result<mio::Waker> {
-        mio::Waker::new(self.poll.registry(), WAKER)
+        let poll = self
+            .poll
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("simulated"))?;
+        mio::Waker::new(poll.registry(), WAKER)
+    }
+
+    /// The simulated network, locked (simulation only; one thread, never contended).
+    fn net(&self) -> Option<std::sync::MutexGuard<'_, SimNet>> {
+        self.net.as_ref().map(|(net, _)| {
+            net.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
+    /// Reads from entry `index`'s stream into `into` (a simulated read takes a length drawn
+    /// from the shard's I/O stream, so readers see every split point).
+    fn source_read(&mut self, index: usize, into: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.entries[index].source {
+            Source::Stream(stream) => stream.read(into),
+            Source::SimStream(end) => {
+                let end = *end;
+                let Some((net, rng)) = self.net.as_mut() else {
+                    return Err(std::io::ErrorKind::NotConnected.into());
+                };
+                let max = 1 + rng.below(into.len().max(1) as u64) as usize;
+                let mut net = net
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                net.read(end, into, max)
+            }
+            _ => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Writes `bytes` to entry `index`'s stream.
+    fn source_write(&mut self, index: usize, bytes: &[u8]) -> std::io::Result<usize> {
+        match &mut self.entries[index].source {
+            Source::Stream(stream) => stream.write(bytes),
+            Source::SimStream(end) => {
+                let end = *end;
+                match self.net() {
+                    Some(mut net) => net.write(end, bytes),
+                    None => Err(std::io::ErrorKind::NotConnected.into()),
+                }
+            }
+            _ => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Shuts the write side of entry `index`'s stream.
+    fn source_shutdown(&mut self, index: usize) {
+        match &self.entries[index].source {
+            Source::Stream(stream) => {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            Source::SimStream(end) => {
+                let end = *end;
+                if let Some(mut net) = self.net() {
+                    net.shutdown_write(end);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether entry `index`'s connect finished (`Ok(false)`: not yet), or why it failed.
+    fn source_connected(&mut self, index: usize) -> std::io::Result<bool> {
+        match &self.entries[index].source {
+            Source::Stream(stream) => {
+                if let Some(error) = stream.take_error()? {
+                    return Err(error);
+                }
+                match stream.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotConnected => Ok(false),
+                    Err(error) => Err(error),
+                }
+            }
+            Source::SimStream(end) => {
+                let end = *end;
+                match self.net() {
+                    Some(net) => net.connected(end),
+                    None => Err(std::io::ErrorKind::NotConnected.into()),
+                }
+            }
+            _ => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Accepts one connection on listener entry `index`.
+    fn source_accept(&mut self, index: usize) -> std::io::Result<Source> {
+        match &self.entries[index].source {
+            Source::Listener(listener) => {
+                listener.accept().map(|(stream, _)| Source::Stream(stream))
+            }
+            Source::SimListener(listener) => {
+                let listener = *listener;
+                match self.net() {
+                    Some(mut net) => net.accept(listener).map(Source::SimStream),
+                    None => Err(std::io::ErrorKind::NotConnected.into()),
+                }
+            }
+            _ => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Records the simulated network's readiness on every simulated socket and queues the
+    /// ones with work (level-triggered: asked every tick).
+    fn absorb_simulated(&mut self) {
+        let Some((net, _)) = self.net.as_ref() else {
+            return;
+        };
+        let net = net
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, entry) in self.entries.iter_mut().enumerate() {
+            if !entry.in_use {
+                continue;
+            }
+            match entry.source {
+                Source::SimStream(end) => {
+                    entry.readable = net.readable(end);
+                    entry.writable = net.writable(end);
+                }
+                Source::SimListener(listener) => entry.readable = net.acceptable(listener),
+                _ => continue,
+            }
+            let listener = entry.source.is_listener();
+            let wanted = (entry.readable && (entry.read_armed || entry.connecting || listener))
+                || (entry.writable
+                    && (entry.connecting
+                        || !entry.send.is_empty()
+                        || entry.write_shut
+                        || entry.closing));
+            if wanted && !entry.queued {
+                entry.queued = true;
+                self.work.push(index as u32);
+            }
+        }
     }
 
     /// Open sockets (listeners included).
@@ -486,18 +701,16 @@ impl Io {
             return Err(IoError::NoSocketSlot);
         };
         let token = Token(index as usize);
-        let registered = match &mut source {
-            Source::Stream(stream) => self.poll.registry().register(
-                stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ),
-            Source::Listener(listener) => {
-                self.poll
-                    .registry()
+        let registered = match (&mut source, &self.poll) {
+            (Source::Stream(stream), Some(poll)) => {
+                poll.registry()
+                    .register(stream, token, Interest::READABLE | Interest::WRITABLE)
+            }
+            (Source::Listener(listener), Some(poll)) => {
+                poll.registry()
                     .register(listener, token, Interest::READABLE)
             }
-            Source::Free => Ok(()),
+            _ => Ok(()),
         };
         if let Err(error) = registered {
             self.free.push(index);
@@ -554,12 +767,34 @@ impl Io {
         }
         self.unlink_owner(index);
         let entry = &mut self.entries[index as usize];
+        let reset = entry.reset_on_close;
         match core::mem::replace(&mut entry.source, Source::Free) {
             Source::Stream(mut stream) => {
-                let _ = self.poll.registry().deregister(&mut stream);
+                if let Some(poll) = &self.poll {
+                    let _ = poll.registry().deregister(&mut stream);
+                }
+                if reset {
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
             }
             Source::Listener(mut listener) => {
-                let _ = self.poll.registry().deregister(&mut listener);
+                if let Some(poll) = &self.poll {
+                    let _ = poll.registry().deregister(&mut listener);
+                }
+            }
+            Source::SimStream(end) => {
+                if let Some(mut net) = self.net() {
+                    if reset {
+                        net.reset(end)
+                    } else {
+                        net.close(end)
+                    }
+                }
+            }
+            Source::SimListener(listener) => {
+                if let Some(mut net) = self.net() {
+                    net.close_listener(listener);
+                }
             }
             Source::Free => {}
         }
@@ -661,10 +896,15 @@ impl Core {
         if io.open() == 0 {
             return 0;
         }
-        if io.poll.poll(&mut io.events, Some(Duration::ZERO)).is_err() {
-            return 0;
+        match io.poll.as_mut() {
+            Some(poll) => {
+                if poll.poll(&mut io.events, Some(Duration::ZERO)).is_err() {
+                    return 0;
+                }
+                io.absorb_events();
+            }
+            None => io.absorb_simulated(),
         }
-        io.absorb_events();
         self.run_io_work()
     }
 
@@ -684,8 +924,10 @@ impl Core {
             // backstop.
             poll_timeout = Some(crate::system::SLEEP_MAX);
         }
-        let _ = io.poll.poll(&mut io.events, poll_timeout);
-        io.absorb_events();
+        if let Some(poll) = io.poll.as_mut() {
+            let _ = poll.poll(&mut io.events, poll_timeout);
+            io.absorb_events();
+        }
     }
 
     /// Whether reactor work waits for a retry (a delayed read or event).
@@ -729,15 +971,14 @@ impl Core {
             return 0;
         };
         let entry = &io.entries[index as usize];
-        match entry.source {
-            Source::Free => return 0,
-            Source::Listener(_) => {
-                if entry.readable {
-                    done += self.accept_ready(index);
-                }
-                return done;
+        if entry.source.is_listener() {
+            if entry.readable {
+                done += self.accept_ready(index);
             }
-            Source::Stream(_) => {}
+            return done;
+        }
+        if !entry.source.is_stream() {
+            return 0;
         }
         if entry.connecting {
             if entry.writable || entry.readable {
@@ -752,7 +993,7 @@ impl Core {
             return done;
         };
         let entry = &io.entries[index as usize];
-        if matches!(entry.source, Source::Stream(_))
+        if entry.source.is_stream()
             && entry.writable
             && (!entry.send.is_empty() || entry.write_shut)
         {
@@ -846,17 +1087,17 @@ impl Core {
             return 0;
         };
         let io = self.io.as_mut().expect("checked above");
-        let entry = &mut io.entries[index as usize];
-        let Source::Stream(stream) = &mut entry.source else {
+        if !io.entries[index as usize].source.is_stream() {
             self.pool.remove(envelope);
             return 0;
-        };
+        }
         let result = loop {
-            match stream.read(buffer.spare_mut()) {
+            match io.source_read(index as usize, buffer.spare_mut()) {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
+        let entry = &mut io.entries[index as usize];
         let event = match result {
             Ok(0) => {
                 entry.readable = false;
@@ -910,46 +1151,60 @@ impl Core {
         let Some(io) = self.io.as_mut() else {
             return 0;
         };
-        let entry = &mut io.entries[index as usize];
-        let Source::Stream(stream) = &mut entry.source else {
+        let slot = index as usize;
+        if !io.entries[slot].source.is_stream() {
             return 0;
-        };
+        }
         let mut written_total = 0u64;
         let mut failure = None;
-        while let Some(front) = entry.send.front() {
-            let slice = &front.as_slice()[entry.sent..];
-            match stream.write(slice) {
+        // The front block is taken off the queue while it is written (and put back if it is
+        // not finished), so the write can borrow the reactor.
+        while let Some(front) = io.entries[slot].send.pop_front() {
+            let sent = io.entries[slot].sent;
+            let result = io.source_write(slot, &front.as_slice()[sent..]);
+            let entry = &mut io.entries[slot];
+            let finished = match result {
                 Ok(0) => {
                     failure = Some(IoError::Reset);
-                    break;
+                    false
                 }
                 Ok(written) => {
                     written_total += written as u64;
                     entry.sent += written;
                     if entry.sent == front.len() {
                         entry.sent = 0;
-                        // The block goes back to its pool here.
-                        drop(entry.send.pop_front());
+                        true
                     } else {
                         // A short write: the kernel's buffer is full; wait for the edge.
                         entry.writable = false;
-                        break;
+                        false
                     }
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => false,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                     entry.writable = false;
-                    break;
+                    false
                 }
                 Err(error) => {
                     failure = Some(IoError::of(&error));
-                    break;
+                    false
                 }
+            };
+            if finished {
+                // The block goes back to its pool here.
+                drop(front);
+                continue;
+            }
+            // Room: it was just taken off.
+            let _ = entry.send.push_front(front);
+            if failure.is_some() || !entry.writable {
+                break;
             }
         }
+        let entry = &io.entries[slot];
         let empty = entry.send.is_empty();
         if failure.is_none() && empty && entry.write_shut && !entry.closing {
-            let _ = stream.shutdown(std::net::Shutdown::Write);
+            io.source_shutdown(slot);
         }
         self.counters.io_bytes_written += written_total;
         if let Some(error) = failure {
@@ -1000,21 +1255,14 @@ impl Core {
             return 0;
         };
         let socket = io.socket_of(index);
-        let entry = &mut io.entries[index as usize];
-        let Source::Stream(stream) = &mut entry.source else {
+        if !io.entries[index as usize].source.is_stream() {
             return 0;
-        };
-        match stream.take_error() {
-            Ok(Some(error)) | Err(error) => {
-                self.fail(index, IoError::of(&error));
-                return 1;
-            }
-            Ok(None) => {}
         }
-        match stream.peer_addr() {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotConnected => {
+        match io.source_connected(index as usize) {
+            Ok(true) => {}
+            Ok(false) => {
                 // Not yet: the next edge will tell.
+                let entry = &mut io.entries[index as usize];
                 entry.writable = false;
                 entry.readable = false;
                 return 0;
@@ -1054,15 +1302,17 @@ impl Core {
             let Some(io) = self.io.as_mut() else {
                 return accepted;
             };
-            let entry = &mut io.entries[index as usize];
+            let entry = &io.entries[index as usize];
             if declared.is_none() && !entry.accept_armed {
                 return accepted;
             }
-            let Source::Listener(listener) = &mut entry.source else {
+            if !entry.source.is_listener() {
                 return accepted;
-            };
-            let stream = match listener.accept() {
-                Ok((stream, _peer)) => stream,
+            }
+            let accepted_source = io.source_accept(index as usize);
+            let entry = &mut io.entries[index as usize];
+            let stream = match accepted_source {
+                Ok(stream) => stream,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                     entry.readable = false;
                     return accepted;
@@ -1089,21 +1339,23 @@ impl Core {
 
     /// A connection accepted by a declared listener: spawns its connection isolate with
     /// the socket as its argument, or closes it at once (counted) beyond the bound.
-    fn adopt_accepted(&mut self, listener: usize, stream: TcpStream) {
+    fn adopt_accepted(&mut self, listener: usize, stream: Source) {
         let Some(io) = self.io.as_mut() else {
             return;
         };
         let spec = &io.listeners[listener];
         if io.refusing || spec.open >= spec.bound || io.free.is_empty() {
             self.counters.connections_refused += 1;
-            refuse(stream);
+            io.refuse(stream);
             return;
         }
-        if spec.nodelay {
+        if spec.nodelay
+            && let Source::Stream(stream) = &stream
+        {
             let _ = stream.set_nodelay(true);
         }
         let (spawn, wrap, type_index) = (spec.spawn, spec.wrap, spec.type_index);
-        let Ok(entry) = io.insert(Source::Stream(stream), None) else {
+        let Ok(entry) = io.insert(stream, None) else {
             self.counters.connections_refused += 1;
             return;
         };
@@ -1136,15 +1388,15 @@ impl Core {
 
     /// A connection accepted by a listener opened with `Ctx::listen`: owned by the
     /// listener's owner, announced with `Accepted`; the accept is disarmed (one at a time).
-    fn accept_manual(&mut self, listener_index: u32, stream: TcpStream) {
+    fn accept_manual(&mut self, listener_index: u32, stream: Source) {
         let Some(io) = self.io.as_mut() else {
             return;
         };
         let Some(owner) = io.entries[listener_index as usize].owner else {
-            refuse(stream);
+            io.refuse(stream);
             return;
         };
-        let Ok(entry) = io.insert(Source::Stream(stream), Some(owner)) else {
+        let Ok(entry) = io.insert(stream, Some(owner)) else {
             self.counters.connections_refused += 1;
             return;
         };
@@ -1229,11 +1481,21 @@ fn reset_entry(io: &mut Io, entry: u32) {
     }
 }
 
-/// Closes a connection nobody will serve, with a reset (nothing queued for it anyway).
-fn refuse(stream: TcpStream) {
-    let socket = socket2::SockRef::from(&stream);
-    let _ = socket.set_linger(Some(Duration::ZERO));
-    drop(stream);
+impl Io {
+    /// Closes a connection nobody will serve, with a reset (nothing queued for it anyway).
+    fn refuse(&mut self, stream: Source) {
+        match stream {
+            Source::Stream(stream) => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            }
+            Source::SimStream(end) => {
+                if let Some(mut net) = self.net() {
+                    net.reset(end);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Io {
@@ -1301,9 +1563,14 @@ impl Core {
         if io.free.is_empty() {
             return Err(IoError::NoSocketSlot);
         }
-        let stream = TcpStream::connect(addr).map_err(|error| IoError::of(&error))?;
+        let source = match io.net() {
+            Some(mut net) => {
+                Source::SimStream(net.connect(addr).map_err(|error| IoError::of(&error))?)
+            }
+            None => Source::Stream(TcpStream::connect(addr).map_err(|error| IoError::of(&error))?),
+        };
         let index = io.insert(
-            Source::Stream(stream),
+            source,
             Some(Owner {
                 handle: owner,
                 global: global as u32,
@@ -1338,9 +1605,16 @@ impl Core {
         if io.free.is_empty() {
             return Err(IoError::NoSocketSlot);
         }
-        let listener = listen::bind(addr, false).map_err(|error| IoError::of(&error))?;
+        let source = match io.net() {
+            Some(mut net) => {
+                Source::SimListener(net.listen(addr).map_err(|error| IoError::of(&error))?.0)
+            }
+            None => Source::Listener(TcpListener::from_std(
+                listen::bind(addr, false).map_err(|error| IoError::of(&error))?,
+            )),
+        };
         let index = io.insert(
-            Source::Listener(TcpListener::from_std(listener)),
+            source,
             Some(Owner {
                 handle: owner,
                 global: global as u32,
@@ -1361,6 +1635,20 @@ impl Core {
         match &io.entries[index].source {
             Source::Stream(stream) => stream.local_addr(),
             Source::Listener(listener) => listener.local_addr(),
+            Source::SimStream(end) => {
+                let end = *end;
+                return io
+                    .net()
+                    .map(|net| net.local_addr(end))
+                    .ok_or(IoError::Stale);
+            }
+            Source::SimListener(listener) => {
+                let listener = *listener;
+                return io
+                    .net()
+                    .map(|net| net.listener_addr(listener))
+                    .ok_or(IoError::Stale);
+            }
             Source::Free => return Err(IoError::Stale),
         }
         .map_err(|error| IoError::of(&error))
@@ -1371,7 +1659,7 @@ impl Core {
         let io = self.io.as_deref_mut().ok_or(IoError::Unsupported)?;
         let index = io.owned_entry(socket, owner)?;
         let entry = &mut io.entries[index];
-        if !matches!(entry.source, Source::Listener(_)) {
+        if !entry.source.is_listener() {
             return Err(IoError::Stale);
         }
         entry.accept_armed = true;
@@ -1393,7 +1681,7 @@ impl Core {
         let io = self.io.as_deref_mut().ok_or(IoError::Unsupported)?;
         let index = io.owned_entry(socket, owner)?;
         let entry = &mut io.entries[index];
-        if !matches!(entry.source, Source::Stream(_)) || entry.read_closed {
+        if !entry.source.is_stream() || entry.read_closed {
             return Err(IoError::Stale);
         }
         if entry.read_armed {
@@ -1438,7 +1726,7 @@ impl Core {
             Err(error) => return Err(refused(error, data)),
         };
         let entry = &mut io.entries[index];
-        if !matches!(entry.source, Source::Stream(_)) {
+        if !entry.source.is_stream() {
             return Err(refused(IoError::Stale, data));
         }
         if entry.write_shut {
@@ -1497,10 +1785,10 @@ impl Core {
         let io = self.io.as_deref_mut().ok_or(IoError::Unsupported)?;
         let index = io.owned_entry(socket, owner)?;
         let entry = &mut io.entries[index];
-        if reset && let Source::Stream(stream) = &entry.source {
-            let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+        if reset {
+            entry.reset_on_close = true;
         }
-        if reset || entry.send.is_empty() || !matches!(entry.source, Source::Stream(_)) {
+        if reset || entry.send.is_empty() || !entry.source.is_stream() {
             io.close_now(&mut self.timers, index as u32);
             return Ok(());
         }
@@ -1556,8 +1844,11 @@ impl Core {
     ) -> Result<(), IoError> {
         let io = self.io.as_deref_mut().ok_or(IoError::Unsupported)?;
         let index = io.owned_entry(socket, owner)?;
-        let Source::Stream(stream) = &io.entries[index].source else {
-            return Err(IoError::Stale);
+        let stream = match &io.entries[index].source {
+            Source::Stream(stream) => stream,
+            // The simulated network has no Nagle and no keepalive probes.
+            Source::SimStream(_) => return Ok(()),
+            _ => return Err(IoError::Stale),
         };
         let result = match option {
             SocketOption::NoDelay(on) => stream.set_nodelay(on),
@@ -1582,15 +1873,38 @@ impl Core {
         io.unlink_owner(index as u32);
         let entry = &mut io.entries[index];
         let source = core::mem::replace(&mut entry.source, Source::Free);
+        let simulated = |end| io.net.as_ref().map(|(net, _)| (Arc::clone(net), end));
         let (fd, listener) = match source {
+            Source::SimStream(end) => {
+                let sim = simulated(end);
+                io.close_now(&mut self.timers, index as u32);
+                return Ok(SocketTransfer {
+                    fd: None,
+                    sim,
+                    listener: false,
+                });
+            }
+            Source::SimListener(end) => {
+                let sim = simulated(end);
+                io.close_now(&mut self.timers, index as u32);
+                return Ok(SocketTransfer {
+                    fd: None,
+                    sim,
+                    listener: true,
+                });
+            }
             Source::Stream(mut stream) => {
-                let _ = io.poll.registry().deregister(&mut stream);
+                if let Some(poll) = &io.poll {
+                    let _ = poll.registry().deregister(&mut stream);
+                }
                 // SAFETY: `into_raw_fd` gives up ownership of an open descriptor, which the
                 // `OwnedFd` takes over; nothing else refers to it.
                 (unsafe { OwnedFd::from_raw_fd(stream.into_raw_fd()) }, false)
             }
             Source::Listener(mut listener) => {
-                let _ = io.poll.registry().deregister(&mut listener);
+                if let Some(poll) = &io.poll {
+                    let _ = poll.registry().deregister(&mut listener);
+                }
                 // SAFETY: as above, for the listener's descriptor.
                 (
                     unsafe { OwnedFd::from_raw_fd(listener.into_raw_fd()) },
@@ -1603,6 +1917,7 @@ impl Core {
         io.close_now(&mut self.timers, index as u32);
         Ok(SocketTransfer {
             fd: Some(fd),
+            sim: None,
             listener,
         })
     }
@@ -1622,21 +1937,32 @@ impl Core {
             return Err((IoError::NoSocketSlot, transfer));
         }
         let listener = transfer.listener;
-        let Some(fd) = transfer.take() else {
-            return Err((IoError::Stale, transfer));
-        };
-        let raw = fd.into_raw_fd();
-        let source = if listener {
-            // SAFETY: `raw` came from an `OwnedFd` just given up, an open listening socket.
-            Source::Listener(TcpListener::from_std(unsafe {
-                std::net::TcpListener::from_raw_fd(raw)
-            }))
+        let simulated = io.net.is_some();
+        let source = if let Some((_, end)) = transfer.sim.as_ref().filter(|_| simulated) {
+            let end = *end;
+            // Adopted: the transfer no longer closes it.
+            transfer.sim = None;
+            if listener {
+                Source::SimListener(end)
+            } else {
+                Source::SimStream(end)
+            }
+        } else if let Some(fd) = transfer.take() {
+            let raw = fd.into_raw_fd();
+            if listener {
+                // SAFETY: `raw` came from an `OwnedFd` just given up, an open listening socket.
+                Source::Listener(TcpListener::from_std(unsafe {
+                    std::net::TcpListener::from_raw_fd(raw)
+                }))
+            } else {
+                // SAFETY: `raw` came from an `OwnedFd` just given up, an open, non-blocking TCP
+                // stream (it was registered with a reactor).
+                Source::Stream(TcpStream::from_std(unsafe {
+                    std::net::TcpStream::from_raw_fd(raw)
+                }))
+            }
         } else {
-            // SAFETY: `raw` came from an `OwnedFd` just given up, an open, non-blocking TCP
-            // stream (it was registered with a reactor).
-            Source::Stream(TcpStream::from_std(unsafe {
-                std::net::TcpStream::from_raw_fd(raw)
-            }))
+            return Err((IoError::Stale, transfer));
         };
         let owner = Owner {
             handle: owner,
@@ -1651,7 +1977,14 @@ impl Core {
                 Ok(io.socket_of(index))
             }
             // `insert` dropped the source (closed) only when registration failed.
-            Err(error) => Err((error, SocketTransfer { fd: None, listener })),
+            Err(error) => Err((
+                error,
+                SocketTransfer {
+                    fd: None,
+                    sim: None,
+                    listener,
+                },
+            )),
         }
     }
 }

@@ -314,6 +314,38 @@ impl ShardSeed {
         Ok(waker)
     }
 
+    /// Gives the shard a reactor on the simulated network `net` with `sockets` entries,
+    /// serving its share of the spec's declared listeners (`listeners`: per declaration,
+    /// the simulated listener this shard serves it with, if it does).
+    pub(crate) fn attach_simulated_io(
+        &mut self,
+        spec: &crate::BootSpec,
+        sockets: usize,
+        net: Arc<std::sync::Mutex<crate::io::SimNet>>,
+        rng: crate::sim::Rng,
+        listeners: &[Option<u32>],
+        listener_addrs: &[std::net::SocketAddr],
+    ) -> std::io::Result<()> {
+        let read_pool = self.core.buffers.last().cloned();
+        let mut io = crate::io::Io::simulated(
+            self.core.shard.0,
+            sockets,
+            self.core.slots.len(),
+            read_pool,
+            net,
+            rng,
+        );
+        for (declared, listener) in spec.listeners.iter().zip(listeners) {
+            if let Some(listener) = listener {
+                let (type_index, bound) = crate::io::type_and_bound(spec, declared);
+                io.add_simulated_listener(*listener, declared, type_index, bound)?;
+            }
+        }
+        io.listener_addrs = listener_addrs.to_vec();
+        self.core.io = Some(Box::new(io));
+        Ok(())
+    }
+
     /// The shard's transfer-buffer pools (shared handles, for accounting from outside).
     pub(crate) fn buffer_pools(&self) -> Vec<Arc<tina_mailbox::BufferPool>> {
         self.core.buffers.clone()

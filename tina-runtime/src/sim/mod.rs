@@ -18,8 +18,9 @@
 //! seeds give different hashes even when nothing observable differs: compare what the
 //! isolates observed, not hashes, to show that a seed changed the schedule.
 //!
-//! Only scheduling draws from the seed today: [`Domain::Network`] and [`Domain::Shard`] are
-//! reserved streams with nothing drawing from them (no fault injection yet).
+//! Scheduling draws from the seed, and so does the simulated network behind the socket
+//! calls: [`Domain::Network`] spreads connects over the shards that listen on one address,
+//! [`Domain::Shard`] sizes each simulated read. No faults are injected yet.
 
 mod rng;
 
@@ -68,6 +69,67 @@ pub struct Simulation {
     trace: u64,
     /// Per shard: stopped by a panic that escaped its tick.
     failed: Vec<bool>,
+    /// Where each declared listener listens on the simulated network.
+    listener_addrs: Vec<std::net::SocketAddr>,
+}
+
+/// Builds the simulated network when the spec has sockets: every shard with socket entries
+/// gets a reactor on it, and every declared listener a simulated listener on each shard
+/// that serves it. Returns the listeners' addresses.
+fn simulated_network(
+    spec: &BootSpec,
+    seeds: &mut [crate::shard::ShardSeed],
+    seed: u64,
+) -> Vec<std::net::SocketAddr> {
+    let entries: Vec<usize> = (0..spec.shards)
+        .map(|shard| spec.socket_entries(ShardId(shard as u16)))
+        .collect();
+    let total: usize = entries.iter().sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    // Every entry may hold one end; a connect makes two (one waits in a backlog), and every
+    // entry may be a listener.
+    let net = crate::io::SimNet::new(2 * total, total, Rng::stream(seed, Domain::Network));
+    let net = Arc::new(std::sync::Mutex::new(net));
+    let mut addrs = Vec::with_capacity(spec.listeners.len());
+    let mut per_shard: Vec<Vec<Option<u32>>> = vec![Vec::new(); spec.shards];
+    {
+        let mut network = net
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for declared in &spec.listeners {
+            let mut addr = declared.addr;
+            for (shard, listeners) in per_shard.iter_mut().enumerate() {
+                if declared.serves(ShardId(shard as u16)) {
+                    let (listener, bound) = network
+                        .listen(addr)
+                        .expect("the network has a listener for every socket entry");
+                    addr = bound;
+                    listeners.push(Some(listener));
+                } else {
+                    listeners.push(None);
+                }
+            }
+            addrs.push(addr);
+        }
+    }
+    for (shard, seed_shard) in seeds.iter_mut().enumerate() {
+        if entries[shard] == 0 {
+            continue;
+        }
+        seed_shard
+            .attach_simulated_io(
+                spec,
+                entries[shard],
+                Arc::clone(&net),
+                Rng::stream(seed, Domain::Shard(shard as u16)),
+                &per_shard[shard],
+                &addrs,
+            )
+            .expect("a simulated reactor needs no OS resource");
+    }
+    addrs
 }
 
 impl std::fmt::Debug for Simulation {
@@ -90,7 +152,9 @@ impl Simulation {
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
-        let shards: Vec<Shard> = build_shards(&spec, signals, ingress_consumers, external.clone())
+        let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone());
+        let listener_addrs = simulated_network(&spec, &mut seeds, seed);
+        let shards: Vec<Shard> = seeds
             .into_iter()
             .map(|seed| seed.grow(0, None, true))
             .collect();
@@ -107,7 +171,14 @@ impl Simulation {
             rounds: 0,
             trace: 0,
             failed,
+            listener_addrs,
         })
+    }
+
+    /// The address the listener declared `index`-th in the spec was given on the simulated
+    /// network (port 0 in the spec: a port the network chose, the same for every shard).
+    pub fn listener_addr(&self, index: usize) -> Option<std::net::SocketAddr> {
+        self.listener_addrs.get(index).copied()
     }
 
     /// The seed this run was built from.

@@ -10,12 +10,11 @@
 pub enum Domain {
     /// The order shards run in each round.
     Scheduling,
-    /// The simulated network between shards. Reserved: nothing draws from it yet (the
-    /// simulator injects no network faults today); its number is fixed so that adding them
-    /// will not reshuffle the other streams.
+    /// The simulated network: which of the shards listening on one address a simulated
+    /// connect reaches (network faults between shards, when they come, draw here too).
     Network,
-    /// One shard's simulated I/O and crash injection. Reserved like [`Domain::Network`]:
-    /// nothing draws from it yet.
+    /// One shard's simulated I/O (how much each simulated read takes) and, later, its crash
+    /// injection.
     Shard(u16),
     /// Available to tests and drivers.
     User(u32),
