@@ -2,7 +2,7 @@
 //! generator ([`tina_examples::loadgen`]) in one process, plus the seed's two claims — the
 //! stall claim and the overload claim.
 //!
-//! **Parts** (all three by default; `TINA_BENCH_PARTS=stall,overload` runs the ones named):
+//! **Parts** (all four by default; `TINA_BENCH_PARTS=stall,overload` runs the ones named):
 //!
 //! 1. **echo**: 64 connections, 64-byte messages, one outstanding message per connection,
 //!    closed loop, against each server in turn, interleaved in rounds (A B C, B C A, …):
@@ -16,9 +16,12 @@
 //!    tokio multi-thread (2 workers) — against the same server without the job.
 //! 3. **overload**: a downstream that completes 10,000 requests/s receiving 200,000/s for
 //!    5 s; tokio spawns a task per request. The process RSS is sampled every 100 ms.
+//! 4. **idle**: 10,000 silent connections held open on one Tina shard (the clients in a
+//!    child process, which has its own descriptor limit); the server's RSS after boot and
+//!    with every connection open, and the boot reservation per connection.
 //!
-//! **Tina** plugs in at the three functions under "Tina's place" below; until they return
-//! something, no Tina row is printed — nothing here is estimated or made up.
+//! **Tina** runs in every part: its echo server is `tina_examples::echo` (the demo's), its
+//! stall and overload variants are under "Tina's place" below.
 //!
 //! **Lengths.** `TINA_BENCH_SECS=S` sets the seconds of each echo and stall sample and of
 //! the overload window (defaults 3, 3 and 5 s; `TINA_BENCH_QUICK=1` 0.5, 1 and 1 s). Run
@@ -730,16 +733,119 @@ fn overload(plan: &Plan, table: &mut Table) {
     }
 }
 
+/// The client side of the idle part, run as a child process (its own descriptor limit):
+/// opens `count` connections to `addr`, says so on stdout, and keeps them until stdin
+/// closes.
+fn idle_clients(spec: &str) {
+    use std::io::{BufRead, Write};
+    let (addr, count) = spec.split_once(',').expect("addr,count");
+    let addr: SocketAddr = addr.parse().expect("an address");
+    let count: usize = count.parse().expect("a count");
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        streams.push(std::net::TcpStream::connect(addr).expect("connect"));
+    }
+    println!("connected {}", streams.len());
+    std::io::stdout().flush().expect("stdout");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+/// Idle connections: the server's memory per connection held open and silent (its read
+/// armed, no buffer held), from the RSS of this process (the server alone: the clients
+/// live in a child process) after boot and once every connection is accepted.
+fn idle(plan: &Plan, table: &mut Table) {
+    use std::io::{BufRead, BufReader};
+    use tina::prelude::*;
+    let connections: usize = match plan.mode {
+        Mode::Smoke => 100,
+        _ => 10_000,
+    };
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<tina_examples::echo::Echo>(connections)
+        .buffer_class(16 * 1024, 64)
+        .spin_before_sleep(0)
+        .pin_threads(false);
+    let listener = spec.listen(
+        Listen::tcp::<tina_examples::echo::Echo>(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .max_connections(connections),
+    );
+    let reserved = spec.validate().expect("a valid spec");
+    let system = System::start(spec).expect("the idle server boots");
+    let addr = system.listener_addr(listener).expect("bound");
+    // Let the boot settle, then take the baseline.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = overload::rss_bytes();
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .env("TINA_IDLE_CLIENTS", format!("{addr},{connections}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the client process starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("the clients report");
+    assert_eq!(
+        line.trim(),
+        format!("connected {connections}"),
+        "the clients connected"
+    );
+    let started = std::time::Instant::now();
+    while system.totals().connections_accepted < connections as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "accepted {} of {connections}",
+            system.totals().connections_accepted
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let after = overload::rss_bytes();
+    let live = system.totals().live_isolates;
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let summary = system.shutdown(Duration::from_secs(2));
+    let per_connection = after.saturating_sub(before) as f64 / connections as f64;
+    table.line(format!(
+        "\n### Idle connections: {connections} silent connections on one shard, each an \
+         `Echo` isolate with a read armed\n"
+    ));
+    table.line("| measure | value |");
+    table.line("|---|---:|");
+    table.line(format!(
+        "| connections accepted / live isolates | {} / {live} |",
+        summary.total.connections_accepted
+    ));
+    table.line(format!(
+        "| RSS after boot | {:.1} MiB |",
+        before as f64 / (1 << 20) as f64
+    ));
+    table.line(format!(
+        "| RSS with every connection open | {:.1} MiB |",
+        after as f64 / (1 << 20) as f64
+    ));
+    table.line(format!(
+        "| RSS per idle connection (beyond the kernel's socket) | {per_connection:.0} B |"
+    ));
+    table.line(format!(
+        "| boot reservation of the spec (all slots, buffers, socket table) | {:.1} MiB |",
+        reserved.bytes_per_shard as f64 / (1 << 20) as f64
+    ));
+    table.line(format!(
+        "| of which per connection, read buffers aside (slot, state, socket entry, timers) | {:.0} B |",
+        (reserved.bytes_per_shard - reserved.buffer_bytes) as f64 / connections as f64
+    ));
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("TINA_IDLE_CLIENTS") {
+        idle_clients(&spec);
+        return;
+    }
     let plan = Plan::from_env();
     let mut table = Table::new();
     table.line(format!("\n## TCP echo ({})", plan.describe()));
-    if tina_echo_server().is_none() {
-        table.line(
-            "\nTina's servers are not plugged in yet (see \"Tina's place\" in \
-             benches/echo.rs): the tables show only what was measured.",
-        );
-    }
     if part_selected("echo") {
         echo(&plan, &mut table);
     }
@@ -748,6 +854,9 @@ fn main() {
     }
     if part_selected("overload") {
         overload(&plan, &mut table);
+    }
+    if part_selected("idle") {
+        idle(&plan, &mut table);
     }
     table.finish();
 }
