@@ -109,7 +109,7 @@ fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
             .on_shards(&[ShardId(0), ShardId(1)]),
     );
     if let Some(job) = job {
-        let _ = tina_jobs::JOB.set(job);
+        *tina_jobs::JOB.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job);
         spec.root::<tina_jobs::Job>(ShardId(2), ());
     }
     let system = System::start(spec).expect("Tina's stall server boots");
@@ -179,7 +179,7 @@ fn tina_overload(
 
 /// The isolates of Tina's stall and overload variants.
 mod tina_jobs {
-    use std::sync::OnceLock;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
@@ -187,8 +187,14 @@ mod tina_jobs {
 
     use crate::servers::CpuJob;
 
-    /// The job the stall variant's `Job` isolate runs.
-    pub(crate) static JOB: OnceLock<CpuJob> = OnceLock::new();
+    /// The job the stall variant's `Job` isolate runs (replaced by each server started).
+    pub(crate) static JOB: Mutex<Option<CpuJob>> = Mutex::new(None);
+
+    fn job() -> Option<CpuJob> {
+        JOB.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 
     #[derive(Bounded)]
     pub(crate) struct Run;
@@ -200,14 +206,14 @@ mod tina_jobs {
     #[isolate]
     impl Job {
         fn init(_args: &(), ctx: &mut Ctx<Self>) -> Self {
-            if let Some(job) = JOB.get() {
+            if let Some(job) = job() {
                 let _ = ctx.after(job.period, Run);
             }
             Job
         }
 
         fn run(&mut self, _run: Run, ctx: &mut Ctx<Self>) -> Effect {
-            let Some(job) = JOB.get() else {
+            let Some(job) = job() else {
                 return Effect::Receive;
             };
             let started = Instant::now();
