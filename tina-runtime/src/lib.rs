@@ -79,7 +79,7 @@ mod system;
 mod timer;
 
 pub use bounce::{Bounce, Spawn, Undelivered};
-pub use bounded::Bounded;
+pub use bounded::{Bounded, assert_bounded, assert_send};
 pub use clock::Instant;
 pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
@@ -88,7 +88,10 @@ pub use envelope::{PAYLOAD_ALIGN, PAYLOAD_BYTES, fits_payload};
 pub use error::{BufferError, SendError, SendErrorKind, SpawnError, TimerError};
 pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
-pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
+pub use isolate::{
+    Accepts, Answers, CallError, CallResult, Isolate, IsolateStruct, MAILBOX_MAX, Message,
+    Request,
+};
 pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SpecError, SpecErrors};
 pub use supervision::crash::REASON_BYTES;

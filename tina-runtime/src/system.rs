@@ -317,7 +317,7 @@ impl System {
     /// The request goes through the target shard's ingress queue like
     /// [`System::send`], carrying the deadline `now + timeout`: the callee handles it as a
     /// request from any caller and answers with [`Ctx::reply`](crate::Ctx::reply) (or
-    /// later, with `reply_to`). Fails with the request handed back when it cannot be sent
+    /// later, with [`Ctx::reply_to`](crate::Ctx::reply_to)). Fails with the request handed back when it cannot be sent
     /// or every external call slot is in use; with
     /// [`ExternalCallError::Refused`] when the target's shard refuses it on arrival, at
     /// once; with [`ExternalCallError::Timeout`] otherwise. A reply that arrives after the
@@ -331,7 +331,7 @@ impl System {
         timeout: Duration,
     ) -> Result<Q::Reply, ExternalCallError<Q>>
     where
-        T: Accepts<Q>,
+        T: crate::isolate::Answers<Q>,
         Q: Request,
     {
         let target = to.raw();

@@ -18,9 +18,9 @@ pub mod prelude {
 
     pub use tina_macros::{Bounded, Request, isolate};
     pub use tina_runtime::{
-        Accepts, BootSpec, Bounded, Buffer, CallResult, Ctx, Effect, Handle, Instant, Isolate,
-        OverloadPolicy, Request, Restart, RestartBudget, SendError, SendErrorKind, ShardId,
-        Simulation, Spawn, Strategy, System, Undelivered,
+        Accepts, Answers, BootSpec, Bounded, Buffer, CallResult, Ctx, Effect, Handle, Instant,
+        Isolate, OverloadPolicy, ReplyTo, Request, Restart, RestartBudget, SendError,
+        SendErrorKind, ShardId, Simulation, Spawn, Strategy, System, Undelivered,
     };
 }
 
