@@ -724,6 +724,13 @@ mod tests {
             0
         }
     }
+    // SAFETY: unit structs and an enum of one: nothing owns memory.
+    unsafe impl crate::Bounded for Pulse {}
+    // SAFETY: as above.
+    unsafe impl crate::Bounded for Beat {}
+    // SAFETY: as above.
+    unsafe impl crate::Bounded for BeatMessage {}
+
     impl crate::Accepts<Pulse> for Beat {
         fn wrap(message: Pulse) -> BeatMessage {
             BeatMessage::Pulse(message)

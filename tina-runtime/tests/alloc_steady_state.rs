@@ -171,8 +171,8 @@ impl Server {
         Server
     }
 
-    fn echo(&mut self, echo: Echo, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(echo.0)
+    fn echo(&mut self, echo: Echo, reply: ReplyTo<Echo>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, echo.0)
     }
 }
 
@@ -199,7 +199,7 @@ impl Caller {
         }
     }
 
-    fn result(&mut self, result: CallResult<u64>, ctx: &mut Ctx<Self>) -> Effect {
+    fn result(&mut self, result: CallResult<Echo>, ctx: &mut Ctx<Self>) -> Effect {
         let CallResult::Reply(value) = result else {
             panic!("no call should time out")
         };
@@ -461,8 +461,8 @@ impl Sink {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.handled)
+    fn how_many(&mut self, _question: HowMany, reply: ReplyTo<HowMany>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, self.handled)
     }
 
     fn bulk(&mut self, bulk: Bulk, ctx: &mut Ctx<Self>) -> Effect {
@@ -513,8 +513,8 @@ impl Flooder {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.bounced)
+    fn how_many(&mut self, _question: HowMany, reply: ReplyTo<HowMany>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, self.bounced)
     }
 }
 

@@ -158,3 +158,5 @@ fn crash_storm_keeps_memory_flat_and_the_process_alive() {
     eprintln!("allocator calls during the storm (panic payloads, freed again): {calls}");
     sim.check_pools().unwrap();
 }
+
+test_data!(Boom, CheckIn, Crasher, Driver);

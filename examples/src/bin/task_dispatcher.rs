@@ -231,8 +231,8 @@ impl Dispatcher {
     // ANCHOR_END: dispatch
 
     /// Answers `main`'s question from outside the system.
-    fn stats(&mut self, _question: GetStats, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(DispatcherStats {
+    fn stats(&mut self, _question: GetStats, reply: ReplyTo<GetStats>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, DispatcherStats {
             dispatched: self.dispatched,
             done: self.done,
             stale_sends: self.stale_sends,
