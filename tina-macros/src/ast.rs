@@ -320,7 +320,8 @@ fn parse_handler<'a>(
     let mut valid = check_plain(signature, &role, errors);
     let inputs: Vec<&FnArg> = signature.inputs.iter().collect();
     if !is_mut_self(inputs.first().copied()) {
-        let returns_effect = matches!(&signature.output, ReturnType::Type(_, ty) if last_segment_is(ty, "Effect"));
+        let returns_effect =
+            matches!(&signature.output, ReturnType::Type(_, ty) if last_segment_is(ty, "Effect"));
         let message = if returns_effect {
             format!(
                 "{role} takes `&mut self` first: `{HANDLER_SHAPE}` (a method that is not a \

@@ -87,9 +87,10 @@ pub(crate) fn state_options(args: TokenStream, errors: &mut Errors) -> Option<us
 fn negative_number(args: &TokenStream) -> Option<TokenStream> {
     let tokens: Vec<proc_macro2::TokenTree> = args.clone().into_iter().collect();
     tokens.windows(2).find_map(|pair| match pair {
-        [proc_macro2::TokenTree::Punct(minus), number @ proc_macro2::TokenTree::Literal(_)]
-            if minus.as_char() == '-' =>
-        {
+        [
+            proc_macro2::TokenTree::Punct(minus),
+            number @ proc_macro2::TokenTree::Literal(_),
+        ] if minus.as_char() == '-' => {
             Some(TokenStream::from_iter([pair[0].clone(), number.clone()]))
         }
         _ => None,

@@ -88,7 +88,11 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
     // taken out of the derive, so that the report is the only error.
     let runtime = runtime();
     let mut item = item;
-    if let Some(derive) = input.attrs.iter().find(|attribute| attr::derives_bounded(attribute)) {
+    if let Some(derive) = input
+        .attrs
+        .iter()
+        .find(|attribute| attr::derives_bounded(attribute))
+    {
         errors.spanned(
             derive,
             "an `#[isolate(mailbox = N)]` struct needs no `#[derive(Bounded)]`: the attribute \
@@ -477,7 +481,9 @@ fn expand_isolate(
             let method = handler.method;
             // The call carries the span of the return type as written, so a handler that
             // returns some other type named `Effect` is reported there.
-            let span = handler.output.map_or_else(|| method.span(), |output| output.span());
+            let span = handler
+                .output
+                .map_or_else(|| method.span(), |output| output.span());
             match handler.reply {
                 Some(reply) => {
                     let message = &handler.message_resolved;
@@ -715,11 +721,10 @@ fn payload_statements(
     if let Some(enum_type) = enum_type {
         // Named by the isolate, not by the generated enum.
         let name = match self_type {
-            Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .map_or_else(|| tokens_text(self_type), |segment| segment.ident.to_string()),
+            Type::Path(path) => path.path.segments.last().map_or_else(
+                || tokens_text(self_type),
+                |segment| segment.ident.to_string(),
+            ),
             other => tokens_text(other),
         };
         statements.extend(check(

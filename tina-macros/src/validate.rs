@@ -157,15 +157,18 @@ fn raw_pointer(ty: &Type) -> Option<&syn::TypePtr> {
     match ty {
         Type::Ptr(pointer) => Some(pointer),
         Type::Path(path) if path.qself.is_none() => {
-            path.path.segments.iter().find_map(|segment| match &segment.arguments {
-                PathArguments::AngleBracketed(arguments) => {
-                    arguments.args.iter().find_map(|argument| match argument {
-                        GenericArgument::Type(inner) => raw_pointer(inner),
-                        _ => None,
-                    })
-                }
-                _ => None,
-            })
+            path.path
+                .segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    PathArguments::AngleBracketed(arguments) => {
+                        arguments.args.iter().find_map(|argument| match argument {
+                            GenericArgument::Type(inner) => raw_pointer(inner),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
         }
         Type::Array(array) => raw_pointer(&array.elem),
         Type::Slice(slice) => raw_pointer(&slice.elem),

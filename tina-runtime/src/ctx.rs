@@ -648,7 +648,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// only place the reply type is still checked at run time: from here on the address is
     /// typed).
     pub fn take_reply<Q: Request>(&mut self) -> Option<ReplyTo<Q>> {
-        if !self.request.is_some_and(|request| request.expects::<Q::Reply>()) {
+        if !self
+            .request
+            .is_some_and(|request| request.expects::<Q::Reply>())
+        {
             return None;
         }
         self.request.take().map(|request| ReplyTo {
@@ -704,7 +707,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let make = || Envelope::reply(caller, me, request.correlation, Payload::new(value));
         if caller.shard() == self.core.shard {
             // Replies take the control reserve locally: nothing here can refuse them.
-            self.core.accept_reply_with(caller, request.correlation, make);
+            self.core
+                .accept_reply_with(caller, request.correlation, make);
         } else if !self.core.push_remote_with(caller.shard(), make) {
             unreachable_refusal(SendErrorKind::RingFull);
         }

@@ -89,8 +89,7 @@ pub use error::{BufferError, SendError, SendErrorKind, SpawnError, TimerError};
 pub use external::ExternalCallError;
 pub use handle::{Handle, RawHandle, SHARDS_MAX, SLOTS_PER_TYPE_MAX, ShardId, TYPES_MAX};
 pub use isolate::{
-    Accepts, Answers, CallError, CallResult, Isolate, IsolateStruct, MAILBOX_MAX, Message,
-    Request,
+    Accepts, Answers, CallError, CallResult, Isolate, IsolateStruct, MAILBOX_MAX, Message, Request,
 };
 pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SpecError, SpecErrors};

@@ -461,7 +461,12 @@ impl Sink {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, reply: ReplyTo<HowMany>, ctx: &mut Ctx<Self>) -> Effect {
+    fn how_many(
+        &mut self,
+        _question: HowMany,
+        reply: ReplyTo<HowMany>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
         ctx.reply(reply, self.handled)
     }
 
@@ -513,7 +518,12 @@ impl Flooder {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, reply: ReplyTo<HowMany>, ctx: &mut Ctx<Self>) -> Effect {
+    fn how_many(
+        &mut self,
+        _question: HowMany,
+        reply: ReplyTo<HowMany>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
         ctx.reply(reply, self.bounced)
     }
 }

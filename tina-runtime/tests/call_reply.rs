@@ -474,4 +474,6 @@ fn a_full_call_table_does_not_refuse_plain_timers() {
     assert_eq!(sim.totals().calls, 2);
 }
 
-test_data!(Answer, Caller, Eager, GetValue, Go, Mismatch, Mode, Ping, Plan, Server, Tick, Twin, Work);
+test_data!(
+    Answer, Caller, Eager, GetValue, Go, Mismatch, Mode, Ping, Plan, Server, Tick, Twin, Work
+);

@@ -9,8 +9,8 @@ mod support;
 use core::time::Duration;
 
 use tina_runtime::{
-    Accepts, Answers, BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Message, Request, Restart,
-    RestartBudget, ShardId, Simulation, SpawnError, Strategy, System,
+    Accepts, Answers, BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Message, Request,
+    Restart, RestartBudget, ShardId, Simulation, SpawnError, Strategy, System,
 };
 
 /// Counts the allocations made on each thread, so a test can check that a stretch of
@@ -1028,4 +1028,41 @@ fn a_panicking_wrap_during_a_local_send_leaves_the_pool_whole() {
     sim.check_pools().unwrap();
 }
 
-test_data!(Again, Answerer, BadDecoder, BadDecoderMessage, Boom, Bystander, Command, Flapper, Fuse, Go, Grenade, Grumpy, Hammer, Impatient, Kid, KidUp, Nothing, Parent, ParentUp, Picky, PickyMessage, Ping, Probe, Question, Quit, SelfBomb, Sibling, SiblingUp, Sink, Slow, Spawned, Tagless, TaglessMessage, Thrower, Work, Yielder);
+test_data!(
+    Again,
+    Answerer,
+    BadDecoder,
+    BadDecoderMessage,
+    Boom,
+    Bystander,
+    Command,
+    Flapper,
+    Fuse,
+    Go,
+    Grenade,
+    Grumpy,
+    Hammer,
+    Impatient,
+    Kid,
+    KidUp,
+    Nothing,
+    Parent,
+    ParentUp,
+    Picky,
+    PickyMessage,
+    Ping,
+    Probe,
+    Question,
+    Quit,
+    SelfBomb,
+    Sibling,
+    SiblingUp,
+    Sink,
+    Slow,
+    Spawned,
+    Tagless,
+    TaglessMessage,
+    Thrower,
+    Work,
+    Yielder
+);

@@ -311,4 +311,6 @@ fn crash_while_a_call_is_pending_times_the_caller_out() {
     }
 }
 
-test_data!(Ask, Asker, Bomber, Boom, CheckIn, Faulty, Fragile, Poke, Question, Tick);
+test_data!(
+    Ask, Asker, Bomber, Boom, CheckIn, Faulty, Fragile, Poke, Question, Tick
+);

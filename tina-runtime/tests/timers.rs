@@ -236,4 +236,6 @@ fn timers_fire_on_time_while_mailboxes_and_pool_are_full() {
     sim.check_pools().unwrap();
 }
 
-test_data!(Clockwork, Data, Fired, Flood, Flooder, Starter, Target, Tick);
+test_data!(
+    Clockwork, Data, Fired, Flood, Flooder, Starter, Target, Tick
+);

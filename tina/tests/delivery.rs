@@ -389,7 +389,12 @@ impl Impatient {
         Effect::Receive
     }
 
-    fn outcome(&mut self, _report: Report2, reply: ReplyTo<Report2>, ctx: &mut Ctx<Self>) -> Effect {
+    fn outcome(
+        &mut self,
+        _report: Report2,
+        reply: ReplyTo<Report2>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
         let code: u8 = match self.outcome {
             None => 0,
             Some(CallResult::Reply(_)) => 1,
@@ -494,7 +499,12 @@ impl Door {
         ctx.reply(reply, (self.added, 0u32))
     }
 
-    fn ignored(&mut self, _request: Ignored, reply: ReplyTo<Ignored>, _ctx: &mut Ctx<Self>) -> Effect {
+    fn ignored(
+        &mut self,
+        _request: Ignored,
+        reply: ReplyTo<Ignored>,
+        _ctx: &mut Ctx<Self>,
+    ) -> Effect {
         drop(reply);
         Effect::Receive
     }
