@@ -441,7 +441,7 @@ impl Isolate for Twin {
         match message {
             TwinMessage::Ping(Ping(Some(caller))) if !self.called => {
                 self.called = true;
-                drop(ctx.take_reply::<Ping>());
+                let _unanswered = ctx.take_reply::<Ping>();
                 let effect = ctx
                     .call(&caller, Ping(None), Duration::from_millis(1))
                     .unwrap();

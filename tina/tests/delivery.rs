@@ -502,10 +502,10 @@ impl Door {
     fn ignored(
         &mut self,
         _request: Ignored,
-        reply: ReplyTo<Ignored>,
+        _reply: ReplyTo<Ignored>,
         _ctx: &mut Ctx<Self>,
     ) -> Effect {
-        drop(reply);
+        // The reply address is dropped unanswered: the caller sees its timeout.
         Effect::Receive
     }
 }
