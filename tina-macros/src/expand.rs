@@ -394,34 +394,36 @@ fn expand_isolate(
         })
     });
 
-    // An impl for a message that cannot exist, kept out of diagnostics: with it, sending an
-    // unhandled type to an isolate with one handler reports "`Account` does not handle
-    // messages of type `Withdraw`" instead of the compiler inferring the one handled type and
-    // reporting a type mismatch. Left out when a handler takes a bare type parameter, whose
-    // impl would overlap it.
+    // Impls for messages and requests that cannot exist, kept out of diagnostics: with two
+    // of each, the compiler never infers the one candidate there is. Sending an unhandled
+    // type reports "`Account` does not handle messages of type `Withdraw`" (even for an
+    // isolate with one handler or none) instead of a type mismatch naming a hidden type, and
+    // a call whose outcome has no handler, or whose target does not answer, names the
+    // request instead of `_`. Left out when a handler takes a bare type parameter, whose
+    // impl would overlap them.
     let type_parameter_message = handlers.iter().any(|handler| {
         matches!(&handler.message_resolved, Type::Path(path)
             if path.qself.is_none() && type_parameters.iter().any(|param| path.path.is_ident(*param)))
     });
     let unhandled = (!type_parameter_message).then(|| {
+        // A message that cannot exist has no values to wrap; a call outcome of a request that
+        // cannot exist could only be a timeout or a refusal of a call nobody can make.
+        let uninhabited = quote!(match message {});
+        let no_call = quote! {
+            match message {
+                #runtime::CallResult::Reply(never) => match never {},
+                #runtime::CallResult::Timeout | #runtime::CallResult::Refused(_) => {
+                    #private::core::unreachable!("no call has this request type")
+                }
+            }
+        };
         let impossible = [
-            quote!(#private::Unhandled),
-            quote!(#private::Unreachable),
-            quote!(#runtime::CallResult<#private::Unhandled>),
-            quote!(#runtime::CallResult<#private::Unreachable>),
+            (quote!(#private::Unhandled), &uninhabited),
+            (quote!(#private::Unreachable), &uninhabited),
+            (quote!(#runtime::CallResult<#private::Unhandled>), &no_call),
+            (quote!(#runtime::CallResult<#private::Unreachable>), &no_call),
         ];
-        let impls = impossible.iter().map(|never| {
-            let unwrap = match never.to_string().contains("CallResult") {
-                true => quote! {
-                    match message {
-                        #runtime::CallResult::Reply(never) => match never {},
-                        #runtime::CallResult::Timeout | #runtime::CallResult::Refused(_) => {
-                            #private::core::unreachable!("no call has this request type")
-                        }
-                    }
-                },
-                false => quote!(match message {}),
-            };
+        let impls = impossible.iter().map(|(never, unwrap)| {
             quote! {
                 #[diagnostic::do_not_recommend]
                 impl #impl_generics #runtime::Accepts<#never> for #self_type #where_clause {
