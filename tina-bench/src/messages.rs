@@ -100,8 +100,9 @@ macro_rules! messages {
 macro_rules! plain_data {
     ($($type:ty),* $(,)?) => {
         $(
-            // SAFETY: the call site lists only types made of integers, handles, instants and
-            // `'static` borrows (read them there): nothing in them owns memory that can grow.
+            // The call site lists only types made of integers, handles, instants and `'static`
+            // borrows (read them there).
+            // SAFETY: so nothing in them owns memory that can grow.
             unsafe impl $crate::__private::tina_runtime::Bounded for $type {}
         )*
     };

@@ -106,8 +106,9 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
     quote! {
         #item
 
-        // SAFETY: the mailbox bound was read from `#[isolate(mailbox = N)]` and checked to be
-        // in `1..=MAILBOX_MAX`.
+        // The bound was read from `#[isolate(mailbox = N)]` and checked to be in range, and
+        // every field is asserted `Bounded` below.
+        // SAFETY: so the promise of `IsolateStruct` holds.
         unsafe impl #impl_generics #runtime::IsolateStruct for #ident #type_generics #where_clause {
             const MAILBOX: #private::core::primitive::usize = #mailbox;
         }
@@ -616,19 +617,21 @@ fn expand_isolate(
 
         #unhandled
 
-        // SAFETY: `#[isolate(mailbox = N)]` on the struct asserted every field `Bounded`, and
-        // without it the `IsolateStruct` bound read for `MAILBOX` fails, so nothing compiles.
+        // `#[isolate(mailbox = N)]` on the struct asserted every field `Bounded`; without it
+        // the `IsolateStruct` bound read for `MAILBOX` fails, and nothing compiles.
         #[diagnostic::do_not_recommend]
+        // SAFETY: so the state is bounded.
         unsafe impl #impl_generics #runtime::Bounded for #self_type #where_clause {}
 
-        // SAFETY: every variant holds a message type asserted `Send` below (each at its
-        // handler, so a message that is not `Send` is reported there, once), or can never
-        // exist.
+        // Every variant holds a message type asserted `Send` below (each at its handler, so a
+        // message that is not `Send` is reported there, once), or can never exist.
+        // SAFETY: so the enum is `Send`.
         unsafe impl #impl_generics #private::core::marker::Send for #enum_type #where_clause {}
 
-        // SAFETY: every variant holds a message type asserted `Bounded` below (or, in a
-        // generic isolate, required to be by the impl's bounds), or can never exist.
+        // Every variant holds a message type asserted `Bounded` below (or, in a generic
+        // isolate, required to be by the impl's bounds), or can never exist.
         #[diagnostic::do_not_recommend]
+        // SAFETY: so the enum is bounded.
         unsafe impl #impl_generics #runtime::Bounded for #enum_type #where_clause {}
 
         impl #impl_generics #runtime::Isolate for #self_type #where_clause {

@@ -99,8 +99,8 @@ macro_rules! bounded {
     ($($type:ty),* $(,)?) => {
         $(
             #[diagnostic::do_not_recommend]
-            // SAFETY: a plain value type of the standard library or of this crate: it owns no
-            // heap memory at all.
+            // A plain value type of the standard library or of this crate.
+            // SAFETY: it owns no heap memory at all.
             unsafe impl Bounded for $type {}
         )*
     };
@@ -120,46 +120,57 @@ bounded! {
     NonZero<i8>, NonZero<i16>, NonZero<i32>, NonZero<i64>, NonZero<i128>, NonZero<isize>,
 }
 
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, const N: usize> Bounded for [T; N] {}
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Option<T> {}
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, E: Bounded> Bounded for Result<T, E> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Wrapping<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Saturating<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Reverse<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Cell<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for Range<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded> Bounded for RangeInclusive<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: ?Sized> Bounded for PhantomData<T> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<H> Bounded for BuildHasherDefault<H> {}
 /// A `'static` string owns nothing: a fine message field for names and reasons. (Only
 /// `str` and slices: a blanket `&'static T` impl would make the compiler suggest borrowing a
@@ -176,7 +187,7 @@ macro_rules! bounded_functions {
     ($(($($argument:ident),*))*) => {
         $(
             #[diagnostic::do_not_recommend]
-            // SAFETY: a function pointer is an address into the program's code: it owns nothing.
+            // SAFETY: a function pointer is an address in the program's code: it owns nothing.
             unsafe impl<Output, $($argument),*> Bounded for fn($($argument),*) -> Output {}
         )*
     };
@@ -194,15 +205,17 @@ bounded_functions! {
 
 /// A handle names an isolate; it owns nothing.
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T> Bounded for Handle<T> {}
 /// A transfer buffer is one block of a pool sized at boot.
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl Bounded for tina_mailbox::Buffer {}
-// SAFETY: a call's outcome holds the reply, which `Request` requires to be `Bounded`, or an
-// error code.
+// A call's outcome holds the reply, which `Request` requires to be `Bounded`, or an error.
+// SAFETY: so nothing in it can grow.
 unsafe impl<Q: Request> Bounded for CallResult<Q> {}
 #[diagnostic::do_not_recommend]
 // SAFETY: a reply address is plain data (a handle, a correlation id, a function pointer).
@@ -246,24 +259,29 @@ bounded_tuples! {
 // The fixed-capacity collections of `heapless`: their capacity is a const generic, so their
 // size is known at compile time and they never allocate.
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, const N: usize, L: heapless::LenType> Bounded for heapless::Vec<T, N, L> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<const N: usize, L: heapless::LenType> Bounded for heapless::String<N, L> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<const N: usize, L: heapless::LenType> Bounded for heapless::CString<N, L> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, const N: usize> Bounded for heapless::Deque<T, N> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, const N: usize> Bounded for heapless::HistoryBuf<T, N> {}
 #[diagnostic::do_not_recommend]
 // SAFETY: a fixed-capacity heap stored inline; its items are `Bounded`.
@@ -272,16 +290,19 @@ unsafe impl<T: Bounded, K: heapless::binary_heap::Kind, const N: usize> Bounded
 {
 }
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<K: Bounded, V: Bounded, const N: usize> Bounded for heapless::LinearMap<K, V, N> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<K: Bounded, V: Bounded, S, const N: usize> Bounded for heapless::IndexMap<K, V, S, N> {}
 #[diagnostic::do_not_recommend]
-// SAFETY: owns nothing beyond its fields, each of which is required to be `Bounded`;
-// a handle, a `PhantomData` or a hasher builder owns no memory at all.
+// Owns nothing beyond its parts, each required to be `Bounded` (a handle, a `PhantomData`,
+// a hasher builder or a pool block owns no growable memory at all).
+// SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, S, const N: usize> Bounded for heapless::IndexSet<T, S, N> {}
 
 #[cfg(test)]

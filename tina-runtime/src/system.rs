@@ -573,9 +573,10 @@ fn run_shard_guarded(
 fn precise_timer_slack() {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
-        // SAFETY: `PR_SET_TIMERSLACK` takes one integer argument (the slack in
+        // `PR_SET_TIMERSLACK` takes one integer argument (the slack in
         // nanoseconds) and touches only the calling thread's scheduling attributes; the
         // other arguments are ignored. No memory is passed.
+        // SAFETY: so the call touches no memory.
         let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
     }
 }

@@ -49,9 +49,10 @@ fn counted_thread() -> bool {
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: every method forwards to the system allocator with the caller's arguments
+// Every method forwards to the system allocator with the caller's arguments
 // unchanged, so the caller's contract is the system allocator's; counting touches only an
 // atomic.
+// SAFETY: so this allocator keeps the contract because the system allocator does.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) && counted_thread() {

@@ -21,8 +21,9 @@ std::thread_local! {
     static ALLOCATIONS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
-// SAFETY: every call is forwarded unchanged to the system allocator; the thread-local
+// Every call is forwarded unchanged to the system allocator; the thread-local
 // counter is const-initialised and has no destructor, so touching it cannot allocate.
+// SAFETY: so this allocator keeps the contract because the system allocator does.
 unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));

@@ -64,8 +64,9 @@ macro_rules! messages {
 macro_rules! test_data {
     ($($type:ty),* $(,)?) => {
         $(
-            // SAFETY: the call site lists only plain data and test recorders that grow by a
-            // bounded number of test events (read them there).
+            // The call site lists only plain data and test recorders that grow by a bounded
+            // number of test events (read them there).
+            // SAFETY: so their memory is bounded by what the test does.
             unsafe impl tina_runtime::Bounded for $type {}
         )*
     };
