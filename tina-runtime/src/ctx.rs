@@ -676,7 +676,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// caller's decoder checks the payload's type and drops a reply of any other.)
     #[doc(hidden)]
     #[inline]
-    pub fn reply_address<Q: Request>(&mut self) -> ReplyTo<Q> {
+    pub fn reply_address<Q>(&mut self) -> ReplyTo<Q> {
         ReplyTo {
             request: self.request.take(),
             _request: PhantomData,

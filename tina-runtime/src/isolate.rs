@@ -189,7 +189,7 @@ pub trait Accepts<M>: Isolate {
     label = "`{Self}` has no handler that answers `{Q}`",
     note = "give `{Self}` a handler that takes the reply address: `fn name(&mut self, request: {Q}, reply: ReplyTo<{Q}>, ctx: &mut Ctx<Self>) -> Effect`, and answer with `ctx.reply(reply, value)`"
 )]
-pub trait Answers<Q: Request>: Accepts<Q> {}
+pub trait Answers<Q>: Accepts<Q> {}
 
 /// A message that expects an answer: the target handles it and replies with `Reply`.
 ///
