@@ -638,3 +638,5 @@ fn main() {
     ));
     table.finish();
 }
+
+tina_bench::plain_data!(Pong, Ball, Ping, Back, Waiter, Stamp, Ticker, Tick);

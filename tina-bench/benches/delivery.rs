@@ -42,8 +42,8 @@ use tina_bench::{
     messages,
 };
 use tina_runtime::{
-    Accepts, BootSpec, Bounce, Buffer, BufferError, Counters, Ctx, Effect, Handle, Isolate,
-    Message, Request, SendErrorKind, ShardId, Simulation, System,
+    Accepts, Answers, BootSpec, Bounce, Bounded, Buffer, BufferError, Counters, Ctx, Effect,
+    Handle, Isolate, Message, Request, SendErrorKind, ShardId, Simulation, System,
 };
 
 /// Ring capacity of the cross-shard runs (as in the `cross_shard` bench).
@@ -255,6 +255,9 @@ impl Request for Ask {
 
 messages!(Echo => EchoMessage { Ask(Ask) });
 
+/// `Echo` answers `Ask`: its `handle` takes the reply address of each one.
+impl Answers<Ask> for Echo {}
+
 impl Isolate for Echo {
     type Message = EchoMessage;
     type Args = ();
@@ -268,7 +271,10 @@ impl Isolate for Echo {
     #[inline]
     fn handle(&mut self, message: EchoMessage, ctx: &mut Ctx<Self>) -> Effect {
         let EchoMessage::Ask(Ask(value)) = message;
-        ctx.reply(value + 1)
+        match ctx.take_reply::<Ask>() {
+            Some(reply) => ctx.reply(reply, value + 1),
+            None => Effect::Receive,
+        }
     }
 }
 
@@ -1688,3 +1694,38 @@ fn part_e(plan: &Plan, table: &mut Table) {
         slow_whole_bounces,
     ));
 }
+
+tina_bench::plain_data!(
+    Tally,
+    Count,
+    Echo,
+    Ask,
+    Item,
+    Last,
+    Delivered,
+    Go,
+    Continue,
+    Check,
+    OnBounce,
+    SinkMessage,
+    YieldSenderMessage,
+    StreamerMessage,
+    Chunk,
+    BufferSinkArgs,
+    BufferSink,
+    BufferSourceArgs,
+    BufferSource,
+);
+
+// SAFETY: counts, a `Check` and an optional handle: nothing in them can grow.
+unsafe impl<const MAILBOX: usize> Bounded for SinkArgs<MAILBOX> {}
+// SAFETY: its `SinkArgs` and counts: nothing in them can grow.
+unsafe impl<const MAILBOX: usize> Bounded for Sink<MAILBOX> {}
+// SAFETY: a handle and a count.
+unsafe impl<const MAILBOX: usize> Bounded for YieldSenderArgs<MAILBOX> {}
+// SAFETY: a count and its `YieldSenderArgs`.
+unsafe impl<const MAILBOX: usize> Bounded for YieldSender<MAILBOX> {}
+// SAFETY: a handle, counts and flags.
+unsafe impl<const MAILBOX: usize> Bounded for StreamerArgs<MAILBOX> {}
+// SAFETY: its args, counts, flags and a fixed-capacity `heapless::Deque` of retries.
+unsafe impl<const MAILBOX: usize> Bounded for Streamer<MAILBOX> {}

@@ -109,7 +109,9 @@ fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
             .on_shards(&[ShardId(0), ShardId(1)]),
     );
     if let Some(job) = job {
-        *tina_jobs::JOB.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job);
+        *tina_jobs::JOB
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job);
         spec.root::<tina_jobs::Job>(ShardId(2), ());
     }
     let system = System::start(spec).expect("Tina's stall server boots");

@@ -121,3 +121,5 @@ fn main() {
     table.line(format!("\nTarget for tina: < 1% of one core — {verdict}."));
     table.finish();
 }
+
+tina_bench::plain_data!(Idle, Nudge);

@@ -19,7 +19,9 @@
 use std::time::{Duration, Instant};
 
 use tina_bench::{Contender, Metric, Plan, Probe, Table, interleave, machine, messages};
-use tina_runtime::{BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Request, ShardId, System};
+use tina_runtime::{
+    Answers, BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Request, ShardId, System,
+};
 
 /// Request channel bound for the tokio server (as in the one-way benchmark).
 const BOUND: usize = 256;
@@ -45,6 +47,9 @@ impl Request for Ask {
 
 messages!(Server => ServerMessage { Ask(Ask) });
 
+/// `Server` answers `Ask`: its `handle` takes the reply address of each one.
+impl Answers<Ask> for Server {}
+
 impl Isolate for Server {
     type Message = ServerMessage;
     type Args = ();
@@ -58,7 +63,10 @@ impl Isolate for Server {
     #[inline]
     fn handle(&mut self, message: ServerMessage, ctx: &mut Ctx<Self>) -> Effect {
         let ServerMessage::Ask(Ask(value)) = message;
-        ctx.reply(value + 1)
+        match ctx.take_reply::<Ask>() {
+            Some(reply) => ctx.reply(reply, value + 1),
+            None => Effect::Receive,
+        }
     }
 }
 
@@ -73,7 +81,7 @@ struct Client {
 /// Starts the client.
 struct Go;
 
-messages!(Client => ClientMessage { Go(Go), Answer(CallResult<u64>) });
+messages!(Client => ClientMessage { Go(Go), Answer(CallResult<Ask>) });
 
 impl Client {
     #[inline]
@@ -402,3 +410,5 @@ fn main() {
     }
     table.finish();
 }
+
+tina_bench::plain_data!(Server, Ask, Client, Go);

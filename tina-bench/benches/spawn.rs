@@ -438,3 +438,5 @@ fn main() {
     ));
     table.finish();
 }
+
+tina_bench::plain_data!(Child, Poke, Spawner, Go);

@@ -213,3 +213,5 @@ fn main() {
     ));
     table.finish();
 }
+
+tina_bench::plain_data!(Due, Chain);

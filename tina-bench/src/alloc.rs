@@ -104,14 +104,16 @@ impl Drop for AllocationWindow<'_> {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// Every method forwards to `System` with the caller's arguments unchanged, so the
 // `GlobalAlloc` contract (valid layouts in, matching pointers back, no unwinding) is
 // `System`'s; the counting touches only atomics and never allocates.
+// SAFETY: so this allocator keeps the contract because `System` does.
 unsafe impl GlobalAlloc for CountingAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract (non-zero size layout),
+        // The caller upholds `GlobalAlloc::alloc`'s contract (non-zero size layout),
         // which is exactly `System::alloc`'s.
+        // SAFETY: so the call is valid.
         let pointer = unsafe { System.alloc(layout) };
         if !pointer.is_null() {
             self.record(layout.size(), 0, true);
@@ -131,16 +133,18 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     #[inline]
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller guarantees `pointer` came from this allocator (so from `System`)
+        // The caller guarantees `pointer` came from this allocator (so from `System`)
         // with `layout`, as `System::dealloc` requires.
+        // SAFETY: so the call is valid.
         unsafe { System.dealloc(pointer, layout) };
         self.record(0, layout.size(), false);
     }
 
     #[inline]
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller guarantees `pointer` came from this allocator (so from `System`)
+        // The caller guarantees `pointer` came from this allocator (so from `System`)
         // with `layout` and that `new_size` is valid for it, as `System::realloc` requires.
+        // SAFETY: so the call is valid.
         let new_pointer = unsafe { System.realloc(pointer, layout, new_size) };
         if !new_pointer.is_null() {
             self.record(new_size, layout.size(), true);

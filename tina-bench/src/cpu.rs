@@ -10,12 +10,14 @@ use core::time::Duration;
 /// If the OS refuses `getrusage`, which it does only for an invalid argument.
 pub fn process_cpu_time() -> Duration {
     let mut usage = core::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `usage` points to writable memory the size of a `rusage`, which is all
+    // `usage` points to writable memory the size of a `rusage`, which is all
     // `getrusage` needs; `RUSAGE_SELF` is a valid `who`.
+    // SAFETY: so the call writes only into `usage`.
     let result = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
     assert_eq!(result, 0, "getrusage(RUSAGE_SELF) failed");
-    // SAFETY: `getrusage` returned 0, so it filled the structure (and it was zeroed before,
+    // `getrusage` returned 0, so it filled the structure (and it was zeroed before,
     // so every field is initialised either way).
+    // SAFETY: so the value is initialised.
     let usage = unsafe { usage.assume_init() };
     let to_duration = |time: libc::timeval| {
         Duration::from_secs(time.tv_sec as u64) + Duration::from_micros(time.tv_usec as u64)

@@ -1,18 +1,24 @@
 //! `messages!`: the message enum and `Accepts` impls of a hand-written isolate.
 
 /// Declares `enum $name { Variant(Type), .. }` as the input alphabet of isolate `$isolate`:
-/// the enum, its `Message` impl (tags in declaration order) and one `Accepts` impl per
-/// variant — what `#[isolate]` will generate.
+/// the enum, its `Bounded` and `Message` impls (tags in declaration order) and one `Accepts`
+/// impl per variant — what `#[isolate]` will generate. The enum is `Bounded` when every
+/// message type is; the isolate's own state still needs its claim (below, an `unsafe impl`).
 ///
 /// ```
 /// use tina_bench::messages;
-/// use tina_runtime::{Ctx, Effect, Isolate};
+/// use tina_runtime::{Bounded, Ctx, Effect, Isolate};
 ///
 /// /// Counts what it is told.
 /// struct Counter(u64);
 ///
 /// /// Adds to the count.
 /// struct Add(u64);
+///
+/// // SAFETY: a `u64` owns nothing.
+/// unsafe impl Bounded for Counter {}
+/// // SAFETY: a `u64` owns nothing.
+/// unsafe impl Bounded for Add {}
 ///
 /// messages!(Counter => CounterMessage { Add(Add) });
 ///
@@ -43,6 +49,13 @@ macro_rules! messages {
                 #[allow(missing_docs)]
                 $variant($message)
             ),*
+        }
+
+        // SAFETY: the enum holds one of its message types, each required `Bounded` here.
+        unsafe impl $crate::__private::tina_runtime::Bounded for $name
+        where
+            $($message: $crate::__private::tina_runtime::Bounded,)*
+        {
         }
 
         impl $crate::__private::tina_runtime::Message for $name {
@@ -76,6 +89,21 @@ macro_rules! messages {
                     }
                 }
             }
+        )*
+    };
+}
+
+/// Claims `Bounded` for benchmark types that are plain data: integers, handles, instants and
+/// `'static` borrows, nothing that can grow. Each call lists the types it vouches for, so the
+/// claim stays next to their definitions and can be checked by reading them.
+#[macro_export]
+macro_rules! plain_data {
+    ($($type:ty),* $(,)?) => {
+        $(
+            // The call site lists only types made of integers, handles, instants and `'static`
+            // borrows (read them there).
+            // SAFETY: so nothing in them owns memory that can grow.
+            unsafe impl $crate::__private::tina_runtime::Bounded for $type {}
         )*
     };
 }

@@ -6,7 +6,7 @@
 //! over the receiver's mailbox bound so each benchmark picks its own.
 
 use tina_runtime::{
-    Accepts, BootSpec, Ctx, Effect, Handle, Isolate, Message, SendErrorKind, ShardId,
+    Accepts, BootSpec, Bounded, Ctx, Effect, Handle, Isolate, Message, SendErrorKind, ShardId,
 };
 
 use crate::Probe;
@@ -19,6 +19,11 @@ pub enum ReceiverMessage {
     /// A numbered item.
     Item(Item),
 }
+
+// SAFETY: a `u64` sequence number owns nothing.
+unsafe impl Bounded for Item {}
+// SAFETY: its only variant holds an `Item`.
+unsafe impl Bounded for ReceiverMessage {}
 
 impl Message for ReceiverMessage {
     #[inline]
@@ -38,12 +43,18 @@ pub struct ReceiverArgs {
     pub probe: &'static Probe,
 }
 
+// SAFETY: two counts and a borrow of a `'static` probe: owns nothing.
+unsafe impl Bounded for ReceiverArgs {}
+
 /// Checks that items arrive in order; when it has all of them and is the last receiver of
 /// the sample to finish, stamps the end with `pairs × total` items.
 pub struct Receiver<const MAILBOX: usize> {
     expected: u64,
     args: ReceiverArgs,
 }
+
+// SAFETY: a count and its `ReceiverArgs`, which own nothing.
+unsafe impl<const MAILBOX: usize> Bounded for Receiver<MAILBOX> {}
 
 impl<const MAILBOX: usize> Accepts<Item> for Receiver<MAILBOX> {
     #[inline]
@@ -101,6 +112,11 @@ pub enum SenderMessage {
     Go(Go),
 }
 
+// SAFETY: a unit struct owns nothing.
+unsafe impl Bounded for Go {}
+// SAFETY: its only variant holds a `Go`.
+unsafe impl Bounded for SenderMessage {}
+
 impl Message for SenderMessage {
     #[inline]
     fn tag(&self) -> u16 {
@@ -117,6 +133,12 @@ pub struct SenderArgs<const MAILBOX: usize> {
     /// Where it reports: the first sender to start stamps the start of the sample.
     pub probe: &'static Probe,
 }
+
+// SAFETY: a handle, a count and a borrow of a `'static` probe: owns nothing.
+unsafe impl<const MAILBOX: usize> Bounded for SenderArgs<MAILBOX> {}
+
+// SAFETY: a count and its `SenderArgs`, which own nothing.
+unsafe impl<const MAILBOX: usize> Bounded for Sender<MAILBOX> {}
 
 impl<const MAILBOX: usize> Clone for SenderArgs<MAILBOX> {
     fn clone(&self) -> Self {

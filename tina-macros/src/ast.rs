@@ -84,9 +84,15 @@ pub(crate) struct Init<'a> {
     pub(crate) args_resolved: Option<Type>,
 }
 
-/// One handler: `fn name(&mut self, message: M, ctx: &mut Ctx<Self>) -> Effect`.
+/// One handler: `fn name(&mut self, message: M, ctx: &mut Ctx<Self>) -> Effect`, or, for a
+/// request it answers, `fn name(&mut self, request: Q, reply: ReplyTo<Q>, ctx: &mut Ctx<Self>)
+/// -> Effect`.
 pub(crate) struct Handler<'a> {
     pub(crate) method: &'a Ident,
+    /// The `ReplyTo<Q>` parameter's type as written, for a handler that answers a request.
+    pub(crate) reply: Option<&'a Type>,
+    /// The return type as written, where a mismatch with `Effect` is reported.
+    pub(crate) output: Option<&'a Type>,
     /// The message type as written, for spans and messages.
     pub(crate) message: &'a Type,
     /// The message type with `Self` replaced, for use outside the impl block.
@@ -197,6 +203,9 @@ fn is_method_named_init(item: &ImplItem) -> bool {
 
 /// The shape every handler follows, for error messages.
 const HANDLER_SHAPE: &str = "fn name(&mut self, message: M, ctx: &mut Ctx<Self>) -> Effect";
+/// The shape of a handler that answers a request, for error messages.
+const REQUEST_SHAPE: &str =
+    "fn name(&mut self, request: Q, reply: ReplyTo<Q>, ctx: &mut Ctx<Self>) -> Effect";
 const INIT_SHAPE: &str = "fn init(args: &Args, ctx: &mut Ctx<Self>) -> Self";
 
 /// Refuses what no handler, hook or `init` may be: `async`, `unsafe`, `extern`, generic.
@@ -311,22 +320,34 @@ fn parse_handler<'a>(
     let mut valid = check_plain(signature, &role, errors);
     let inputs: Vec<&FnArg> = signature.inputs.iter().collect();
     if !is_mut_self(inputs.first().copied()) {
-        let message = format!(
-            "{role} takes `&mut self` first: `{HANDLER_SHAPE}` (a method that is not a \
+        let returns_effect =
+            matches!(&signature.output, ReturnType::Type(_, ty) if last_segment_is(ty, "Effect"));
+        let message = if returns_effect {
+            format!(
+                "{role} takes `&mut self` first: `{HANDLER_SHAPE}` (a method that is not a \
                  handler goes in another impl block, or is marked `#[isolate(helper)]`)"
-        );
+            )
+        } else {
+            format!(
+                "`{}` is not a handler (a handler is `{HANDLER_SHAPE}`): if it is a helper \
+                 the handlers call, mark it `#[isolate(helper)]` or move it to a plain `impl` \
+                 block",
+                signature.ident
+            )
+        };
         match inputs.first() {
             Some(first) => errors.spanned(first, message),
             None => errors.at(parameters_span(signature), message),
         }
         return None;
     }
-    if inputs.len() != 3 {
+    if inputs.len() != 3 && inputs.len() != 4 {
         errors.at(
             parameters_span(signature),
             format!(
                 "{role} takes a message and the context after `&mut self`, found {} parameter{}: \
-                 `{HANDLER_SHAPE}`",
+                 `{HANDLER_SHAPE}` (or, answering a request, `{REQUEST_SHAPE}`); a method that \
+                 is not a handler is marked `#[isolate(helper)]` or goes in a plain impl block",
                 inputs.len() - 1,
                 if inputs.len() == 2 { "" } else { "s" }
             ),
@@ -334,13 +355,15 @@ fn parse_handler<'a>(
         return None;
     }
     let message = typed(inputs[1])?;
-    if let Type::Reference(_) = message {
+    if let Type::Reference(reference) = message
+        && !is_static_shared(reference)
+    {
         errors.spanned(
             message,
             format!(
-                "{role} takes its message by value, and the message owns its data: write \
-                 `message: {}`",
-                tokens_text(strip_reference(message))
+                "{role} takes its message by value: a message outlives the handler call that \
+                 sent it, so it cannot borrow; {}",
+                owned_instead(&reference.elem)
             ),
         );
         valid = false;
@@ -352,10 +375,37 @@ fn parse_handler<'a>(
         );
         valid = false;
     }
-    valid &= check_context(typed(inputs[2])?, &role, HANDLER_SHAPE, errors);
-    valid &= check_returns_effect(signature, &role, HANDLER_SHAPE, errors);
+    let reply = if inputs.len() == 4 {
+        let reply = typed(inputs[2])?;
+        if !last_segment_is(reply, "ReplyTo") {
+            errors.spanned(
+                reply,
+                format!(
+                    "{role} has a parameter between the message and the context: that is the \
+                     reply address of a request, `reply: ReplyTo<{}>`: `{REQUEST_SHAPE}`",
+                    tokens_text(message)
+                ),
+            );
+            valid = false;
+        }
+        Some(reply)
+    } else {
+        None
+    };
+    let (context, shape) = match reply {
+        Some(_) => (inputs[3], REQUEST_SHAPE),
+        None => (inputs[2], HANDLER_SHAPE),
+    };
+    valid &= check_context(typed(context)?, &role, shape, errors);
+    valid &= check_returns_effect(signature, &role, shape, errors);
+    let output = match &signature.output {
+        ReturnType::Type(_, ty) => Some(&**ty),
+        ReturnType::Default => None,
+    };
     valid.then(|| Handler {
         method: &signature.ident,
+        reply,
+        output,
         message,
         message_resolved: replace_self(message, self_type),
         variant: format_ident!(
@@ -480,6 +530,38 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
     }
 }
 
+/// Whether `reference` is `&'static T`: it borrows nothing that can go away, so it is a
+/// message like any other (the `Bounded` trait decides, as for `&'static str`).
+fn is_static_shared(reference: &syn::TypeReference) -> bool {
+    reference.mutability.is_none()
+        && reference
+            .lifetime
+            .as_ref()
+            .is_some_and(|lifetime| lifetime.ident == "static")
+}
+
+/// What to take instead of a borrow of `inner`, as the end of an error message.
+fn owned_instead(inner: &Type) -> String {
+    match inner {
+        Type::Slice(slice) => format!(
+            "take a fixed-capacity copy, `heapless::Vec<{0}, N>` or an array `[{0}; N]`, or a \
+             transfer buffer (`tina::Buffer`); a table compiled into the program can be \
+             `&'static [{0}]`",
+            tokens_text(&slice.elem)
+        ),
+        Type::Path(path) if path.path.is_ident("str") => "take a `heapless::String<N>`, or \
+             `&'static str` for text compiled into the program"
+            .to_owned(),
+        other => match crate::validate::fix_for(other) {
+            Some(fix) => format!(
+                "`{}` can grow without limit, so do not take it by value either: {fix}",
+                tokens_text(other)
+            ),
+            None => format!("write `message: {}`", tokens_text(other)),
+        },
+    }
+}
+
 fn strip_reference(ty: &Type) -> &Type {
     match ty {
         Type::Reference(reference) => &reference.elem,
@@ -549,6 +631,8 @@ pub(crate) fn tokens_text(tokens: impl ToTokens) -> String {
         (" ;", ";"),
         ("( ", "("),
         (" )", ")"),
+        ("* const ", "*const "),
+        ("* mut ", "*mut "),
     ] {
         text = text.replace(from, to);
     }

@@ -27,6 +27,7 @@ pub(crate) fn state_options(args: TokenStream, errors: &mut Errors) -> Option<us
         );
         return None;
     }
+    let negative = negative_number(&args);
     let parser = Punctuated::<Meta, Token![,]>::parse_terminated;
     let metas = match parser.parse2(args) {
         Ok(metas) => metas,
@@ -49,7 +50,7 @@ pub(crate) fn state_options(args: TokenStream, errors: &mut Errors) -> Option<us
                     continue;
                 }
                 seen = true;
-                mailbox = mailbox_bound(&pair.value, errors);
+                mailbox = mailbox_bound(&pair.value, negative.as_ref(), errors);
             }
             Meta::Path(path) if path.is_ident("mailbox") => {
                 seen = true;
@@ -81,8 +82,38 @@ pub(crate) fn state_options(args: TokenStream, errors: &mut Errors) -> Option<us
     mailbox
 }
 
-/// Checks the value of `mailbox = …`: an integer literal in `1..=MAILBOX_MAX`.
-fn mailbox_bound(value: &Expr, errors: &mut Errors) -> Option<usize> {
+/// The `-` and the number after it, as written in `args`, when there is a negative number:
+/// spanning both tokens (a parsed negative literal spans only its `-`).
+fn negative_number(args: &TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<proc_macro2::TokenTree> = args.clone().into_iter().collect();
+    tokens.windows(2).find_map(|pair| match pair {
+        [
+            proc_macro2::TokenTree::Punct(minus),
+            number @ proc_macro2::TokenTree::Literal(_),
+        ] if minus.as_char() == '-' => {
+            Some(TokenStream::from_iter([pair[0].clone(), number.clone()]))
+        }
+        _ => None,
+    })
+}
+
+/// Checks the value of `mailbox = …`: an integer literal in `1..=MAILBOX_MAX`. `negative` is
+/// a negative number as written, for the span of its error.
+fn mailbox_bound(
+    value: &Expr,
+    negative: Option<&TokenStream>,
+    errors: &mut Errors,
+) -> Option<usize> {
+    let negative_error = |errors: &mut Errors| {
+        let message = format!(
+            "the mailbox bound counts messages, so it cannot be negative: use a bound in \
+             1..={MAILBOX_MAX}"
+        );
+        match negative {
+            Some(tokens) => errors.spanned(tokens, message),
+            None => errors.spanned(value, message),
+        }
+    };
     let literal = match value {
         Expr::Lit(ExprLit {
             lit: Lit::Int(literal),
@@ -102,10 +133,7 @@ fn mailbox_bound(value: &Expr, errors: &mut Errors) -> Option<usize> {
             return None;
         }
         Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Neg(_)) => {
-            errors.spanned(
-                value,
-                format!("the mailbox bound must be a positive integer in 1..={MAILBOX_MAX}"),
-            );
+            negative_error(errors);
             return None;
         }
         other => {
@@ -120,6 +148,10 @@ fn mailbox_bound(value: &Expr, errors: &mut Errors) -> Option<usize> {
             return None;
         }
     };
+    if literal.base10_digits().starts_with('-') {
+        negative_error(errors);
+        return None;
+    }
     let bound = match literal.base10_parse::<u64>() {
         Ok(bound) => bound,
         Err(_) => {
@@ -238,4 +270,48 @@ pub(crate) fn reply_type(
         );
     }
     reply
+}
+
+/// Whether `attribute` is a `#[derive(…)]` that lists `Bounded` (however it is pathed).
+pub(crate) fn derives_bounded(attribute: &Attribute) -> bool {
+    if !attribute.path().is_ident("derive") {
+        return false;
+    }
+    let Ok(paths) = attribute.parse_args_with(
+        syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+    ) else {
+        return false;
+    };
+    paths.iter().any(|path| {
+        path.segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Bounded")
+    })
+}
+
+/// `attributes` with `Bounded` taken out of every `#[derive(…)]` (an attribute left empty is
+/// dropped).
+pub(crate) fn without_bounded_derive(attributes: &[Attribute]) -> Vec<Attribute> {
+    attributes
+        .iter()
+        .filter_map(|attribute| {
+            if !derives_bounded(attribute) {
+                return Some(attribute.clone());
+            }
+            let paths = attribute
+                .parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                )
+                .ok()?;
+            let kept: Vec<&syn::Path> = paths
+                .iter()
+                .filter(|path| {
+                    path.segments
+                        .last()
+                        .is_none_or(|segment| segment.ident != "Bounded")
+                })
+                .collect();
+            (!kept.is_empty()).then(|| syn::parse_quote!(#[derive(#(#kept),*)]))
+        })
+        .collect()
 }

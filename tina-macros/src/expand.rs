@@ -74,7 +74,8 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
     let mailbox = Literal::usize_unsuffixed(mailbox);
     let checks = container.map(|container| {
         let place = format!("in the state of `{ident}`");
-        let assertions = bounded_assertions(&container.fields, &place, &mut errors);
+        let assertions =
+            bounded_assertions(&container.fields, &input.generics, &place, &mut errors);
         checks_block(
             &input.generics,
             quote!(state_is_bounded),
@@ -82,11 +83,33 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
             &TokenStream::new(),
         )
     });
+    // The `#[isolate]` impl block claims `Bounded` for the state (these assertions check
+    // every field), so a derive of `Bounded` here would claim it twice: it is reported and
+    // taken out of the derive, so that the report is the only error.
+    let runtime = runtime();
+    let mut item = item;
+    if let Some(derive) = input
+        .attrs
+        .iter()
+        .find(|attribute| attr::derives_bounded(attribute))
+    {
+        errors.spanned(
+            derive,
+            "an `#[isolate(mailbox = N)]` struct needs no `#[derive(Bounded)]`: the attribute \
+             checks every field itself; remove `Bounded` from this derive",
+        );
+        let mut stripped = input.clone();
+        stripped.attrs = attr::without_bounded_derive(&input.attrs);
+        item = quote!(#stripped);
+    }
     let errors = errors.to_compile_errors();
     quote! {
         #item
 
-        impl #impl_generics #private::MailboxBound for #ident #type_generics #where_clause {
+        // The bound was read from `#[isolate(mailbox = N)]` and checked to be in range, and
+        // every field is asserted `Bounded` below.
+        // SAFETY: so the promise of `IsolateStruct` holds.
+        unsafe impl #impl_generics #runtime::IsolateStruct for #ident #type_generics #where_clause {
             const MAILBOX: #private::core::primitive::usize = #mailbox;
         }
 
@@ -97,15 +120,50 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// One `assert_bounded::<T>()` per field whose type the friendly check did not already
 /// report, spanned at the field's type.
-fn bounded_assertions(fields: &[Field<'_>], place: &str, errors: &mut Errors) -> Vec<TokenStream> {
+fn bounded_assertions(
+    fields: &[Field<'_>],
+    generics: &Generics,
+    place: &str,
+    errors: &mut Errors,
+) -> Vec<TokenStream> {
     fields
         .iter()
         .filter(|field| !validate::unbounded(field.written, place, errors))
-        .map(|field| {
-            let ty = &field.resolved;
-            quote_spanned!(field.written.span()=> ::tina::__private::assert_bounded::<#ty>();)
-        })
+        .map(|field| bounded_assertion(field.written, &field.resolved, generics))
         .collect()
+}
+
+/// The statement that compiles only when `resolved` (written as `written`, whose span it
+/// takes) is `Bounded`. A concrete type is checked through the trait's own constant, so a
+/// failure is reported as "`T` is not `Bounded`" with nothing else in the notes; a type that
+/// mentions a type parameter goes through `tina::assert_bounded`, whose error suggests the
+/// missing `T: Bounded` bound.
+fn bounded_assertion(written: &Type, resolved: &Type, generics: &Generics) -> TokenStream {
+    let runtime = runtime();
+    if mentions_type_parameter(resolved, generics) {
+        quote_spanned!(written.span()=> #runtime::assert_bounded::<#resolved>();)
+    } else {
+        quote_spanned!(written.span()=> let _: () = <#resolved as #runtime::Bounded>::CHECKED;)
+    }
+}
+
+/// Whether `ty` names one of the type parameters of `generics` anywhere.
+fn mentions_type_parameter(ty: &Type, generics: &Generics) -> bool {
+    let parameters: Vec<String> = generics
+        .type_params()
+        .map(|param| param.ident.to_string())
+        .collect();
+    if parameters.is_empty() {
+        return false;
+    }
+    fn walk(tokens: TokenStream, parameters: &[String]) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => parameters.contains(&ident.to_string()),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), parameters),
+            _ => false,
+        })
+    }
+    walk(quote!(#ty), &parameters)
 }
 
 /// `const _: () = { fn name<generics>() { assertions } statements };`: type-level
@@ -232,7 +290,6 @@ fn expand_isolate(
         .iter()
         .map(|handler| &handler.message_resolved)
         .collect();
-    let methods: Vec<_> = handlers.iter().map(|handler| handler.method).collect();
     let tags = (0..handlers.len()).map(|index| Literal::u16_unsuffixed(index as u16));
 
     // The message enum; a generic isolate adds a variant that can never exist, so every type
@@ -328,27 +385,67 @@ fn expand_isolate(
         }
     });
 
-    // An impl for a message that cannot exist, kept out of diagnostics: with it, sending an
-    // unhandled type to an isolate with one handler reports "`Account` does not handle
-    // messages of type `Withdraw`" instead of the compiler inferring the one handled type and
-    // reporting a type mismatch. Left out when a handler takes a bare type parameter, whose
-    // impl would overlap it.
+    // `Answers`: what makes `ctx.call(&handle, request, timeout)` compile, for the requests
+    // whose handler takes the reply address.
+    let answers = handlers.iter().filter_map(|handler| {
+        let reply = handler.reply?;
+        let message = &handler.message_resolved;
+        Some(quote_spanned! {reply.span()=>
+            impl #impl_generics #runtime::Answers<#message> for #self_type #where_clause {}
+        })
+    });
+
+    // Impls for messages and requests that cannot exist, kept out of diagnostics: with two
+    // of each, the compiler never infers the one candidate there is. Sending an unhandled
+    // type reports "`Account` does not handle messages of type `Withdraw`" (even for an
+    // isolate with one handler or none) instead of a type mismatch naming a hidden type, and
+    // a call whose outcome has no handler, or whose target does not answer, names the
+    // request instead of `_`. Left out when a handler takes a bare type parameter, whose
+    // impl would overlap them.
     let type_parameter_message = handlers.iter().any(|handler| {
         matches!(&handler.message_resolved, Type::Path(path)
             if path.qself.is_none() && type_parameters.iter().any(|param| path.path.is_ident(*param)))
     });
     let unhandled = (!type_parameter_message).then(|| {
-        quote! {
-            #[diagnostic::do_not_recommend]
-            impl #impl_generics #runtime::Accepts<#private::Unhandled> for #self_type #where_clause {
-                fn wrap(message: #private::Unhandled) -> #enum_type {
-                    match message {}
-                }
-
-                fn extract(_message: #enum_type) -> #private::core::option::Option<#private::Unhandled> {
-                    #private::core::option::Option::None
+        // A message that cannot exist has no values to wrap; a call outcome of a request that
+        // cannot exist could only be a timeout or a refusal of a call nobody can make.
+        let uninhabited = quote!(match message {});
+        let no_call = quote! {
+            match message {
+                #runtime::CallResult::Reply(never) => match never {},
+                #runtime::CallResult::Timeout | #runtime::CallResult::Refused(_) => {
+                    #private::core::unreachable!("no call has this request type")
                 }
             }
+        };
+        let impossible = [
+            (quote!(#private::Unhandled), &uninhabited),
+            (quote!(#private::Unreachable), &uninhabited),
+            (quote!(#runtime::CallResult<#private::Unhandled>), &no_call),
+            (quote!(#runtime::CallResult<#private::Unreachable>), &no_call),
+        ];
+        let impls = impossible.iter().map(|(never, unwrap)| {
+            quote! {
+                #[diagnostic::do_not_recommend]
+                impl #impl_generics #runtime::Accepts<#never> for #self_type #where_clause {
+                    fn wrap(message: #never) -> #enum_type {
+                        #unwrap
+                    }
+
+                    fn extract(_message: #enum_type) -> #private::core::option::Option<#never> {
+                        #private::core::option::Option::None
+                    }
+                }
+            }
+        });
+        quote! {
+            #(#impls)*
+
+            #[diagnostic::do_not_recommend]
+            impl #impl_generics #runtime::Answers<#private::Unhandled> for #self_type #where_clause {}
+
+            #[diagnostic::do_not_recommend]
+            impl #impl_generics #runtime::Answers<#private::Unreachable> for #self_type #where_clause {}
         }
     });
 
@@ -369,7 +466,7 @@ fn expand_isolate(
         },
     };
     let mailbox =
-        quote_spanned!(self_type.span()=> <#self_type as #private::MailboxBound>::MAILBOX);
+        quote_spanned!(self_type.span()=> <#self_type as #runtime::IsolateStruct>::MAILBOX);
     let phantom_arm = phantom
         .is_some()
         .then(|| quote!(#enum_ident::__Phantom(_, never) => match never {},));
@@ -382,9 +479,37 @@ fn expand_isolate(
             }
         }
     } else {
+        let arms = handlers.iter().map(|handler| {
+            let variant = &handler.variant;
+            let method = handler.method;
+            // The call carries the span of the return type as written, so a handler that
+            // returns some other type named `Effect` is reported there.
+            let span = handler
+                .output
+                .map_or_else(|| method.span(), |output| output.span());
+            match handler.reply {
+                Some(reply) => {
+                    let message = &handler.message_resolved;
+                    let address = quote_spanned! {reply.span()=>
+                        #runtime::Ctx::reply_address::<#message>(ctx)
+                    };
+                    let call = quote_spanned!(span=> self.#method(message, reply, ctx));
+                    quote! {
+                        #enum_ident::#variant(message) => {
+                            let reply = #address;
+                            #call
+                        }
+                    }
+                }
+                None => {
+                    let call = quote_spanned!(span=> self.#method(message, ctx));
+                    quote!(#enum_ident::#variant(message) => #call,)
+                }
+            }
+        });
         quote! {
             match message {
-                #(#enum_ident::#variants(message) => self.#methods(message, ctx),)*
+                #(#arms)*
                 #phantom_arm
             }
         }
@@ -431,23 +556,46 @@ fn expand_isolate(
     });
 
     // Compile-time checks: `Bounded` (type-checked) and the payload size (evaluated).
-    let mut assertions: Vec<TokenStream> = handlers
+    let assertions: Vec<TokenStream> = handlers
         .iter()
         .map(|handler| {
             let message = &handler.message_resolved;
-            quote_spanned!(handler.message.span()=> ::tina::__private::assert_bounded::<#message>();)
+            let bounded = bounded_assertion(handler.message, message, generics);
+            let send = quote_spanned! {handler.message.span()=>
+                #runtime::assert_send::<#message>();
+            };
+            quote!(#bounded #send)
         })
         .collect();
     let args = init.and_then(|init| init.args.zip(init.args_resolved.as_ref()));
-    if let Some((written_args, args)) = args {
-        assertions.push(
-            quote_spanned!(written_args.span()=> ::tina::__private::assert_bounded::<#args>();),
-        );
-    }
-    let payload = payload_statements(handlers, args, &enum_type, self_type);
+    // The init args need no assertion of their own: `Isolate::Args` requires `Bounded`, and
+    // `type Args` carries the span of the args as written, so that bound reports at them.
+    let args_item = match args {
+        Some((written_args, _)) => quote_spanned!(written_args.span()=> type Args = #args_type;),
+        None => quote!(type Args = #args_type;),
+    };
+    // A message or args type that does not depend on the isolate's type parameters is
+    // checked in the constant block, which `cargo check` evaluates; what depends on them (and
+    // the enum of a generic isolate) only has a size once the isolate is instantiated, so it
+    // is checked in `handle`, when the compiler generates the code of that instance.
     let generic = is_generic(generics);
-    let payload_in_handle = generic.then(|| quote!(const { #payload };));
-    let payload_in_block = if generic { TokenStream::new() } else { payload };
+    let (generic_handlers, concrete_handlers): (Vec<&Handler<'_>>, Vec<&Handler<'_>>) = handlers
+        .iter()
+        .partition(|handler| mentions_type_parameter(&handler.message_resolved, generics));
+    let (generic_args, concrete_args) = match args {
+        Some((_, resolved)) if mentions_type_parameter(resolved, generics) => (args, None),
+        _ => (None, args),
+    };
+    let payload_in_block = if generic {
+        payload_statements(&concrete_handlers, concrete_args, None, self_type)
+    } else {
+        payload_statements(handlers, args, Some(&enum_type), self_type)
+    };
+    let payload_in_handle = generic.then(|| {
+        let payload =
+            payload_statements(&generic_handlers, generic_args, Some(&enum_type), self_type);
+        quote!(const { #payload };)
+    });
     let checks = checks_block(
         generics,
         quote!(messages_are_bounded),
@@ -465,11 +613,30 @@ fn expand_isolate(
 
         #(#conversions)*
 
+        #(#answers)*
+
         #unhandled
+
+        // `#[isolate(mailbox = N)]` on the struct asserted every field `Bounded`; without it
+        // the `IsolateStruct` bound read for `MAILBOX` fails, and nothing compiles.
+        #[diagnostic::do_not_recommend]
+        // SAFETY: so the state is bounded.
+        unsafe impl #impl_generics #runtime::Bounded for #self_type #where_clause {}
+
+        // Every variant holds a message type asserted `Send` below (each at its handler, so a
+        // message that is not `Send` is reported there, once), or can never exist.
+        // SAFETY: so the enum is `Send`.
+        unsafe impl #impl_generics #private::core::marker::Send for #enum_type #where_clause {}
+
+        // Every variant holds a message type asserted `Bounded` below (or, in a generic
+        // isolate, required to be by the impl's bounds), or can never exist.
+        #[diagnostic::do_not_recommend]
+        // SAFETY: so the enum is bounded.
+        unsafe impl #impl_generics #runtime::Bounded for #enum_type #where_clause {}
 
         impl #impl_generics #runtime::Isolate for #self_type #where_clause {
             type Message = #enum_type;
-            type Args = #args_type;
+            #args_item
             const MAILBOX: #private::core::primitive::usize = #mailbox;
             const NAME: &'static #private::core::primitive::str = #name_literal;
 
@@ -524,7 +691,7 @@ fn undelivered_message(ty: &Type) -> Option<&Type> {
 fn payload_statements(
     handlers: &[&Handler<'_>],
     args: Option<(&Type, &Type)>,
-    enum_type: &TokenStream,
+    enum_type: Option<&TokenStream>,
     self_type: &Type,
 ) -> TokenStream {
     // Every token of the statement carries the span of the type, so the compile-time panic
@@ -556,12 +723,22 @@ fn payload_statements(
             written.span(),
         ));
     }
-    statements.extend(check(
-        quote!(enum_payload_problem),
-        enum_type,
-        tokens_text(enum_type),
-        self_type.span(),
-    ));
+    if let Some(enum_type) = enum_type {
+        // Named by the isolate, not by the generated enum.
+        let name = match self_type {
+            Type::Path(path) => path.path.segments.last().map_or_else(
+                || tokens_text(self_type),
+                |segment| segment.ident.to_string(),
+            ),
+            other => tokens_text(other),
+        };
+        statements.extend(check(
+            quote!(enum_payload_problem),
+            enum_type,
+            name,
+            self_type.span(),
+        ));
+    }
     statements
 }
 
@@ -577,7 +754,7 @@ pub(crate) fn derive_bounded(input: &DeriveInput) -> TokenStream {
     let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
     let ident = container.ident;
     let place = format!("in a field of `{ident}`");
-    let assertions = bounded_assertions(&container.fields, &place, &mut errors);
+    let assertions = bounded_assertions(&container.fields, &generics, &place, &mut errors);
     let checks = checks_block(
         &generics,
         quote!(fields_are_bounded),
@@ -586,7 +763,8 @@ pub(crate) fn derive_bounded(input: &DeriveInput) -> TokenStream {
     );
     let errors = errors.to_compile_errors();
     quote! {
-        impl #impl_generics #runtime::Bounded for #ident #type_generics #where_clause {}
+        // SAFETY: every field's type is asserted `Bounded` in the checks below.
+        unsafe impl #impl_generics #runtime::Bounded for #ident #type_generics #where_clause {}
 
         #checks
         #errors
@@ -603,12 +781,11 @@ pub(crate) fn derive_request(input: &DeriveInput) -> TokenStream {
         return errors.to_compile_errors();
     };
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
-    let place = format!("in the reply type of `{ident}`");
-    let mut assertions = Vec::new();
-    if !validate::unbounded(&reply, &place, &mut errors) {
-        assertions
-            .push(quote_spanned!(reply.span()=> ::tina::__private::assert_bounded::<#reply>();));
-    }
+    // No assertion of its own: `Request::Reply` requires `Bounded`, and `type Reply` carries
+    // the span of the reply as written, so that bound reports there (with the trait's note
+    // on what to use instead).
+    let assertions: Vec<TokenStream> = Vec::new();
+    let reply_item = quote_spanned!(reply.span()=> type Reply = #reply;);
     let payload = if is_generic(&input.generics) {
         TokenStream::new()
     } else {
@@ -630,7 +807,7 @@ pub(crate) fn derive_request(input: &DeriveInput) -> TokenStream {
     let errors = errors.to_compile_errors();
     quote! {
         impl #impl_generics #runtime::Request for #ident #type_generics #where_clause {
-            type Reply = #reply;
+            #reply_item
         }
 
         #checks

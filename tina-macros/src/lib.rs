@@ -7,9 +7,9 @@
 //!
 //! | macro | on | generates |
 //! |---|---|---|
-//! | `#[isolate(mailbox = N)]` | the isolate's struct or enum | the mailbox bound; the check that every field is `Bounded` |
-//! | `#[isolate]` | the isolate's impl block | the message enum, `Message`, `From`, `Accepts`, the `Isolate` impl with the dispatch `match`; the checks that every message and the init args are `Bounded` and fit an envelope |
-//! | `#[derive(Bounded)]` | a message or state type | `impl Bounded`; the check that every field is `Bounded` |
+//! | `#[isolate(mailbox = N)]` | the isolate's struct or enum | the mailbox bound (`unsafe impl IsolateStruct`); the check that every field is `Bounded` |
+//! | `#[isolate]` | the isolate's impl block | the message enum, `Message`, `From`, `Accepts`, `Answers` (for request handlers), `Bounded` for the state and the enum, the `Isolate` impl with the dispatch `match`; the checks that every message is `Bounded` and `Send`, and that messages and init args fit an envelope |
+//! | `#[derive(Bounded)]` | a message or state type | `unsafe impl Bounded`, after the check that every field is `Bounded` |
 //! | `#[derive(Request)]` + `#[reply(T)]` | a request message | `impl Request` with `type Reply = T` |
 //!
 //! Each macro works in three steps, as in `serde_derive` and `thiserror`: `ast` reads the
@@ -68,8 +68,13 @@ use proc_macro::TokenStream;
 ///         Effect::Receive
 ///     }
 ///
-///     fn get_balance(&mut self, _request: GetBalance, ctx: &mut Ctx<Self>) -> Effect {
-///         ctx.reply(Balance(self.balance))
+///     fn get_balance(
+///         &mut self,
+///         _request: GetBalance,
+///         reply: ReplyTo<GetBalance>,
+///         ctx: &mut Ctx<Self>,
+///     ) -> Effect {
+///         ctx.reply(reply, Balance(self.balance))
 ///     }
 /// }
 ///
@@ -110,7 +115,14 @@ use proc_macro::TokenStream;
 ///   message type `M` the isolate accepts: one handler per type. The message may be
 ///   destructured in the parameter (`Deposit { amount }: Deposit`). A call's outcome is a
 ///   message too: a caller of `ctx.call` declares a handler taking
-///   `CallResult<Reply>`.
+///   `CallResult<Request>` (keyed by the request, holding its reply).
+/// * A **request handler**, `fn name(&mut self, request: Q, reply: ReplyTo<Q>, ctx: &mut
+///   Ctx<Self>) -> Effect`, for a request type `Q` the isolate answers: the extra parameter
+///   is the reply address, answered with `ctx.reply(reply, value)` (now) or kept in the
+///   state and answered with `ctx.reply_to(reply, value)` (later). `value` must be a
+///   `Q::Reply`, and the address is used up by the reply, so the wrong type or a second
+///   reply does not compile. Only an isolate with such a handler can be called with `Q`
+///   (`Answers<Q>`).
 /// * `fn resume(&mut self, ctx: &mut Ctx<Self>) -> Effect` (optional) runs on the tick after
 ///   a handler returned `Effect::Yield`, to continue chunked work.
 /// * `fn shutdown(&mut self, ctx: &mut Ctx<Self>) -> Effect` (optional) runs when the system
@@ -140,8 +152,13 @@ use proc_macro::TokenStream;
 /// #         self.balance += deposit.amount;
 /// #         Effect::Receive
 /// #     }
-/// #     fn get_balance(&mut self, _request: GetBalance, ctx: &mut Ctx<Self>) -> Effect {
-/// #         ctx.reply(Balance(self.balance))
+/// #     fn get_balance(
+/// #         &mut self,
+/// #         _request: GetBalance,
+/// #         reply: ReplyTo<GetBalance>,
+/// #         ctx: &mut Ctx<Self>,
+/// #     ) -> Effect {
+/// #         ctx.reply(reply, Balance(self.balance))
 /// #     }
 /// # }
 /// // (the impl block, unchanged)
@@ -192,6 +209,17 @@ use proc_macro::TokenStream;
 /// #     }
 /// # }
 ///
+/// // For each request handler (one that takes a `ReplyTo`): `Answers`, which is what lets
+/// // `ctx.call(&account, GetBalance, timeout)` compile.
+/// impl tina::Answers<GetBalance> for Account {}
+///
+/// // The state is `Bounded` (`#[isolate(mailbox = 64)]` checked every field), and so is
+/// // the enum (every message is checked below).
+/// // SAFETY: the field, a `u64`, owns no heap memory.
+/// unsafe impl tina::Bounded for Account {}
+/// // SAFETY: every variant's message is `Bounded`.
+/// unsafe impl tina::Bounded for AccountMessage {}
+///
 /// impl tina::Isolate for Account {
 ///     type Message = AccountMessage;
 ///     type Args = u64;
@@ -205,22 +233,26 @@ use proc_macro::TokenStream;
 ///     fn handle(&mut self, message: AccountMessage, ctx: &mut Ctx<'_, Self>) -> Effect {
 ///         match message {
 ///             AccountMessage::Deposit(message) => self.deposit(message, ctx),
-///             AccountMessage::GetBalance(message) => self.get_balance(message, ctx),
+///             AccountMessage::GetBalance(message) => {
+///                 // The reply address of the request being handled, typed by it.
+///                 let reply = ctx.reply_address::<GetBalance>();
+///                 self.get_balance(message, reply, ctx)
+///             }
 ///         }
 ///     }
 ///     // `resume` and `shutdown` call the methods of those names, when there are any.
 /// }
 ///
-/// // Compile-time checks: every field of the state, every message type and the init args
-/// // are `Bounded`; every message type, the args and the enum fit an envelope's 64-byte
-/// // payload (the error states the size and the limit).
+/// // Compile-time checks: every field of the state and every message type are `Bounded`
+/// // (the init args are, by `Isolate::Args`' own bound); every message type, the args and
+/// // the enum fit an envelope's 64-byte payload (the error states the size and the limit).
 /// const _: () = {
-///     fn assert_bounded<T: tina::Bounded>() {}
 ///     # #[allow(dead_code)]
 ///     fn messages_are_bounded() {
-///         assert_bounded::<Deposit>();
-///         assert_bounded::<GetBalance>();
-///         assert_bounded::<u64>();
+///         let _: () = <Deposit as tina::Bounded>::CHECKED;
+///         let _: () = <GetBalance as tina::Bounded>::CHECKED;
+///         tina::assert_send::<Deposit>();
+///         tina::assert_send::<GetBalance>();
 ///     }
 ///     assert!(tina::fits_payload::<Deposit>(), "message type `Deposit` is … bytes, over …");
 ///     assert!(tina::fits_payload::<AccountMessage>(), "the message enum …");
@@ -229,8 +261,11 @@ use proc_macro::TokenStream;
 ///
 /// The real expansion spells every path out through `::tina::__private`, so your own
 /// `Result`, `Option`, `Box`, `u16` or a module called `core` cannot change its meaning, and
-/// carries the mailbox bound from the struct to the impl block through a hidden trait (an
-/// `#[isolate]` impl whose struct has no `#[isolate(mailbox = N)]` says so).
+/// carries the mailbox bound from the struct to the impl block through the `unsafe` trait
+/// `tina::IsolateStruct` (an `#[isolate]` impl whose struct has no
+/// `#[isolate(mailbox = N)]` says so). The `unsafe impl`s it writes are generated code
+/// whose claims it has just checked, so a crate with `#![forbid(unsafe_code)]` can use
+/// the macros.
 ///
 /// # Details
 ///
@@ -297,7 +332,7 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 
 /// Implements `Request` for a message that expects an answer, with the reply type given by
 /// `#[reply(T)]`; `ctx.call` only accepts requests, and the caller receives the answer as a
-/// `CallResult<T>` message.
+/// `CallResult<Request>` message holding a `T`.
 ///
 /// ```
 /// # #![allow(dead_code)]
@@ -318,8 +353,8 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 /// assert!(reply_of::<GetBalance>().ends_with("Balance"));
 /// ```
 ///
-/// The reply must be `Bounded` and fit an envelope's 64-byte payload; a missing
-/// `#[reply(…)]` is a compile error that says what to add.
+/// The reply must be `Bounded` (the `Request` trait requires it) and fit an envelope's
+/// 64-byte payload; a missing `#[reply(…)]` is a compile error that says what to add.
 #[proc_macro_derive(Request, attributes(reply))]
 pub fn derive_request(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

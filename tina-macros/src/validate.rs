@@ -128,7 +128,55 @@ pub(crate) fn unbounded(ty: &Type, place: &str, errors: &mut Errors) -> bool {
             ),
         );
     });
+    if let Some(pointer) = raw_pointer(ty) {
+        found = true;
+        errors.spanned(
+            pointer,
+            format!(
+                "a raw pointer `{}` {place} points at memory nothing bounds and cannot cross \
+                 shards: send a `Handle`, an index into a fixed-size table, or a transfer \
+                 buffer (`tina::Buffer`)",
+                tokens_text(pointer)
+            ),
+        );
+    }
     found
+}
+
+/// The fix for the first unbounded standard type written in `ty`, if there is one.
+pub(crate) fn fix_for(ty: &Type) -> Option<&'static str> {
+    let mut fix = None;
+    walk(ty, &mut |_, rule| {
+        fix.get_or_insert(rule.fix);
+    });
+    fix
+}
+
+/// The first raw pointer written in `ty` (outside borrows), if there is one.
+fn raw_pointer(ty: &Type) -> Option<&syn::TypePtr> {
+    match ty {
+        Type::Ptr(pointer) => Some(pointer),
+        Type::Path(path) if path.qself.is_none() => {
+            path.path
+                .segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    PathArguments::AngleBracketed(arguments) => {
+                        arguments.args.iter().find_map(|argument| match argument {
+                            GenericArgument::Type(inner) => raw_pointer(inner),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+        }
+        Type::Array(array) => raw_pointer(&array.elem),
+        Type::Slice(slice) => raw_pointer(&slice.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(raw_pointer),
+        Type::Paren(paren) => raw_pointer(&paren.elem),
+        Type::Group(group) => raw_pointer(&group.elem),
+        _ => None,
+    }
 }
 
 /// Visits every path type in `ty` that names an unbounded standard type. Borrows are not
@@ -203,7 +251,8 @@ pub(crate) fn distinct_handlers<'i, 'a>(
     let mut distinct = Vec::with_capacity(isolate.handlers.len());
     for handler in &isolate.handlers {
         let message = tokens_text(handler.message);
-        if let Some(first) = by_message.get(&message) {
+        let key = message_key(&handler.message_resolved);
+        if let Some(first) = by_message.get(&key) {
             errors.spanned(
                 handler.message,
                 format!(
@@ -219,18 +268,34 @@ pub(crate) fn distinct_handlers<'i, 'a>(
             errors.spanned(
                 handler.method,
                 format!(
-                    "handlers `{first}` and `{}` would both be the variant `{variant}` of \
-                     `{}Message`; rename one",
+                    "handlers `{first}` and `{}` differ only in case or underscores, so `{}` \
+                     cannot tell their messages apart (both would be called `{variant}`); \
+                     rename one",
                     handler.method, isolate.name
                 ),
             );
             continue;
         }
-        by_message.insert(message, handler.method);
+        by_message.insert(key, handler.method);
         by_variant.insert(variant, handler.method);
         distinct.push(handler);
     }
     distinct
+}
+
+/// The message type as a key for spotting two handlers of one type: as written, without a
+/// leading `crate::`, `self::` or `::`, so `Add` and `crate::Add` are seen as one.
+fn message_key(ty: &Type) -> String {
+    let mut text = tokens_text(ty);
+    loop {
+        let stripped = ["crate::", "self::", "::"]
+            .iter()
+            .find_map(|prefix| text.strip_prefix(prefix).map(str::to_owned));
+        match stripped {
+            Some(rest) => text = rest,
+            None => return text,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ pub struct BufferPool {
     cursor_word: AtomicUsize,
 }
 
-// SAFETY: the pool's shared methods (`try_take`, `free`, `stats`, the getters) touch only the
+// The pool's shared methods (`try_take`, `free`, `stats`, the getters) touch only the
 // atomics and the immutable sizes, never the bytes in the `UnsafeCell`s. A block's bytes are
 // reachable only through the one `Buffer` whose `fetch_and` cleared the block's free bit, and
 // the bit is set again only when that `Buffer` is dropped, so no two `Buffer`s ever reach the
@@ -116,6 +116,7 @@ pub struct BufferPool {
 // take order one holder's accesses before the next holder's, whichever threads they run on.
 // So sharing the pool between threads (and, through `Arc`, sending `Buffer`s between them and
 // sharing `&Buffer`) cannot make two threads race on a byte.
+// SAFETY: so sharing the pool between threads is free of data races.
 unsafe impl Sync for BufferPool {}
 
 // `Send` is not implemented by hand: every field of the pool is `Send` already. `Buffer` is
@@ -546,8 +547,9 @@ mod tests {
     /// Reads a byte of the pool's storage directly; only for tests, where no buffer writes it at the
     /// same time.
     fn read_byte(byte: &std::cell::UnsafeCell<u8>) -> u8 {
-        // SAFETY: the test reads after every write, on the same thread, with no `&mut` to the
-        // block alive.
+        // The test reads after every write, on the same thread, with no `&mut` to the block
+        // alive.
+        // SAFETY: so the read races with nothing.
         unsafe { *byte.get() }
     }
 }

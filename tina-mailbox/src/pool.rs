@@ -579,8 +579,8 @@ impl<'pool, T> FreeOnDrop<'pool, T> {
     #[inline(always)]
     fn disarm(self) -> &'pool mut Pool<T> {
         let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never dropped nor used again, so moving the `&mut` out of it
-        // leaves exactly one live copy of the reference.
+        // `this` is never dropped nor used again.
+        // SAFETY: so moving the `&mut` out of it leaves exactly one live copy of it.
         unsafe { core::ptr::read(&this.pool) }
     }
 }

@@ -81,11 +81,12 @@ struct Shared<T> {
     mask: usize,
 }
 
-// SAFETY: `Shared` is reached from exactly two threads, the producer's and the consumer's. A
+// `Shared` is reached from exactly two threads, the producer's and the consumer's. A
 // slot is accessed by one side at a time, as the protocol in the module docs guarantees: the
 // producer writes only slots in `tail..head + capacity`, the consumer reads only slots in
 // `head..tail`, and the Release/Acquire pairs on the cursors order each hand-over. Values
 // move between threads, so `T: Send` is required and sufficient; no `&T` is ever shared.
+// SAFETY: so no slot is ever accessed from two threads at once.
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
@@ -105,8 +106,8 @@ impl<T> Drop for Shared<T> {
                 // Both halves are gone (this is the last `Arc`): the producer published all it
                 // wrote when it dropped, and the consumer stored its private cursor (past any
                 // items a forgotten batch leaked) when it dropped.
-                // SAFETY: so items `head..tail` are initialised and were never read out; each
-                // is dropped here exactly once.
+                // So items `head..tail` are initialised and were never read out.
+                // SAFETY: each is dropped here exactly once.
                 unsafe { (*slot).assume_init_drop() }
             });
             cursor = cursor.wrapping_add(1);
@@ -208,8 +209,9 @@ impl<T> Producer<T> {
             // region `tail..head + capacity`: the consumer has released it (the Acquire load
             // above, or an earlier one, ordered its read before this write) and will not read
             // it until a later Release store of `tail` publishes it.
-            // SAFETY: so the slot is the producer's alone, and it holds no initialised value
-            // (it was read out or never written): the write races with nothing, leaks nothing.
+            // So the slot is the producer's alone, and it holds no initialised value (it was
+            // read out or never written).
+            // SAFETY: the write races with nothing and leaks nothing.
             unsafe { (*slot).write(item) };
         });
         self.tail = self.tail.wrapping_add(1);
@@ -227,8 +229,8 @@ impl<T> Producer<T> {
             // `has_room` saw `tail - head_cache < capacity`, so slot `tail % capacity` lies in
             // the producer's region, released by the consumer (the Acquire load in `has_room`,
             // or an earlier one, ordered its read before this write) and unpublished.
-            // SAFETY: so the slot is the producer's alone and holds no initialised value: the
-            // write races with nothing and leaks nothing.
+            // So the slot is the producer's alone and holds no initialised value.
+            // SAFETY: the write races with nothing and leaks nothing.
             unsafe { (*slot).write(make()) };
         });
         self.tail = self.tail.wrapping_add(1);
@@ -420,8 +422,9 @@ impl<T> Consumer<T> {
             // The caller advances its cursor right after the read, and a `Batch`'s items
             // already count as consumed in `Consumer::head`, so even a forgotten batch never
             // reads one again.
-            // SAFETY: so slot `head % capacity` holds an initialised, published item the
-            // producer will not touch until our Release store of a `head` past it, read once.
+            // So slot `head % capacity` holds an initialised, published item the producer will
+            // not touch until our Release store of a `head` past it.
+            // SAFETY: the item is valid, unshared, and read exactly once.
             unsafe { (*slot).assume_init_read() }
         })
     }
@@ -515,9 +518,10 @@ impl<T> Batch<'_, T> {
         let shared = &self.consumer.shared;
         let take = shared.slots[self.head & shared.mask].with(|slot| {
             // `head < end <= tail_cache`, loaded with Acquire in `Consumer::batch`.
-            // SAFETY: so the slot holds an initialised, published item that the producer will
-            // not touch before our Release store of a `head` past it; the shared borrow ends
-            // with this closure, before the item is moved out or the slot handed back.
+            // So the slot holds an initialised, published item that the producer will not touch
+            // before our Release store of a `head` past it; the shared borrow ends with this
+            // closure, before the item is moved out or the slot handed back.
+            // SAFETY: the reference is to a valid item that nothing changes while it lives.
             wanted(unsafe { (*slot).assume_init_ref() })
         });
         if take { self.pop() } else { None }
@@ -547,8 +551,9 @@ impl<T> Batch<'_, T> {
             let taken = take(item)?;
             // Past the item before dropping it: if its `Drop` panics, it stays popped.
             *head = head.wrapping_add(1);
-            // SAFETY: as above; the item was not moved out (only through `take`'s `&mut`), and
-            // with the cursor past it nothing reads or drops it again: dropped exactly once.
+            // As above; the item was not moved out (only through `take`'s `&mut`), and with the
+            // cursor past it nothing reads or drops it again.
+            // SAFETY: the item is valid and dropped exactly once.
             unsafe { (*slot).assume_init_drop() };
             Some(taken)
         })

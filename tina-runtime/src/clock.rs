@@ -100,8 +100,9 @@ pub(crate) fn coarse_nanos() -> Option<u64> {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: `clock_gettime` writes one `timespec` through the pointer, which points
+        // `clock_gettime` writes one `timespec` through the pointer, which points
         // to a live, aligned local of that type; the clock id is a valid constant.
+        // SAFETY: so the call writes only into `now`.
         let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
         if status == 0 {
             return Some((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64);

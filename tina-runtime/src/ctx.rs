@@ -10,7 +10,7 @@ use crate::envelope::{Envelope, Kind, Payload, fits_payload};
 use crate::error::{SendError, SendErrorKind, SpawnError, TimerError};
 use crate::handle::{Handle, RawHandle, ShardId};
 use crate::isolate::Message as _;
-use crate::isolate::{Accepts, CallError, CallResult, Isolate, Request};
+use crate::isolate::{Accepts, Answers, CallError, CallResult, Isolate, Request};
 use crate::shard::calls::ErasedDecoder;
 use crate::shard::core::{ANY_SLOT, Core, RequestInfo};
 use crate::timer::{TimerAction, TimerId};
@@ -22,60 +22,84 @@ pub(crate) struct CallDecoder<I: Isolate> {
     pub(crate) refused: fn(SendErrorKind) -> I::Message,
 }
 
-/// The decoders of a call whose reply is `R`, made by isolate type `I`: one constant table
-/// per pair, so a slot keeps a single pointer to it.
-struct Decoders<I, R>(PhantomData<fn() -> (I, R)>);
+/// The decoders of a call of request `Q`, made by isolate type `I`: one constant table per
+/// pair, so a slot keeps a single pointer to it.
+struct Decoders<I, Q>(PhantomData<fn() -> (I, Q)>);
 
-impl<I, R> Decoders<I, R>
+impl<I, Q> Decoders<I, Q>
 where
-    I: Accepts<CallResult<R>>,
-    R: Send + 'static,
+    I: Accepts<CallResult<Q>>,
+    Q: Request,
 {
     const TABLE: CallDecoder<I> = CallDecoder {
-        reply: decode_reply::<I, R>,
-        timeout: timeout_message::<I, R>,
-        refused: refused_message::<I, R>,
+        reply: decode_reply::<I, Q>,
+        timeout: timeout_message::<I, Q>,
+        refused: refused_message::<I, Q>,
     };
 }
 
-fn decode_reply<I, R>(payload: &mut Payload) -> Option<I::Message>
+fn decode_reply<I, Q>(payload: &mut Payload) -> Option<I::Message>
 where
-    I: Accepts<CallResult<R>>,
-    R: Send + 'static,
+    I: Accepts<CallResult<Q>>,
+    Q: Request,
 {
     payload
-        .take::<R>()
+        .take::<Q::Reply>()
         .map(|reply| I::wrap(CallResult::Reply(reply)))
 }
 
-fn timeout_message<I, R>() -> I::Message
+fn timeout_message<I, Q>() -> I::Message
 where
-    I: Accepts<CallResult<R>>,
-    R: Send + 'static,
+    I: Accepts<CallResult<Q>>,
+    Q: Request,
 {
     I::wrap(CallResult::Timeout)
 }
 
-fn refused_message<I, R>(reason: SendErrorKind) -> I::Message
+fn refused_message<I, Q>(reason: SendErrorKind) -> I::Message
 where
-    I: Accepts<CallResult<R>>,
-    R: Send + 'static,
+    I: Accepts<CallResult<Q>>,
+    Q: Request,
 {
     I::wrap(CallResult::Refused(reason))
 }
 
-/// Where a deferred reply goes: taken with [`Ctx::defer_reply`], used with [`Ctx::reply_to`].
-/// Plain data (a handle, a correlation id and the expected reply type), so an isolate can
-/// keep it in its state.
-#[derive(Clone, Copy, Debug)]
-pub struct ReplyTo {
-    request: RequestInfo,
+/// Where the answer to one request of type `Q` goes: its caller and the call's correlation.
+///
+/// A handler that answers requests takes one as a parameter (`#[isolate]` passes it in):
+///
+/// ```text
+/// fn get_balance(&mut self, request: GetBalance, reply: ReplyTo<GetBalance>, ctx: &mut Ctx<Self>) -> Effect {
+///     ctx.reply(reply, Balance(self.balance))
+/// }
+/// ```
+///
+/// Answering with [`Ctx::reply`] (now) or [`Ctx::reply_to`] (later, from another handler
+/// invocation) takes it by value and a `Q::Reply` with it, so a reply of any other type, or a
+/// second reply to one request, does not compile. Plain, [`Bounded`](crate::Bounded) data
+/// that can be kept in the isolate's state for a deferred answer; neither `Copy` nor
+/// `Clone`. Dropping it without answering leaves the caller to its timeout.
+pub struct ReplyTo<Q> {
+    /// `None` when the request was sent with `send`, not `call`: nobody waits for an answer.
+    request: Option<RequestInfo>,
+    _request: PhantomData<fn() -> Q>,
 }
 
-impl ReplyTo {
-    /// The caller waiting for this reply.
-    pub fn caller(&self) -> RawHandle {
-        self.request.caller
+impl<Q: Request> ReplyTo<Q> {
+    /// The caller waiting for this reply; `None` when the request arrived as a plain message
+    /// (sent with `send`), so nobody waits for the answer.
+    pub fn caller(&self) -> Option<RawHandle> {
+        self.request.map(|request| request.caller)
+    }
+}
+
+impl<Q> core::fmt::Debug for ReplyTo<Q> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("ReplyTo")
+            .field("request", &core::any::type_name::<Q>())
+            .field("caller", &self.request.map(|request| request.caller))
+            .finish()
     }
 }
 
@@ -107,7 +131,11 @@ pub struct CallRefused<Q> {
 /// The context of one handler invocation: the isolate's window onto its shard.
 ///
 /// Every action returns at once: nothing here blocks, and nothing allocates.
-pub struct Ctx<'a, I: Isolate> {
+///
+/// The type itself puts no bound on `I` (its methods need `I: Isolate`), so a method that
+/// mentions `Ctx<Self>` in an impl block that lacks `#[isolate]` raises no error of its own:
+/// the one error is where the type is used as an isolate, and it says what to add.
+pub struct Ctx<'a, I> {
     core: &'a mut Core,
     me: RawHandle,
     global: usize,
@@ -491,7 +519,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// Sends `request` to `to` and returns the [`Effect`] that parks this isolate until the
     /// reply or the timeout, whichever comes first; either arrives as a
-    /// [`CallResult<Q::Reply>`] message. The request carries the deadline `now + timeout`:
+    /// [`CallResult<Q>`] message. The request carries the deadline `now + timeout`:
     /// if it reaches the head of the callee's mailbox later than that, it is dropped
     /// unprocessed.
     ///
@@ -505,9 +533,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         timeout: Duration,
     ) -> Result<Effect, CallRefused<Q>>
     where
-        T: Accepts<Q>,
+        T: Answers<Q>,
         Q: Request,
-        I: Accepts<CallResult<Q::Reply>>,
+        I: Accepts<CallResult<Q>>,
     {
         const {
             assert!(
@@ -586,7 +614,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 TimerAction::CallTimeout(correlation),
             )
             .expect("a free timer slot was checked before anything was sent");
-        let decoder: &'static CallDecoder<I> = &Decoders::<I, Q::Reply>::TABLE;
+        let decoder: &'static CallDecoder<I> = &Decoders::<I, Q>::TABLE;
         let call = self
             .core
             .calls
@@ -601,77 +629,100 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Ok(Effect::Call(CallToken { _private: () }))
     }
 
-    /// Answers the request being handled with `value` and returns the [`Effect`] to return.
+    /// Answers the request `to` with `value` and returns the [`Effect`] to return (park
+    /// until the next message).
     ///
-    /// Answering outside a request, twice, or with a type other than the request's declared
-    /// reply type is a programmer error: the isolate crashes with a reason saying which.
-    /// A reply that cannot be delivered (caller gone, ring full) is counted, and the caller
-    /// sees its timeout.
-    pub fn reply<R: Send + 'static>(&mut self, value: R) -> Effect {
-        let Some(request) = self.core.request.take() else {
-            return Effect::Crash("reply outside a request handler, or a second reply");
-        };
-        if !request.expects::<R>() {
-            return Effect::Crash("reply of a type other than the request's declared reply type");
-        }
-        let me = self.me;
-        if request.external {
-            self.reply_outside(request, Payload::new(value));
-            return Effect::Reply(ReplyToken { _private: () });
-        }
-        let make = || Envelope::reply(request.caller, me, request.correlation, Payload::new(value));
-        if request.caller.shard() == self.core.shard {
-            // Same shard: straight into the caller's reply slot, no routing.
-            self.core
-                .accept_reply_with(request.caller, request.correlation, make);
-        } else if let Err((kind, _)) = self.core.route(make()) {
-            self.core.count_refusal(kind);
-        }
+    /// The type says it all: `to` is the reply address of a request of type `Q` (the
+    /// request handler's `reply: ReplyTo<Q>` parameter), `value` is a `Q::Reply`, and the
+    /// address is used up. A reply that cannot be delivered (caller gone, timed out, ring
+    /// full) is counted, and the caller sees its timeout; a reply to a request that was sent
+    /// with `send` rather than called is counted as late and dropped.
+    pub fn reply<Q: Request>(&mut self, to: ReplyTo<Q>, value: Q::Reply) -> Effect {
+        // A refusal is counted where it happens; the caller sees its timeout.
+        let _ = self.reply_to(to, value);
         Effect::Reply(ReplyToken { _private: () })
     }
 
-    /// Takes the current request's reply address so the answer can be sent later, from
-    /// another handler invocation, with [`Ctx::reply_to`] (the callee can wait for a timer
-    /// or another isolate first). `None` outside a request or after a reply.
-    pub fn defer_reply(&mut self) -> Option<ReplyTo> {
-        self.core.request.take().map(|request| ReplyTo { request })
+    /// The reply address of the request being handled, when it is a `Q` and nobody took it
+    /// yet; `None` outside a request (or for a request sent with `send`), or for a request of
+    /// another reply type.
+    ///
+    /// `#[isolate]` passes the address to the handler's `ReplyTo<Q>` parameter for you; a
+    /// hand-written [`Isolate::handle`] calls this in the `match` arm of a request.
+    /// It checks, at run time, that the request's declared reply type is `Q::Reply`: the one
+    /// place the reply type is still checked at run time, because a hand-written `handle`
+    /// names `Q` itself (generated handlers are typed end to end and skip the check). From
+    /// here on the address is typed.
+    pub fn take_reply<Q: Request>(&mut self) -> Option<ReplyTo<Q>> {
+        if !self
+            .core
+            .request
+            .is_some_and(|request| request.expects::<Q::Reply>())
+        {
+            return None;
+        }
+        self.core.request.take().map(|request| ReplyTo {
+            request: Some(request),
+            _request: PhantomData,
+        })
     }
 
-    /// Answers a deferred request. The caller may have timed out meanwhile: then the reply
-    /// is dropped on arrival and counted as late, never delivered to a later call.
+    /// The reply address for the request being handled, for the `ReplyTo<Q>` parameter of a
+    /// generated request handler; an address that leads nowhere when the message arrived as
+    /// a plain message (sent with `send`).
     ///
-    /// Refused, with nothing sent, when `value` is not the request's declared reply type
-    /// (returned as [`SendErrorKind::Stale`]: the address is not valid for this type), or
-    /// when the route to the caller refuses it.
-    pub fn reply_to<R: Send + 'static>(
+    /// Unlike [`Ctx::take_reply`] it does not check the reply type at run time: the generated
+    /// dispatch calls it only in the arm of the variant that holds a `Q`, and a request
+    /// reaches that variant only through `Ctx::call::<_, Q>` (or `System::call`), which
+    /// declared `Q::Reply` as the reply type. (A mismatch could not be unsound anyway: the
+    /// caller's decoder checks the payload's type and drops a reply of any other.)
+    #[doc(hidden)]
+    #[inline]
+    pub fn reply_address<Q>(&mut self) -> ReplyTo<Q> {
+        ReplyTo {
+            request: self.core.request.take(),
+            _request: PhantomData,
+        }
+    }
+
+    /// Answers a request later, from another handler invocation than the one that received
+    /// it (keep the [`ReplyTo<Q>`] in the state meanwhile). The caller may have timed out
+    /// meanwhile: then the reply is dropped on arrival and counted as late, never delivered
+    /// to a later call.
+    ///
+    /// Refused, with nothing sent and the value handed back, when the route to the caller
+    /// refuses it, or (as [`SendErrorKind::Stale`]) when the request was sent with `send`,
+    /// so nobody waits for an answer.
+    pub fn reply_to<Q: Request>(
         &mut self,
-        to: ReplyTo,
-        value: R,
-    ) -> Result<(), SendError<R>> {
-        if !to.request.expects::<R>() {
+        to: ReplyTo<Q>,
+        value: Q::Reply,
+    ) -> Result<(), SendError<Q::Reply>> {
+        let Some(request) = to.request else {
+            self.core.counters.late_replies_dropped += 1;
             return Err(SendError {
                 kind: SendErrorKind::Stale,
                 message: value,
             });
-        }
-        if to.request.external {
-            self.reply_outside(to.request, Payload::new(value));
+        };
+        if request.external {
+            self.reply_outside(request, Payload::new(value));
             return Ok(());
         }
-        if let Err(kind) = self.precheck_reply(to.request.caller) {
+        if let Err(kind) = self.precheck_reply(request.caller) {
             self.core.count_refusal(kind);
             return Err(SendError {
                 kind,
                 message: value,
             });
         }
-        let caller = to.request.caller;
+        let caller = request.caller;
         let me = self.me;
-        let make = || Envelope::reply(caller, me, to.request.correlation, Payload::new(value));
+        let make = || Envelope::reply(caller, me, request.correlation, Payload::new(value));
         if caller.shard() == self.core.shard {
             // Replies take the control reserve locally: nothing here can refuse them.
             self.core
-                .accept_reply_with(caller, to.request.correlation, make);
+                .accept_reply_with(caller, request.correlation, make);
         } else if !self.core.push_remote_with(caller.shard(), make) {
             unreachable_refusal(SendErrorKind::RingFull);
         }
@@ -752,7 +803,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         Ok(buffer)
     }
 
-    /// Whether the current message is a request still waiting for [`Ctx::reply`].
+    /// Whether the current message is a request whose reply address nobody has taken yet
+    /// (see [`Ctx::take_reply`]). In a request handler generated by `#[isolate]` the address
+    /// has already been taken — it is the handler's `ReplyTo` parameter — so this is `false`
+    /// there.
     pub fn is_request(&self) -> bool {
         self.core.request.is_some()
     }

@@ -78,9 +78,10 @@ unsafe fn drop_in_place_as<T>(pointer: *mut u8) {
     // teardown, an expired request, a timer whose target is gone), never by user code, so a
     // panicking `Drop` of the user's type is caught here: it must not unwind into the shard.
     crate::supervision::crash::caught(|| {
-        // SAFETY: the caller guarantees an initialised, aligned `T` that nobody uses
+        // The caller guarantees an initialised, aligned `T` that nobody uses
         // afterwards; if its `Drop` panics, the rest of the value is leaked, never dropped
         // twice (the payload forgot its type before calling this).
+        // SAFETY: so the value is dropped exactly once.
         unsafe { core::ptr::drop_in_place(pointer.cast::<T>()) }
     });
 }
@@ -116,8 +117,8 @@ impl Payload {
         self.clear();
         // `Bytes` is 8-aligned and 64 bytes long, and the const assertion above guarantees
         // `size_of::<T>() <= 64` and `align_of::<T>() <= 8`.
-        // SAFETY: so the write stays in bounds and is aligned; the payload was cleared above,
-        // so nothing is overwritten without being dropped.
+        // The payload was cleared above, so nothing is overwritten without being dropped.
+        // SAFETY: so the write stays in bounds, is aligned and leaks nothing.
         unsafe { self.bytes.0.as_mut_ptr().cast::<T>().write(value) };
         self.value_type = Some(&TypeTable::<T>::TABLE);
     }
@@ -136,9 +137,10 @@ impl Payload {
             return None;
         }
         self.value_type = None;
-        // SAFETY: the type table said the bytes hold an initialised `T`, written by `write` at
+        // The type table said the bytes hold an initialised `T`, written by `write` at
         // the start of the 8-aligned buffer. Clearing the table first means the value is
         // moved out exactly once and never dropped in place afterwards.
+        // SAFETY: so the read yields the one live `T`.
         Some(unsafe { self.bytes.0.as_ptr().cast::<T>().read() })
     }
 
@@ -146,9 +148,10 @@ impl Payload {
     #[inline]
     pub(crate) fn clear(&mut self) {
         if let Some(value_type) = self.value_type.take() {
-            // SAFETY: the table is set only by `write`, together with an initialised value of
+            // The table is set only by `write`, together with an initialised value of
             // its type at the start of the buffer; taking it first guarantees the value is
             // dropped once.
+            // SAFETY: so the value is dropped exactly once.
             unsafe { (value_type.drop_value)(self.bytes.0.as_mut_ptr().cast::<u8>()) };
         }
     }

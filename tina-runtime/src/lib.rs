@@ -80,7 +80,7 @@ mod system;
 mod timer;
 
 pub use bounce::{Bounce, Spawn, Undelivered};
-pub use bounded::Bounded;
+pub use bounded::{Bounded, assert_bounded, assert_send};
 pub use clock::Instant;
 pub use counters::Counters;
 pub use ctx::{CallRefused, Ctx, ReplyTo};
@@ -93,7 +93,9 @@ pub use io::{
     CLOSE_LINGER, IoError, IoEvent, Listen, SEND_LOW_WATER, SEND_QUEUE, Socket, SocketOption,
     SocketTransfer, Wait, WriteRefused,
 };
-pub use isolate::{Accepts, CallError, CallResult, Isolate, MAILBOX_MAX, Message, Request};
+pub use isolate::{
+    Accepts, Answers, CallError, CallResult, Isolate, IsolateStruct, MAILBOX_MAX, Message, Request,
+};
 pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SOCKETS_MAX, SpecError, SpecErrors};
 pub use supervision::crash::REASON_BYTES;

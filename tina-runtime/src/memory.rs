@@ -58,8 +58,9 @@ fn address_space_limit() -> Option<u64> {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points to a live,
+    // `getrlimit` writes one `rlimit` through the pointer, which points to a live,
     // properly aligned local of exactly that type; it reads nothing else.
+    // SAFETY: so the call writes only into `limit`.
     let status = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) };
     (status == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }

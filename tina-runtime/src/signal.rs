@@ -19,9 +19,10 @@ extern "C" fn on_signal(signal: libc::c_int) {
 /// shards).
 pub(crate) fn install() -> std::io::Result<()> {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR2] {
-        // SAFETY: `sigaction` is given a zero-initialised struct with a valid handler address
+        // `sigaction` is given a zero-initialised struct with a valid handler address
         // and an empty mask; the handler only performs an atomic store, which is
         // async-signal-safe, and it is a plain `extern "C"` function that lives forever.
+        // SAFETY: so installing the handler is sound.
         let result = unsafe {
             let mut action: libc::sigaction = core::mem::zeroed();
             action.sa_sigaction = on_signal as *const () as libc::sighandler_t;

@@ -2,9 +2,13 @@
 //!
 //! ```
 //! use tina_runtime::{BootSpec, ShardId};
-//! # use tina_runtime::{Ctx, Effect, Isolate, Message};
+//! # use tina_runtime::{Bounded, Ctx, Effect, Isolate, Message};
 //! # struct Idle;
 //! # enum Never {}
+//! # // SAFETY: a unit struct and an empty enum own nothing.
+//! # unsafe impl Bounded for Idle {}
+//! # // SAFETY: as above.
+//! # unsafe impl Bounded for Never {}
 //! # impl Message for Never { fn tag(&self) -> u16 { match *self {} } }
 //! # impl Isolate for Idle {
 //! #     type Message = Never; type Args = (); const MAILBOX: usize = 8; const NAME: &'static str = "Idle";

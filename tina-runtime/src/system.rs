@@ -349,7 +349,7 @@ impl System {
     /// The request goes through the target shard's ingress queue like
     /// [`System::send`], carrying the deadline `now + timeout`: the callee handles it as a
     /// request from any caller and answers with [`Ctx::reply`](crate::Ctx::reply) (or
-    /// later, with `reply_to`). Fails with the request handed back when it cannot be sent
+    /// later, with [`Ctx::reply_to`](crate::Ctx::reply_to)). Fails with the request handed back when it cannot be sent
     /// or every external call slot is in use; with
     /// [`ExternalCallError::Refused`] when the target's shard refuses it on arrival, at
     /// once; with [`ExternalCallError::Timeout`] otherwise. A reply that arrives after the
@@ -363,7 +363,7 @@ impl System {
         timeout: Duration,
     ) -> Result<Q::Reply, ExternalCallError<Q>>
     where
-        T: Accepts<Q>,
+        T: crate::isolate::Answers<Q>,
         Q: Request,
     {
         let target = to.raw();
@@ -605,9 +605,10 @@ fn run_shard_guarded(
 fn precise_timer_slack() {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
-        // SAFETY: `PR_SET_TIMERSLACK` takes one integer argument (the slack in
+        // `PR_SET_TIMERSLACK` takes one integer argument (the slack in
         // nanoseconds) and touches only the calling thread's scheduling attributes; the
         // other arguments are ignored. No memory is passed.
+        // SAFETY: so the call touches no memory.
         let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
     }
 }
@@ -807,6 +808,13 @@ mod tests {
             0
         }
     }
+    // SAFETY: unit structs and an enum of one: nothing owns memory.
+    unsafe impl crate::Bounded for Pulse {}
+    // SAFETY: as above.
+    unsafe impl crate::Bounded for Beat {}
+    // SAFETY: as above.
+    unsafe impl crate::Bounded for BeatMessage {}
+
     impl crate::Accepts<Pulse> for Beat {
         fn wrap(message: Pulse) -> BeatMessage {
             BeatMessage::Pulse(message)

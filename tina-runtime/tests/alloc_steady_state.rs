@@ -49,9 +49,10 @@ fn counted_thread() -> bool {
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: every method forwards to the system allocator with the caller's arguments
+// Every method forwards to the system allocator with the caller's arguments
 // unchanged, so the caller's contract is the system allocator's; counting touches only an
 // atomic.
+// SAFETY: so this allocator keeps the contract because the system allocator does.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) && counted_thread() {
@@ -171,8 +172,8 @@ impl Server {
         Server
     }
 
-    fn echo(&mut self, echo: Echo, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(echo.0)
+    fn echo(&mut self, echo: Echo, reply: ReplyTo<Echo>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, echo.0)
     }
 }
 
@@ -199,7 +200,7 @@ impl Caller {
         }
     }
 
-    fn result(&mut self, result: CallResult<u64>, ctx: &mut Ctx<Self>) -> Effect {
+    fn result(&mut self, result: CallResult<Echo>, ctx: &mut Ctx<Self>) -> Effect {
         let CallResult::Reply(value) = result else {
             panic!("no call should time out")
         };
@@ -461,8 +462,13 @@ impl Sink {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.handled)
+    fn how_many(
+        &mut self,
+        _question: HowMany,
+        reply: ReplyTo<HowMany>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        ctx.reply(reply, self.handled)
     }
 
     fn bulk(&mut self, bulk: Bulk, ctx: &mut Ctx<Self>) -> Effect {
@@ -513,8 +519,13 @@ impl Flooder {
         Effect::Receive
     }
 
-    fn how_many(&mut self, _question: HowMany, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.bounced)
+    fn how_many(
+        &mut self,
+        _question: HowMany,
+        reply: ReplyTo<HowMany>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        ctx.reply(reply, self.bounced)
     }
 }
 

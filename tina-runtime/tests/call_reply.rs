@@ -6,8 +6,8 @@ mod support;
 use core::time::Duration;
 
 use tina_runtime::{
-    BootSpec, CallError, CallResult, Ctx, Effect, Handle, Instant, Isolate, ReplyTo, Request,
-    ShardId, Simulation,
+    Answers, BootSpec, CallError, CallResult, Ctx, Effect, Handle, Instant, Isolate, ReplyTo,
+    Request, ShardId, Simulation,
 };
 
 /// Asks for the server's value.
@@ -15,6 +15,13 @@ struct GetValue;
 
 impl Request for GetValue {
     type Reply = u64;
+}
+
+/// A request of another reply type, only to ask `Ctx::take_reply` for the wrong one.
+struct Mismatch;
+
+impl Request for Mismatch {
+    type Reply = u32;
 }
 
 /// Makes the server busy for one dispatch.
@@ -33,15 +40,17 @@ enum Mode {
 
 struct Server {
     mode: Mode,
-    deferred: Option<ReplyTo>,
+    deferred: Option<ReplyTo<GetValue>>,
     handled: u32,
-    late_reply_refused: bool,
+    wrong_type_refused: bool,
 }
 
 /// Fires a deferred reply.
 struct Answer;
 
 messages!(Server => ServerMessage { GetValue(GetValue), Work(Work), Answer(Answer) });
+
+impl Answers<GetValue> for Server {}
 
 impl Isolate for Server {
     type Message = ServerMessage;
@@ -54,7 +63,7 @@ impl Isolate for Server {
             mode: *mode,
             deferred: None,
             handled: 0,
-            late_reply_refused: false,
+            wrong_type_refused: false,
         }
     }
 
@@ -63,10 +72,16 @@ impl Isolate for Server {
             ServerMessage::GetValue(GetValue) => {
                 self.handled += 1;
                 match self.mode {
-                    Mode::Immediate => ctx.reply(42u64),
+                    Mode::Immediate => match ctx.take_reply::<GetValue>() {
+                        Some(reply) => ctx.reply(reply, 42),
+                        None => Effect::Crash("a `GetValue` that was not called"),
+                    },
                     Mode::Ignore => Effect::Receive,
                     Mode::Deferred => {
-                        self.deferred = ctx.defer_reply();
+                        // The address of a request is taken only with its own reply type:
+                        // the one run-time check left, for hand-written isolates.
+                        self.wrong_type_refused = ctx.take_reply::<Mismatch>().is_none();
+                        self.deferred = ctx.take_reply::<GetValue>();
                         ctx.after(Duration::from_millis(10), Answer).unwrap();
                         Effect::Receive
                     }
@@ -75,9 +90,7 @@ impl Isolate for Server {
             ServerMessage::Work(Work) => Effect::Receive,
             ServerMessage::Answer(Answer) => {
                 let to = self.deferred.take().unwrap();
-                // The wrong reply type is refused, nothing sent.
-                self.late_reply_refused = ctx.reply_to(to, 1u32).is_err();
-                ctx.reply_to(to, 7u64).unwrap();
+                ctx.reply_to(to, 7).unwrap();
                 Effect::Receive
             }
         }
@@ -100,7 +113,7 @@ enum Plan {
 }
 
 struct Caller {
-    results: Vec<CallResult<u64>>,
+    results: Vec<CallResult<GetValue>>,
     refusals: Vec<CallError>,
     plan: Plan,
     exit_after_result: bool,
@@ -109,7 +122,9 @@ struct Caller {
 /// Starts the plan.
 struct Go;
 
-messages!(Caller => CallerMessage { Go(Go), Result(CallResult<u64>), Value(GetValue) });
+messages!(Caller => CallerMessage { Go(Go), Result(CallResult<GetValue>), Value(GetValue) });
+
+impl Answers<GetValue> for Caller {}
 
 impl Isolate for Caller {
     type Message = CallerMessage;
@@ -138,7 +153,10 @@ impl Isolate for Caller {
                     Effect::Receive
                 }
             }
-            CallerMessage::Value(GetValue) => ctx.reply(0u64),
+            CallerMessage::Value(GetValue) => match ctx.take_reply::<GetValue>() {
+                Some(reply) => ctx.reply(reply, 0),
+                None => Effect::Receive,
+            },
         }
     }
 }
@@ -252,8 +270,8 @@ fn late_reply_is_dropped_not_delivered() {
     );
     assert_eq!(sim.state(caller).unwrap().results, [CallResult::Timeout]);
     assert!(
-        sim.state(server).unwrap().late_reply_refused,
-        "wrong reply type refused"
+        sim.state(server).unwrap().wrong_type_refused,
+        "the reply address is not handed out for another reply type"
     );
     assert_eq!(sim.totals().late_replies_dropped, 1);
 }
@@ -308,12 +326,12 @@ fn request_past_its_deadline_is_dropped_before_dispatch() {
 /// Calls the server from `init` (before any dispatch, so calls pile up), and once more
 /// after its first result.
 struct Eager {
-    results: Vec<CallResult<u64>>,
+    results: Vec<CallResult<GetValue>>,
     refusals: Vec<CallError>,
     server: Handle<Server>,
 }
 
-messages!(Eager => EagerMessage { Result(CallResult<u64>) });
+messages!(Eager => EagerMessage { Result(CallResult<GetValue>) });
 
 impl Isolate for Eager {
     type Message = EagerMessage;
@@ -395,7 +413,9 @@ impl Request for Ping {
 /// A timer message.
 struct Tick;
 
-messages!(Twin => TwinMessage { Ping(Ping), Result(CallResult<u64>), Tick(Tick) });
+messages!(Twin => TwinMessage { Ping(Ping), Result(CallResult<Ping>), Tick(Tick) });
+
+impl Answers<Ping> for Twin {}
 
 impl Isolate for Twin {
     type Message = TwinMessage;
@@ -421,7 +441,7 @@ impl Isolate for Twin {
         match message {
             TwinMessage::Ping(Ping(Some(caller))) if !self.called => {
                 self.called = true;
-                let _ = ctx.defer_reply();
+                let _unanswered = ctx.take_reply::<Ping>();
                 let effect = ctx
                     .call(&caller, Ping(None), Duration::from_millis(1))
                     .unwrap();
@@ -429,7 +449,10 @@ impl Isolate for Twin {
                     Some(ctx.after(Duration::from_micros(10), Tick).map(|_| ()));
                 effect
             }
-            TwinMessage::Ping(_) => ctx.reply(0u64),
+            TwinMessage::Ping(_) => match ctx.take_reply::<Ping>() {
+                Some(reply) => ctx.reply(reply, 0),
+                None => Effect::Receive,
+            },
             TwinMessage::Result(_) | TwinMessage::Tick(Tick) => Effect::Receive,
         }
     }
@@ -450,3 +473,7 @@ fn a_full_call_table_does_not_refuse_plain_timers() {
     assert_eq!(state.timer_after_call, Some(Ok(())));
     assert_eq!(sim.totals().calls, 2);
 }
+
+test_data!(
+    Answer, Caller, Eager, GetValue, Go, Mismatch, Mode, Ping, Plan, Server, Tick, Twin, Work
+);

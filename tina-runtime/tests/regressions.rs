@@ -218,7 +218,7 @@ impl Patient {
         Effect::Receive
     }
 
-    fn answer(&mut self, _answer: CallResult<u32>, _ctx: &mut Ctx<Self>) -> Effect {
+    fn answer(&mut self, _answer: CallResult<Question>, _ctx: &mut Ctx<Self>) -> Effect {
         self.order.push("answer").unwrap();
         Effect::Receive
     }
@@ -231,7 +231,7 @@ std::thread_local! {
 /// Answers after 5 ms.
 #[isolate(mailbox = 4)]
 struct Slow {
-    pending: Option<tina::ReplyTo>,
+    pending: Option<tina::ReplyTo<Question>>,
 }
 
 #[derive(Bounded)]
@@ -243,8 +243,13 @@ impl Slow {
         Slow { pending: None }
     }
 
-    fn question(&mut self, _question: Question, ctx: &mut Ctx<Self>) -> Effect {
-        self.pending = ctx.defer_reply();
+    fn question(
+        &mut self,
+        _question: Question,
+        reply: tina::ReplyTo<Question>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        self.pending = Some(reply);
         ctx.after(Duration::from_millis(5), Answer).unwrap();
         Effect::Receive
     }

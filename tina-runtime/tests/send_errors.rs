@@ -293,3 +293,5 @@ fn remote_shard_down() {
     assert_eq!(sim.state(remote).unwrap().received, 1);
     assert_eq!(sim.counters(ShardId(0)).refused_shard_down, 1);
 }
+
+test_data!(Data, Driver, Explode, Quit, Sink, Step, Script);

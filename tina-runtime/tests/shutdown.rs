@@ -161,3 +161,5 @@ fn sigterm_is_seen_by_wait_for_signal_and_shutdown_follows() {
     let summary = system.shutdown(Duration::from_secs(5));
     assert!(summary.drained);
 }
+
+test_data!(Ball, Bouncer, Matchmaker, Partner);

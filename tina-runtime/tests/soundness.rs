@@ -9,8 +9,8 @@ mod support;
 use core::time::Duration;
 
 use tina_runtime::{
-    Accepts, BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Message, Request, Restart,
-    RestartBudget, ShardId, Simulation, SpawnError, Strategy, System,
+    Accepts, Answers, BootSpec, CallResult, Ctx, Effect, Handle, Isolate, Message, Request,
+    Restart, RestartBudget, ShardId, Simulation, SpawnError, Strategy, System,
 };
 
 /// Counts the allocations made on each thread, so a test can check that a stretch of
@@ -21,8 +21,9 @@ std::thread_local! {
     static ALLOCATIONS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
-// SAFETY: every call is forwarded unchanged to the system allocator; the thread-local
+// Every call is forwarded unchanged to the system allocator; the thread-local
 // counter is const-initialised and has no destructor, so touching it cannot allocate.
+// SAFETY: so this allocator keeps the contract because the system allocator does.
 unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
@@ -548,6 +549,8 @@ struct Work;
 
 messages!(Slow => SlowMessage { Work(Work), Fuse(Fuse) });
 
+impl Answers<Fuse> for Slow {}
+
 impl Isolate for Slow {
     type Message = SlowMessage;
     type Args = ();
@@ -566,7 +569,10 @@ impl Isolate for Slow {
             }
             SlowMessage::Fuse(fuse) => {
                 core::mem::forget(fuse);
-                ctx.reply(7u64)
+                match ctx.take_reply::<Fuse>() {
+                    Some(reply) => ctx.reply(reply, 7),
+                    None => Effect::Receive,
+                }
             }
         }
     }
@@ -582,10 +588,10 @@ impl Isolate for Slow {
 
 /// Sends `Work`, then calls with a `Fuse` and a 1 µs timeout.
 struct Impatient {
-    results: [Option<CallResult<u64>>; 1],
+    results: [Option<CallResult<Fuse>>; 1],
 }
 
-messages!(Impatient => ImpatientMessage { Result(CallResult<u64>) });
+messages!(Impatient => ImpatientMessage { Result(CallResult<Fuse>) });
 
 impl Isolate for Impatient {
     type Message = ImpatientMessage;
@@ -716,7 +722,7 @@ fn a_panic_in_message_tag_crashes_that_isolate_only() {
     assert_eq!(sim.state(bystander).unwrap().seen, 1);
 }
 
-/// A caller whose `Accepts<CallResult<u64>>::wrap` panics: the call decoder runs it.
+/// A caller whose `Accepts<CallResult<Question>>::wrap` panics: the call decoder runs it.
 struct BadDecoder;
 
 // Never built: its only constructor, `wrap`, panics.
@@ -731,11 +737,11 @@ impl Message for BadDecoderMessage {
     }
 }
 
-impl Accepts<CallResult<u64>> for BadDecoder {
-    fn wrap(_message: CallResult<u64>) -> BadDecoderMessage {
+impl Accepts<CallResult<Question>> for BadDecoder {
+    fn wrap(_message: CallResult<Question>) -> BadDecoderMessage {
         panic!("wrap of a call result")
     }
-    fn extract(_message: BadDecoderMessage) -> Option<CallResult<u64>> {
+    fn extract(_message: BadDecoderMessage) -> Option<CallResult<Question>> {
         None
     }
 }
@@ -769,6 +775,8 @@ impl Request for Question {
 
 messages!(Answerer => AnswererMessage { Question(Question) });
 
+impl Answers<Question> for Answerer {}
+
 impl Isolate for Answerer {
     type Message = AnswererMessage;
     type Args = ();
@@ -780,7 +788,10 @@ impl Isolate for Answerer {
     }
 
     fn handle(&mut self, _message: AnswererMessage, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(42u64)
+        match ctx.take_reply::<Question>() {
+            Some(reply) => ctx.reply(reply, 42),
+            None => Effect::Receive,
+        }
     }
 }
 
@@ -827,6 +838,8 @@ static FLAPPER_STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::Atomi
 
 messages!(Flapper => FlapperMessage { Question(Question) });
 
+impl Answers<Question> for Flapper {}
+
 impl Isolate for Flapper {
     type Message = FlapperMessage;
     type Args = ();
@@ -851,7 +864,7 @@ struct Hammer {
 }
 struct Again;
 
-messages!(Hammer => HammerMessage { Again(Again), Result(CallResult<u64>) });
+messages!(Hammer => HammerMessage { Again(Again), Result(CallResult<Question>) });
 
 impl Isolate for Hammer {
     type Message = HammerMessage;
@@ -1015,3 +1028,42 @@ fn a_panicking_wrap_during_a_local_send_leaves_the_pool_whole() {
     assert_eq!(sim.state(picky).unwrap().seen, 1);
     sim.check_pools().unwrap();
 }
+
+test_data!(
+    Again,
+    Answerer,
+    BadDecoder,
+    BadDecoderMessage,
+    Boom,
+    Bystander,
+    Command,
+    Flapper,
+    Fuse,
+    Go,
+    Grenade,
+    Grumpy,
+    Hammer,
+    Impatient,
+    Kid,
+    KidUp,
+    Nothing,
+    Parent,
+    ParentUp,
+    Picky,
+    PickyMessage,
+    Ping,
+    Probe,
+    Question,
+    Quit,
+    SelfBomb,
+    Sibling,
+    SiblingUp,
+    Sink,
+    Slow,
+    Spawned,
+    Tagless,
+    TaglessMessage,
+    Thrower,
+    Work,
+    Yielder
+);

@@ -230,3 +230,5 @@ fn several_mistakes_are_reported_together_and_boot_refuses() {
         other => panic!("boot should refuse the spec, got {other:?}"),
     }
 }
+
+test_data!(Idle, ZeroMailbox);

@@ -21,9 +21,10 @@ struct CountingAllocator;
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: every method forwards to the system allocator with the caller's arguments
+// Every method forwards to the system allocator with the caller's arguments
 // unchanged, so the caller's contract is the system allocator's; counting touches only
 // atomics.
+// SAFETY: so this allocator keeps the contract because the system allocator does.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
@@ -158,3 +159,5 @@ fn crash_storm_keeps_memory_flat_and_the_process_alive() {
     eprintln!("allocator calls during the storm (panic payloads, freed again): {calls}");
     sim.check_pools().unwrap();
 }
+
+test_data!(Boom, CheckIn, Crasher, Driver);

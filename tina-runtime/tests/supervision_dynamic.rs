@@ -181,3 +181,5 @@ fn unsupervised_isolates_cannot_spawn_children() {
         "the orphan and its unsupervised parent, no workers"
     );
 }
+
+test_data!(Boom, Orphan, Parent, Quit, Started, Step, Worker);

@@ -230,6 +230,9 @@ struct Faulty;
 
 messages!(Faulty => FaultyMessage { Question(Question) });
 
+/// `Faulty` takes questions as requests (and panics on each).
+impl tina_runtime::Answers<Question> for Faulty {}
+
 impl Isolate for Faulty {
     type Message = FaultyMessage;
     type Args = ();
@@ -247,12 +250,12 @@ impl Isolate for Faulty {
 
 /// Calls the faulty server once and records the result.
 struct Asker {
-    result: Option<CallResult<u32>>,
+    result: Option<CallResult<Question>>,
 }
 
 struct Ask;
 
-messages!(Asker => AskerMessage { Ask(Ask), Answer(CallResult<u32>) });
+messages!(Asker => AskerMessage { Ask(Ask), Answer(CallResult<Question>) });
 
 impl Isolate for Asker {
     type Message = AskerMessage;
@@ -307,3 +310,7 @@ fn crash_while_a_call_is_pending_times_the_caller_out() {
         assert_eq!(totals.calls_timed_out, 1);
     }
 }
+
+test_data!(
+    Ask, Asker, Bomber, Boom, CheckIn, Faulty, Fragile, Poke, Question, Tick
+);

@@ -431,3 +431,5 @@ fn budget_allows_r_restarts_in_the_window_and_escalates_on_r_plus_one() {
     assert_eq!(sim.totals().restarts, 4);
     assert_eq!(sim.totals().escalations, 0);
 }
+
+test_data!(Boom, CheckIn, Driver, Fire, Member, Poke, Quit, Action);

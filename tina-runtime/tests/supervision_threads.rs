@@ -142,3 +142,5 @@ fn quarantine_on_threads_and_sigusr2_revives() {
             .all(|report| report.reason.as_str() == "boom")
     );
 }
+
+test_data!(Boom, CheckIn, Fragile, Poke, Prodder, Tick);

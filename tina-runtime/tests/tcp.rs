@@ -209,8 +209,8 @@ impl Hub {
         Effect::Receive
     }
 
-    fn count(&mut self, _ask: HowMany, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.connections.len() as u64)
+    fn count(&mut self, _ask: HowMany, reply: ReplyTo<HowMany>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, self.connections.len() as u64)
     }
 }
 

@@ -235,3 +235,7 @@ fn timers_fire_on_time_while_mailboxes_and_pool_are_full() {
     assert_eq!(counters.timers_fired, 2);
     sim.check_pools().unwrap();
 }
+
+test_data!(
+    Clockwork, Data, Fired, Flood, Flooder, Starter, Target, Tick
+);

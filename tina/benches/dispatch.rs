@@ -95,6 +95,11 @@ enum HandMessage {
     Tally(Tally),
 }
 
+// SAFETY: every variant holds one of the derived-`Bounded` messages above.
+unsafe impl tina::Bounded for HandMessage {}
+// SAFETY: its only field is a derived-`Bounded` `Folded`.
+unsafe impl tina::Bounded for HandReceiver {}
+
 impl Message for HandMessage {
     fn tag(&self) -> u16 {
         match self {

@@ -8,29 +8,34 @@
 pub use core;
 pub use tina_runtime;
 
-use tina_runtime::{Bounded, PAYLOAD_ALIGN, PAYLOAD_BYTES};
+use tina_runtime::{PAYLOAD_ALIGN, PAYLOAD_BYTES};
 
-/// The mailbox bound declared by `#[isolate(mailbox = N)]` on an isolate's struct; the
-/// `#[isolate]` impl block reads it from here, so the two attributes can sit apart.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` has no mailbox bound",
-    label = "the struct of this `#[isolate]` impl needs `#[isolate(mailbox = N)]`",
-    note = "annotate the struct: `#[isolate(mailbox = 64)]`; the bound (1..=65536) is how many messages may wait for one isolate"
-)]
-pub trait MailboxBound {
-    /// The declared bound.
-    const MAILBOX: usize;
-}
-
-/// A message type that cannot exist. Every isolate "accepts" it (the impl is hidden from
-/// diagnostics), so an isolate always has at least two `Accepts` impls and the compiler
-/// reports an unhandled message as such instead of inferring the only handled type.
+/// A message type that cannot exist. Every isolate "accepts" it and [`Unreachable`] (the
+/// impls are hidden from diagnostics), so an isolate always has at least two `Accepts`
+/// impls and the compiler reports an unhandled message as such instead of inferring the only
+/// handled type (or the impossible one, for an isolate with no handlers).
 pub enum Unhandled {}
 
-/// Compiles only when `T` is [`Bounded`]; generated code calls it once per checked type,
-/// with the span of that type, so the error points at it.
-#[inline(always)]
-pub const fn assert_bounded<T: ?Sized + Bounded>() {}
+/// The second message type that cannot exist (see [`Unhandled`]).
+pub enum Unreachable {}
+
+// SAFETY: a type without values owns nothing.
+unsafe impl tina_runtime::Bounded for Unhandled {}
+// SAFETY: a type without values owns nothing.
+unsafe impl tina_runtime::Bounded for Unreachable {}
+
+/// The second request that cannot exist (see [`Unhandled`]'s `Request` impl).
+impl tina_runtime::Request for Unreachable {
+    type Reply = core::convert::Infallible;
+}
+
+/// A request that cannot exist: every isolate "accepts" `CallResult<Unhandled>` and
+/// `CallResult<Unreachable>` and "answers" both, so a call whose outcome the caller has no
+/// handler for, or that the callee does not answer, is reported with the request's own type
+/// instead of `_`.
+impl tina_runtime::Request for Unhandled {
+    type Reply = core::convert::Infallible;
+}
 
 /// A short text built at compile time, for the messages of the payload assertions (a
 /// `const` panic can print a `&str`, not format numbers itself).
@@ -122,10 +127,14 @@ const fn payload_problem<T>(what: &str, name: &str, fix: &str) -> Option<Text> {
             .push("aligned to ")
             .push_number(PAYLOAD_ALIGN)
             .push(" bytes: ");
-        return Some(text.push(fix));
+        return Some(text.push(ALIGN_FIX));
     }
     None
 }
+
+const ALIGN_FIX: &str = "drop the `#[repr(align(…))]` or the over-aligned field (`u128`, `i128` \
+                         or a SIMD type: store it as two `u64`s or a byte array), or carry it in a \
+                         transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)";
 
 const SHRINK: &str = "make it smaller (narrower integers, smaller heapless capacities, \
                       fewer fields) or carry the bulk in a transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)";
@@ -145,11 +154,11 @@ pub const fn reply_payload_problem<R>(name: &str) -> Option<Text> {
     payload_problem::<R>("reply type", name, SHRINK)
 }
 
-/// Why the generated message enum `E` (named `name`) cannot travel in an envelope, if it
-/// cannot: every message fits, but the largest plus the variant tag does not.
+/// Why the generated message enum `E` of the isolate named `name` cannot travel in an
+/// envelope, if it cannot: every message fits, but the largest plus the variant tag does not.
 pub const fn enum_payload_problem<E>(name: &str) -> Option<Text> {
     payload_problem::<E>(
-        "the message enum",
+        "the message enum of",
         name,
         "the largest message plus the enum's tag must fit, so shrink the largest message \
          by a few bytes or carry its bulk in a transfer buffer (`tina::Buffer`, from `ctx.buffer(len)`)",

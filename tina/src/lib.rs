@@ -18,9 +18,10 @@ pub mod prelude {
 
     pub use tina_macros::{Bounded, Request, isolate};
     pub use tina_runtime::{
-        Accepts, BootSpec, Bounded, Buffer, CallResult, Ctx, Effect, Handle, Instant, IoError,
-        IoEvent, Isolate, Listen, OverloadPolicy, Request, Restart, RestartBudget, SendError,
-        SendErrorKind, ShardId, Simulation, Socket, Spawn, Strategy, System, Undelivered,
+        Accepts, Answers, BootSpec, Bounded, Buffer, CallResult, Ctx, Effect, Handle, Instant,
+        IoError, IoEvent, Isolate, Listen, OverloadPolicy, ReplyTo, Request, Restart,
+        RestartBudget, SendError, SendErrorKind, ShardId, Simulation, Socket, Spawn, Strategy,
+        System, Undelivered,
     };
 }
 

@@ -70,8 +70,8 @@ impl Counter {
         Effect::Receive
     }
 
-    fn tally(&mut self, _tally: Tally, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply((count(&self.seen), self.duplicates))
+    fn tally(&mut self, _tally: Tally, reply: ReplyTo<Tally>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, (count(&self.seen), self.duplicates))
     }
 
     fn stop(&mut self, _stop: Stop, _ctx: &mut Ctx<Self>) -> Effect {
@@ -142,8 +142,8 @@ impl Sender {
         Effect::Receive
     }
 
-    fn report(&mut self, _report: Report, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.report)
+    fn report(&mut self, _report: Report, reply: ReplyTo<Report>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, self.report)
     }
 }
 
@@ -348,13 +348,13 @@ impl Callee {
         Effect::Receive
     }
 
-    fn ping(&mut self, _ping: Ping, ctx: &mut Ctx<Self>) -> Effect {
+    fn ping(&mut self, _ping: Ping, reply: ReplyTo<Ping>, ctx: &mut Ctx<Self>) -> Effect {
         self.pings += 1;
-        ctx.reply(self.pings)
+        ctx.reply(reply, self.pings)
     }
 
-    fn tally(&mut self, _tally: Tally, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply((self.pings, self.works))
+    fn tally(&mut self, _tally: Tally, reply: ReplyTo<Tally>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, (self.pings, self.works))
     }
 }
 
@@ -362,7 +362,7 @@ impl Callee {
 #[isolate(mailbox = 8)]
 struct Impatient {
     callee: Handle<Callee>,
-    outcome: Option<CallResult<u32>>,
+    outcome: Option<CallResult<Ping>>,
 }
 
 #[isolate]
@@ -384,19 +384,24 @@ impl Impatient {
         }
     }
 
-    fn answer(&mut self, outcome: CallResult<u32>, _ctx: &mut Ctx<Self>) -> Effect {
+    fn answer(&mut self, outcome: CallResult<Ping>, _ctx: &mut Ctx<Self>) -> Effect {
         self.outcome = Some(outcome);
         Effect::Receive
     }
 
-    fn outcome(&mut self, _report: Report2, ctx: &mut Ctx<Self>) -> Effect {
+    fn outcome(
+        &mut self,
+        _report: Report2,
+        reply: ReplyTo<Report2>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
         let code: u8 = match self.outcome {
             None => 0,
             Some(CallResult::Reply(_)) => 1,
             Some(CallResult::Timeout) => 2,
             Some(CallResult::Refused(_)) => 3,
         };
-        ctx.reply(code)
+        ctx.reply(reply, code)
     }
 }
 
@@ -490,12 +495,17 @@ impl Door {
         Effect::Receive
     }
 
-    fn tally(&mut self, _tally: Tally, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply((self.added, 0u32))
+    fn tally(&mut self, _tally: Tally, reply: ReplyTo<Tally>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, (self.added, 0u32))
     }
 
-    fn ignored(&mut self, _request: Ignored, ctx: &mut Ctx<Self>) -> Effect {
-        let _ = ctx.defer_reply();
+    fn ignored(
+        &mut self,
+        _request: Ignored,
+        _reply: ReplyTo<Ignored>,
+        _ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        // The reply address is dropped unanswered: the caller sees its timeout.
         Effect::Receive
     }
 }

@@ -1,5 +1,6 @@
 //! Call and reply: a client calls a bank, which answers; the reply arrives as a
-//! `CallResult<Balance>` handled like any other message.
+//! `CallResult<GetBalance>` handled like any other message. The bank's handler takes the
+//! request's reply address, `ReplyTo<GetBalance>`, and answers through it.
 
 use tina::prelude::*;
 
@@ -27,9 +28,14 @@ impl Bank {
         Bank { balance: *balance, asked: 0 }
     }
 
-    fn get_balance(&mut self, _request: GetBalance, ctx: &mut Ctx<Self>) -> Effect {
+    fn get_balance(
+        &mut self,
+        _request: GetBalance,
+        reply: ReplyTo<GetBalance>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
         self.asked += 1;
-        ctx.reply(Balance(self.balance))
+        ctx.reply(reply, Balance(self.balance))
     }
 }
 
@@ -55,7 +61,7 @@ impl Client {
         }
     }
 
-    fn on_balance(&mut self, result: CallResult<Balance>, _ctx: &mut Ctx<Self>) -> Effect {
+    fn on_balance(&mut self, result: CallResult<GetBalance>, _ctx: &mut Ctx<Self>) -> Effect {
         match result {
             CallResult::Reply(balance) => self.answer = Some(balance),
             CallResult::Timeout | CallResult::Refused(_) => self.timeouts += 1,

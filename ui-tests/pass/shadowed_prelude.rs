@@ -59,8 +59,8 @@ impl Echo {
         Effect::Receive
     }
 
-    fn ask(&mut self, _ask: Ask, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(self.pings as u64)
+    fn ask(&mut self, _ask: Ask, reply: ReplyTo<Ask>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, self.pings as u64)
     }
 }
 

@@ -231,15 +231,23 @@ impl Dispatcher {
     // ANCHOR_END: dispatch
 
     /// Answers `main`'s question from outside the system.
-    fn stats(&mut self, _question: GetStats, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(DispatcherStats {
-            dispatched: self.dispatched,
-            done: self.done,
-            stale_sends: self.stale_sends,
-            down_sends: self.down_sends,
-            bounced: self.bounced,
-            recoveries: self.recoveries,
-        })
+    fn stats(
+        &mut self,
+        _question: GetStats,
+        reply: ReplyTo<GetStats>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        ctx.reply(
+            reply,
+            DispatcherStats {
+                dispatched: self.dispatched,
+                done: self.done,
+                stale_sends: self.stale_sends,
+                down_sends: self.down_sends,
+                bounced: self.bounced,
+                recoveries: self.recoveries,
+            },
+        )
     }
 }
 

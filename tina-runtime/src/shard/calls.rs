@@ -252,6 +252,11 @@ mod tests {
 
     struct ProbeMessage(u16);
 
+    // SAFETY: a unit struct and a `u16`: nothing owns memory.
+    unsafe impl crate::Bounded for Probe {}
+    // SAFETY: as above.
+    unsafe impl crate::Bounded for ProbeMessage {}
+
     impl Message for ProbeMessage {
         fn tag(&self) -> u16 {
             self.0

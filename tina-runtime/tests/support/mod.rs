@@ -18,6 +18,13 @@ macro_rules! messages {
             $($variant($message)),*
         }
 
+        // SAFETY: the enum holds one of its message types, each required `Bounded` here.
+        unsafe impl tina_runtime::Bounded for $name
+        where
+            $($message: tina_runtime::Bounded,)*
+        {
+        }
+
         impl tina_runtime::Message for $name {
             #[allow(irrefutable_let_patterns, unused_mut)]
             fn tag(&self) -> u16 {
@@ -46,6 +53,21 @@ macro_rules! messages {
                     }
                 }
             }
+        )*
+    };
+}
+
+/// Claims `Bounded` for test types: plain data (integers, handles, flags, `'static`
+/// borrows), or test recorders whose collections grow only by the handful of events a test
+/// provokes. Each call lists the types it vouches for next to their definitions.
+#[macro_export]
+macro_rules! test_data {
+    ($($type:ty),* $(,)?) => {
+        $(
+            // The call site lists only plain data and test recorders that grow by a bounded
+            // number of test events (read them there).
+            // SAFETY: so their memory is bounded by what the test does.
+            unsafe impl tina_runtime::Bounded for $type {}
         )*
     };
 }

@@ -17,8 +17,13 @@ impl Bank {
         Bank
     }
 
-    fn get_balance(&mut self, _request: GetBalance, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(7u64)
+    fn get_balance(
+        &mut self,
+        _request: GetBalance,
+        reply: ReplyTo<GetBalance>,
+        ctx: &mut Ctx<Self>,
+    ) -> Effect {
+        ctx.reply(reply, 7u64)
     }
 }
 

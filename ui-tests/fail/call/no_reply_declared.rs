@@ -19,8 +19,8 @@ impl Server {
         Server
     }
 
-    fn ping(&mut self, _ping: Ping, ctx: &mut Ctx<Self>) -> Effect {
-        ctx.reply(Pong)
+    fn ping(&mut self, _ping: Ping, reply: ReplyTo<Ping>, ctx: &mut Ctx<Self>) -> Effect {
+        ctx.reply(reply, Pong)
     }
 }
 
@@ -39,7 +39,7 @@ impl Client {
         ctx.call(&self.server, Ping, Duration::from_millis(5)).unwrap()
     }
 
-    fn pong(&mut self, _pong: CallResult<Pong>, _ctx: &mut Ctx<Self>) -> Effect {
+    fn pong(&mut self, _pong: CallResult<Ping>, _ctx: &mut Ctx<Self>) -> Effect {
         Effect::Receive
     }
 }
