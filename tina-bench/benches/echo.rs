@@ -183,7 +183,7 @@ fn tina_overload(
 mod tina_jobs {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use tina::prelude::*;
 
@@ -218,14 +218,8 @@ mod tina_jobs {
             let Some(job) = job() else {
                 return Effect::Receive;
             };
-            let started = Instant::now();
-            let mut value = 1u64;
-            while started.elapsed() < job.busy {
-                for _ in 0..1_000 {
-                    value = std::hint::black_box(value.wrapping_mul(6_364_136_223_846_793_005) ^ 1);
-                }
-            }
-            std::hint::black_box(value);
+            // The same computation as the tokio variants' job.
+            crate::servers::compute(job.busy);
             job.runs.fetch_add(1, Ordering::Relaxed);
             let _ = ctx.after(job.period.saturating_sub(job.busy), Run);
             Effect::Receive

@@ -484,7 +484,7 @@ impl BootSpec {
                     .iter()
                     .find(|entry| entry.type_id == listener.type_id)
                     .map_or(0, |entry| entry.slots);
-                entries += 1 + listener.max_connections.unwrap_or(slots).min(slots);
+                entries += 1 + listener.bound(slots);
             }
         }
         entries

@@ -8,53 +8,9 @@ use std::time::Duration;
 use tina::Counters;
 use tina::prelude::*;
 
-/// The echo connection (as in `tcp.rs`): every block read is written straight back.
-#[isolate(mailbox = 4)]
-struct Echo {
-    socket: Socket,
-    held: Option<Buffer>,
-}
-
-#[isolate]
-impl Echo {
-    fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
-        let _ = ctx.read(*socket);
-        Echo {
-            socket: *socket,
-            held: None,
-        }
-    }
-
-    fn io(&mut self, event: IoEvent, ctx: &mut Ctx<Self>) -> Effect {
-        match event {
-            IoEvent::Read { data, .. } => self.echo(data, ctx),
-            IoEvent::Drained { .. } => match self.held.take() {
-                Some(data) => self.echo(data, ctx),
-                None => Effect::Receive,
-            },
-            IoEvent::Eof { .. } => {
-                let _ = ctx.close(self.socket);
-                Effect::Done
-            }
-            _ => Effect::Done,
-        }
-    }
-
-    #[isolate(helper)]
-    fn echo(&mut self, data: Buffer, ctx: &mut Ctx<Self>) -> Effect {
-        match ctx.write(self.socket, data) {
-            Ok(()) => {
-                let _ = ctx.read(self.socket);
-                Effect::Receive
-            }
-            Err(refused) if refused.error == IoError::QueueFull => {
-                self.held = Some(refused.data);
-                Effect::Receive
-            }
-            Err(_) => Effect::Done,
-        }
-    }
-}
+#[path = "support/echo.rs"]
+mod echo;
+use echo::Echo;
 
 /// The byte at `position` of client `client`'s stream.
 fn pattern(client: u64, position: u64) -> u8 {

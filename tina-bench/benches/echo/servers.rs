@@ -85,7 +85,7 @@ pub(crate) struct CpuJob {
 }
 
 /// Spins for `busy`, computing something the optimiser cannot drop.
-fn compute(busy: Duration) {
+pub(crate) fn compute(busy: Duration) {
     let started = Instant::now();
     let mut value = 1u64;
     while started.elapsed() < busy {

@@ -90,6 +90,12 @@ impl Listen {
         self
     }
 
+    /// The per-shard bound with `slots` slots of the connection type: the declared
+    /// `max_connections`, at most the slots.
+    pub(crate) fn bound(&self, slots: usize) -> usize {
+        self.max_connections.unwrap_or(slots).min(slots)
+    }
+
     pub(crate) fn serves(&self, shard: ShardId) -> bool {
         self.shards
             .as_ref()
@@ -136,10 +142,9 @@ pub(crate) fn type_and_bound(spec: &crate::BootSpec, declared: &Listen) -> (u16,
         .iter()
         .position(|entry| entry.type_id == declared.type_id)
         .expect("validated: the connection type is registered") as u16;
-    let slots = spec.types[type_index as usize].slots;
     (
         type_index,
-        declared.max_connections.unwrap_or(slots).min(slots),
+        declared.bound(spec.types[type_index as usize].slots),
     )
 }
 
@@ -152,13 +157,7 @@ pub(crate) fn bind_listeners(
     let mut per_shard: Vec<Vec<ListenerSpec>> = (0..spec.shards).map(|_| Vec::new()).collect();
     let mut addrs = Vec::with_capacity(spec.listeners.len());
     for declared in &spec.listeners {
-        let type_index = spec
-            .types
-            .iter()
-            .position(|entry| entry.type_id == declared.type_id)
-            .expect("validated: the connection type is registered") as u16;
-        let slots = spec.types[type_index as usize].slots;
-        let bound = declared.max_connections.unwrap_or(slots).min(slots);
+        let (type_index, bound) = type_and_bound(spec, declared);
         let mut addr = declared.addr;
         for (shard, listeners) in per_shard.iter_mut().enumerate() {
             if !declared.serves(ShardId(shard as u16)) {

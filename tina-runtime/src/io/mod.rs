@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use tina_mailbox::{Buffer, BufferPool};
+use tina_mailbox::{Buffer, BufferPool, PoolIndex};
 
 use crate::envelope::{Envelope, Payload};
 use crate::handle::RawHandle;
@@ -369,6 +369,14 @@ struct Entry {
 }
 
 impl Entry {
+    /// Whether its readiness lets the reactor do something it was asked for: a read, a
+    /// connect's outcome, an accept, or queued writes (a shutdown or close among them).
+    fn wants_work(&self) -> bool {
+        (self.readable && (self.read_armed || self.connecting || self.source.is_listener()))
+            || (self.writable
+                && (self.connecting || !self.send.is_empty() || self.write_shut || self.closing))
+    }
+
     fn new() -> Self {
         Entry {
             in_use: false,
@@ -641,14 +649,7 @@ impl Io {
                 Source::SimListener(listener) => entry.readable = net.acceptable(listener),
                 _ => continue,
             }
-            let listener = entry.source.is_listener();
-            let wanted = (entry.readable && (entry.read_armed || entry.connecting || listener))
-                || (entry.writable
-                    && (entry.connecting
-                        || !entry.send.is_empty()
-                        || entry.write_shut
-                        || entry.closing));
-            if wanted && !entry.queued {
+            if entry.wants_work() && !entry.queued {
                 entry.queued = true;
                 self.work.push(index as u32);
             }
@@ -1011,18 +1012,32 @@ impl Core {
             drop(event);
             return Ok(());
         };
-        let Some(index) = self
-            .pool
-            .try_alloc_reserved_with(|| Envelope::user(owner.handle, Payload::empty()))
-        else {
-            self.counters.io_events_delayed += 1;
+        let Some(index) = self.reserve_io_envelope(owner) else {
             return Err(event);
         };
+        self.post_io(owner, global, index, event);
+        Ok(())
+    }
+
+    /// An envelope of the control reserve for an event to `owner` (counted as delayed when
+    /// there is none: the caller retries next tick).
+    fn reserve_io_envelope(&mut self, owner: Owner) -> Option<PoolIndex> {
+        let index = self
+            .pool
+            .try_alloc_reserved_with(|| Envelope::user(owner.handle, Payload::empty()));
+        if index.is_none() {
+            self.counters.io_events_delayed += 1;
+        }
+        index
+    }
+
+    /// Puts `event` in the reserved envelope `index` and queues it on the owner's control
+    /// queue (`global` is the owner's slot-table index).
+    fn post_io(&mut self, owner: Owner, global: usize, index: PoolIndex, event: IoEvent) {
         self.pool.get_mut(index).payload = (owner.wrap)(event);
         self.pool.push_back(&mut self.slots[global].control, index);
         self.counters.io_events += 1;
         self.mark_ready(owner.handle.type_index(), owner.handle.slot());
-        Ok(())
     }
 
     /// Delivers an event that carries no data, keeping the entry on the work list if the
@@ -1072,11 +1087,7 @@ impl Core {
         let Ok(global) = self.live_global(owner.handle) else {
             return 0;
         };
-        let Some(envelope) = self
-            .pool
-            .try_alloc_reserved_with(|| Envelope::user(owner.handle, Payload::empty()))
-        else {
-            self.counters.io_events_delayed += 1;
+        let Some(envelope) = self.reserve_io_envelope(owner) else {
             self.requeue(index);
             return 0;
         };
@@ -1133,11 +1144,7 @@ impl Core {
         if let Some(timer) = entry.read_timer.take() {
             self.timers.cancel(timer);
         }
-        self.pool.get_mut(envelope).payload = (owner.wrap)(event);
-        self.pool
-            .push_back(&mut self.slots[global].control, envelope);
-        self.counters.io_events += 1;
-        self.mark_ready(owner.handle.type_index(), owner.handle.slot());
+        self.post_io(owner, global, envelope, event);
         1
     }
 
@@ -1528,14 +1535,7 @@ impl Io {
             entry.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
             entry.peer_hup |= event.is_read_closed() || event.is_error();
             entry.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
-            let listener = matches!(entry.source, Source::Listener(_));
-            let wanted = (entry.readable && (entry.read_armed || entry.connecting || listener))
-                || (entry.writable
-                    && (entry.connecting
-                        || !entry.send.is_empty()
-                        || entry.write_shut
-                        || entry.closing));
-            if wanted && !entry.queued {
+            if entry.wants_work() && !entry.queued {
                 entry.queued = true;
                 // Capacity: one place per entry, and an entry is queued at most once.
                 work.push(token.0 as u32);
