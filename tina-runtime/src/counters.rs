@@ -44,6 +44,9 @@ counters! {
     sent_local,
     /// Envelopes written to another shard's ring.
     sent_remote,
+    /// Envelopes taken from other shards' rings (delivered, handled straight from the ring,
+    /// or refused on arrival).
+    received_remote,
     /// Sends refused: target mailbox full.
     refused_mailbox_full,
     /// Sends refused: envelope pool exhausted.
@@ -61,6 +64,8 @@ counters! {
     /// Envelopes from another shard that this shard refused on arrival and sent back to the
     /// sending shard through the bounce ring (messages, requests, spawns).
     bounced,
+    /// Bounces taken back from other shards' bounce rings.
+    bounces_received,
     /// Bounces handed to the sending isolate's handler of `Undelivered<M>`.
     bounces_handled,
     /// Bounces that reached no handler — the sender declares none for the type, no longer

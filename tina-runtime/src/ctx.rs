@@ -217,6 +217,15 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         self.core.record_dispatch(type_index, slot, tag);
     }
 
+    /// In a simulation with crash injection, crashes the handler call (or `init`) about to
+    /// run, as a panic would; a no-op in production. Call inside the trap boundary.
+    #[inline(always)]
+    pub(crate) fn maybe_inject_crash(&mut self, type_index: u16, init: bool) {
+        if self.core.injected_crash(type_index, init) {
+            crate::sim::raise(init);
+        }
+    }
+
     /// This isolate's own handle.
     #[inline]
     pub fn me(&self) -> Handle<I> {

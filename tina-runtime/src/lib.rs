@@ -73,7 +73,7 @@ mod isolate;
 mod memory;
 mod shard;
 mod signal;
-mod sim;
+pub mod sim;
 mod spec;
 mod supervision;
 mod system;

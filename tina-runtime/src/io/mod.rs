@@ -460,6 +460,56 @@ pub(crate) struct Io {
 }
 
 impl Io {
+    /// The socket table's integrity, for the simulator's checks: every entry is either in
+    /// use or on the free stack (exactly once), free entries hold no source, and every
+    /// owner's list links only entries in use that name that owner.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let mut on_free = vec![false; self.entries.len()];
+        for &index in &self.free {
+            let Some(seen) = on_free.get_mut(index as usize) else {
+                return Err(format!("free stack holds entry {index}, beyond the table"));
+            };
+            if *seen {
+                return Err(format!("entry {index} is on the free stack twice"));
+            }
+            *seen = true;
+        }
+        for (index, entry) in self.entries.iter().enumerate() {
+            if entry.in_use == on_free[index] {
+                return Err(format!(
+                    "entry {index}: in use {} but on the free stack {}",
+                    entry.in_use, on_free[index]
+                ));
+            }
+            if !entry.in_use && !matches!(entry.source, Source::Free) {
+                return Err(format!("free entry {index} still holds a socket"));
+            }
+        }
+        for (global, &head) in self.owned.iter().enumerate() {
+            let mut index = head;
+            let mut steps = 0;
+            while index != NONE {
+                let Some(entry) = self.entries.get(index as usize) else {
+                    return Err(format!("slot {global}'s socket list links entry {index}"));
+                };
+                let owner = entry.owner.as_ref().map(|owner| owner.global as usize);
+                if !entry.in_use || owner != Some(global) {
+                    return Err(format!(
+                        "slot {global}'s socket list holds entry {index}, owned by {owner:?} \
+                         (in use {})",
+                        entry.in_use
+                    ));
+                }
+                steps += 1;
+                if steps > self.entries.len() {
+                    return Err(format!("slot {global}'s socket list loops"));
+                }
+                index = entry.next_owned;
+            }
+        }
+        Ok(())
+    }
+
     /// A reactor with `sockets` entries for a shard with `slots` isolate slots.
     pub(crate) fn new(
         shard: u16,

@@ -55,9 +55,70 @@ pub(crate) struct SimNet {
     next_port: u16,
     /// Picks among the listeners of one address, and nothing else.
     rng: Rng,
+    /// The TCP faults to inject.
+    faults: crate::sim::TcpFaults,
+    /// The TCP faults injected so far.
+    counts: crate::sim::FaultCounts,
 }
 
 impl SimNet {
+    /// Sets the TCP faults to inject (see [`crate::sim::TcpFaults`]).
+    pub(crate) fn set_faults(&mut self, faults: crate::sim::TcpFaults, seed: u64, shards: usize) {
+        let _ = (seed, shards);
+        self.faults = faults;
+    }
+
+    /// The TCP faults injected so far.
+    pub(crate) fn fault_counts(&self) -> crate::sim::FaultCounts {
+        self.counts
+    }
+
+    /// The earliest time something in flight on the network becomes visible (latency,
+    /// stalls), if anything is waiting.
+    pub(crate) fn next_deadline(&self, now: u64) -> Option<u64> {
+        let _ = now;
+        None
+    }
+
+    /// The network's integrity: every end is in use or free (exactly once), a connected
+    /// end's peer names it back, and no end holds more than its window.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let mut free = vec![false; self.ends.len()];
+        for &index in &self.free {
+            let Some(seen) = free.get_mut(index as usize) else {
+                return Err(format!("free list holds end {index}, beyond the network"));
+            };
+            if *seen {
+                return Err(format!("end {index} is on the free list twice"));
+            }
+            *seen = true;
+        }
+        for (index, end) in self.ends.iter().enumerate() {
+            if end.in_use == free[index] {
+                return Err(format!(
+                    "end {index}: in use {} but free {}",
+                    end.in_use, free[index]
+                ));
+            }
+            if end.len > WINDOW {
+                return Err(format!(
+                    "end {index} holds {} bytes, over its window",
+                    end.len
+                ));
+            }
+            if end.in_use && end.peer != NONE {
+                let peer = &self.ends[end.peer as usize];
+                if !peer.in_use || peer.peer != index as u32 {
+                    return Err(format!(
+                        "end {index}'s peer {} does not name it back",
+                        end.peer
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A network with room for `ends` stream ends and `listeners` listeners.
     pub(crate) fn new(ends: usize, listeners: usize, rng: Rng) -> Self {
         let placeholder = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -85,6 +146,8 @@ impl SimNet {
                 .collect(),
             next_port: 40_000,
             rng,
+            faults: crate::sim::TcpFaults::default(),
+            counts: crate::sim::FaultCounts::default(),
         }
     }
 

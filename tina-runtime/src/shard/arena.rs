@@ -329,6 +329,7 @@ impl<I: Isolate> Arena<I> {
             let tag = message.tag();
             message_tag.set(Some(tag));
             ctx.record_dispatch(type_index, slot, u64::from(tag));
+            ctx.maybe_inject_crash(type_index, false);
             match state.get_mut() {
                 Some(state) => {
                     let mut effect = state.handle(message, &mut ctx);
@@ -340,6 +341,7 @@ impl<I: Isolate> Arena<I> {
                             };
                             batched.set(batched.get() + 1);
                             message_tag.set(Some(next.tag()));
+                            ctx.maybe_inject_crash(type_index, false);
                             effect = state.handle(next, &mut ctx);
                         }
                     }
@@ -400,6 +402,7 @@ impl<I: Isolate> Arena<I> {
                 Input::Message(..) => 6 << 16,
             };
             ctx.record_dispatch(type_index, slot, trace_tag);
+            ctx.maybe_inject_crash(type_index, matches!(input, Input::Init(_)));
             match input {
                 Input::Init(args) => {
                     // Keep the args before `init` runs, so a restart after a panic in
@@ -724,11 +727,13 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].generation,
         );
         core.record_dispatch(self.type_index, slot, 1 << 16);
+        let type_index = self.type_index;
         let mut state = self.states.slot_mut(slot);
         let args = self.args.get(slot);
         let mut ctx = Ctx::new(core, me, global);
         let outcome = crash::in_dispatch(|| {
             catch_unwind(AssertUnwindSafe(|| {
+                ctx.maybe_inject_crash(type_index, true);
                 if let Some(args) = args {
                     state.set(I::init(args, &mut ctx));
                 }

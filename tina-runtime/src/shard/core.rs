@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use tina_mailbox::{List, Pool, PoolIndex, Producer, Queue};
 
+use crate::clock::Instant;
 use crate::counters::{Counters, SharedCounters};
 use crate::envelope::{Envelope, Kind};
 use crate::error::SendErrorKind;
@@ -349,6 +350,9 @@ pub(crate) struct Core {
     pub(crate) groups: Vec<crate::supervision::tree::Group>,
     /// The shard's reactor, when the spec gives it sockets (never in simulation).
     pub(crate) io: Option<Box<crate::io::Io>>,
+    /// The simulation's hooks (fault injection, event log, dispatch checks); `None` in
+    /// production and consulted only while `tracing` is on.
+    pub(crate) sim: Option<Box<crate::sim::ShardHooks>>,
 }
 
 /// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
@@ -1033,5 +1037,63 @@ impl Core {
         hash = mix(hash, (u64::from(type_index) << 32) | u64::from(slot));
         hash = mix(hash, tag);
         self.trace = mix(hash, self.now);
+        if self.sim.is_some() {
+            self.sim_dispatch(type_index, slot, tag);
+        }
+    }
+
+    /// The simulation's view of a dispatch: recorded for the determinism oracle, and
+    /// checked — a dispatch must reach a running incarnation, never a free or stopped slot
+    /// (a stale delivery), and no mailbox may hold more than its bound.
+    #[cold]
+    fn sim_dispatch(&mut self, type_index: u16, slot: u32, tag: u64) {
+        let global = self
+            .types
+            .get(type_index as usize)
+            .map(|info| info.base + slot as usize);
+        let broken = match global.and_then(|global| self.slots.get(global)) {
+            None => Some(format!(
+                "dispatch to type {type_index} slot {slot}, which does not exist"
+            )),
+            Some(meta) if !meta.status.is_running() && tag >> 16 != 4 => Some(format!(
+                "dispatch ({tag:#x}) to type {type_index} slot {slot}, which is {:?}: a stale \
+                 delivery",
+                meta.status
+            )),
+            Some(meta) if meta.mailbox.len() > meta.mailbox.capacity() => Some(format!(
+                "type {type_index} slot {slot}: mailbox holds {} over its bound {}",
+                meta.mailbox.len(),
+                meta.mailbox.capacity()
+            )),
+            Some(_) => None,
+        };
+        let (shard, now) = (self.shard, self.now);
+        let Some(hooks) = self.sim.as_deref_mut() else {
+            return;
+        };
+        if let Some(broken) = broken
+            && hooks.violation.is_none()
+        {
+            hooks.violation = Some(format!("{shard} at {}: {broken}", Instant(now)));
+        }
+        if let Some(events) = hooks.events.as_mut() {
+            events.push(crate::sim::TraceEvent {
+                shard,
+                type_index,
+                slot,
+                tag,
+                at: Instant(now),
+            });
+        }
+    }
+
+    /// In a simulation with crash injection: whether the handler call (or `init`) about to
+    /// run on an isolate of `type_index` is to crash instead. Always false in production.
+    #[inline(always)]
+    pub(crate) fn injected_crash(&mut self, type_index: u16, init: bool) -> bool {
+        match self.sim.as_deref_mut() {
+            None => false,
+            Some(hooks) => hooks.crash_now(type_index, init),
+        }
     }
 }

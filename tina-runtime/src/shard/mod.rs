@@ -75,7 +75,9 @@ impl Shard {
         for ring in 0..self.bounce_in.len() {
             let core = &mut self.core;
             let room = core.pool.ordinary_free().min(self.drain_max);
-            work += self.bounce_in[ring].drain(room, |envelope| core.accept_bounce(envelope));
+            let taken = self.bounce_in[ring].drain(room, |envelope| core.accept_bounce(envelope));
+            core.counters.bounces_received += taken as u64;
+            work += taken;
         }
         {
             let core = &mut self.core;
@@ -145,6 +147,7 @@ impl Shard {
                 }
                 let taken = batch.taken();
                 drop(batch);
+                self.core.counters.received_remote += taken as u64;
                 work += taken;
                 left -= taken;
                 if !self.core.exits.is_empty() {
@@ -517,6 +520,7 @@ pub(crate) fn build_shards(
             groups: Vec::new(),
             deferred: Vec::with_capacity(slot_count),
             io: None,
+            sim: None,
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         // Every slot the tree did not take goes on its type's free list, highest first, so

@@ -20,11 +20,32 @@
 //!
 //! Scheduling draws from the seed, and so does the simulated network behind the socket
 //! calls: [`Domain::Network`] spreads connects over the shards that listen on one address,
-//! [`Domain::Shard`] sizes each simulated read. No faults are injected yet.
+//! [`Domain::Shard`] sizes each simulated read.
+//!
+//! **Faults.** [`Simulation::with_faults`] injects what a [`Faults`] value names, each kind
+//! from its own stream: the transport between shards ([`Domain::Transport`]) drops, delays
+//! and partitions; each shard's crash stream ([`Domain::Crash`]) turns handler calls into
+//! crashes and `init` calls into failures; each shard's TCP stream ([`Domain::TcpFaults`])
+//! breaks its simulated sockets. What was injected is counted in [`SimReport::faults`].
+//!
+//! **Checks.** [`Simulation::check`] verifies the runtime's own invariants on every shard;
+//! the [`SimTest`] runner calls it, and user checkers, every K rounds and at the end, and
+//! turns any failure into a report with the seed and the command that replays it.
 
+mod faults;
+mod hooks;
 mod rng;
+mod runner;
+mod transport;
 
+pub use faults::{CrashTargets, FaultCounts, Faults, Ratio, TcpFaults};
+pub use hooks::TraceEvent;
+pub(crate) use hooks::{ShardHooks, raise};
 pub use rng::{Domain, Rng};
+pub use runner::{
+    Divergence, FailureKind, SimFailure, SimTest, SweepReport, first_divergence, sweep_seed,
+};
+use transport::Transport;
 
 use std::sync::Arc;
 
@@ -54,6 +75,13 @@ pub struct SimReport {
     /// Shards stopped by a panic that escaped their trap boundary (a runtime bug: every call
     /// into user code is trapped); see [`Simulation::failed_shards`].
     pub failed_shards: usize,
+    /// Whether the run stopped with nothing runnable and no timer pending while the
+    /// transport still held envelopes (a link cut with no heal in sight): stuck, not done.
+    pub stalled: bool,
+    /// Handler invocations on every shard.
+    pub dispatched: u64,
+    /// Faults injected so far, by kind.
+    pub faults: FaultCounts,
 }
 
 /// A whole system run on the calling thread from a seed.
@@ -71,26 +99,46 @@ pub struct Simulation {
     failed: Vec<bool>,
     /// Where each declared listener listens on the simulated network.
     listener_addrs: Vec<std::net::SocketAddr>,
+    /// The simulated transport between shards (`None` with one shard).
+    transport: Option<Transport>,
+    faults: Faults,
+    /// The isolate types' names, by type index.
+    type_names: Vec<&'static str>,
+    /// Every shard's slot generations at the last check (generation monotonicity).
+    generations: Vec<Vec<u32>>,
+    /// The event log, while recording (see [`Simulation::record_events`]).
+    events: Option<Vec<TraceEvent>>,
+    /// Events are not recorded past this many.
+    events_max: usize,
+    /// The simulated network, when the spec has sockets.
+    net: Option<Arc<std::sync::Mutex<crate::io::SimNet>>>,
 }
 
 /// Builds the simulated network when the spec has sockets: every shard with socket entries
 /// gets a reactor on it, and every declared listener a simulated listener on each shard
 /// that serves it. Returns the listeners' addresses.
+type SimNetwork = (
+    Vec<std::net::SocketAddr>,
+    Option<Arc<std::sync::Mutex<crate::io::SimNet>>>,
+);
+
 fn simulated_network(
     spec: &BootSpec,
     seeds: &mut [crate::shard::ShardSeed],
     seed: u64,
-) -> Vec<std::net::SocketAddr> {
+    faults: &Faults,
+) -> SimNetwork {
     let entries: Vec<usize> = (0..spec.shards)
         .map(|shard| spec.socket_entries(ShardId(shard as u16)))
         .collect();
     let total: usize = entries.iter().sum();
     if total == 0 {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     // Every entry may hold one end; a connect makes two (one waits in a backlog), and every
     // entry may be a listener.
-    let net = crate::io::SimNet::new(2 * total, total, Rng::stream(seed, Domain::Network));
+    let mut net = crate::io::SimNet::new(2 * total, total, Rng::stream(seed, Domain::Network));
+    net.set_faults(faults.tcp.clone(), seed, spec.shards);
     let net = Arc::new(std::sync::Mutex::new(net));
     let mut addrs = Vec::with_capacity(spec.listeners.len());
     let mut per_shard: Vec<Vec<Option<u32>>> = vec![Vec::new(); spec.shards];
@@ -129,7 +177,7 @@ fn simulated_network(
             )
             .expect("a simulated reactor needs no OS resource");
     }
-    addrs
+    (addrs, Some(net))
 }
 
 impl std::fmt::Debug for Simulation {
@@ -145,18 +193,62 @@ impl std::fmt::Debug for Simulation {
 }
 
 impl Simulation {
-    /// Validates `spec` and builds every shard for simulation with `seed`. Each round
-    /// advances simulated time by 1 µs.
+    /// Validates `spec` and builds every shard for simulation with `seed`, injecting no
+    /// faults. Each round advances simulated time by 1 µs.
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
+        Simulation::with_faults(spec, seed, Faults::none())
+    }
+
+    /// Validates `spec` and builds every shard for simulation with `seed`, injecting what
+    /// `faults` names (see [`Faults`]). Each round advances simulated time by 1 µs.
+    pub fn with_faults(
+        spec: BootSpec,
+        seed: u64,
+        faults: Faults,
+    ) -> Result<Simulation, SpecErrors> {
         spec.validate_for_boot()?;
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone());
-        let listener_addrs = simulated_network(&spec, &mut seeds, seed);
-        let shards: Vec<Shard> = seeds
+        let (listener_addrs, net) = simulated_network(&spec, &mut seeds, seed, &faults);
+        let mut shards: Vec<Shard> = seeds
             .into_iter()
             .map(|seed| seed.grow(0, None, true))
+            .collect();
+        let targets: Vec<bool> = spec
+            .types
+            .iter()
+            .map(|entry| faults.crash_targets.includes(entry.type_id))
+            .collect();
+        for (index, shard) in shards.iter_mut().enumerate() {
+            shard.core.sim = Some(Box::new(ShardHooks::new(
+                faults.crash,
+                faults.init_failure,
+                Rng::stream(seed, Domain::Crash(index as u16)),
+                targets.clone(),
+            )));
+        }
+        let transport = (shards.len() > 1).then(|| {
+            let mut inbound: Vec<&mut Vec<tina_mailbox::Consumer<crate::envelope::Envelope>>> =
+                shards.iter_mut().map(|shard| &mut shard.inbound).collect();
+            Transport::interpose(
+                &mut inbound,
+                spec.ring_capacity,
+                faults.clone(),
+                Rng::stream(seed, Domain::Transport),
+            )
+        });
+        let generations = shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .core
+                    .slots
+                    .iter()
+                    .map(|meta| meta.generation)
+                    .collect()
+            })
             .collect();
         let order = (0..shards.len()).collect();
         let failed = vec![false; shards.len()];
@@ -172,7 +264,186 @@ impl Simulation {
             trace: 0,
             failed,
             listener_addrs,
+            transport,
+            faults,
+            type_names: spec.types.iter().map(|entry| entry.name).collect(),
+            generations,
+            events: None,
+            events_max: 0,
+            net,
         })
+    }
+
+    /// The fault configuration this run injects.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The name of the isolate type with index `type_index` in the spec (as in
+    /// [`TraceEvent::type_index`]).
+    pub fn type_name(&self, type_index: u16) -> &'static str {
+        self.type_names
+            .get(type_index as usize)
+            .copied()
+            .unwrap_or("?")
+    }
+
+    /// Starts (or stops) recording every dispatch in an event log, up to `max` events (a
+    /// test tool: the log is the one thing here that grows while the system runs).
+    pub fn record_events(&mut self, max: usize) {
+        self.events_max = max;
+        self.events = (max > 0).then(Vec::new);
+        for shard in &mut self.shards {
+            if let Some(hooks) = shard.core.sim.as_deref_mut() {
+                hooks.events = (max > 0).then(Vec::new);
+            }
+        }
+    }
+
+    /// The events recorded so far, in the order they ran (shard ticks run one after the
+    /// other on this thread, so the order is total).
+    pub fn events(&self) -> &[TraceEvent] {
+        self.events.as_deref().unwrap_or(&[])
+    }
+
+    /// Cuts `shard` off on the simulated transport until [`Simulation::heal_links`]: the
+    /// envelopes it sends (when `outbound`) and those sent to it (when `inbound`) wait on
+    /// the cut links, and flow on when the cut heals. Unlike [`Simulation::partition`],
+    /// senders are not told: their messages are accepted and wait, their calls time out.
+    /// Replaces any partition in force. Needs at least two shards.
+    pub fn cut_links(&mut self, shard: ShardId, outbound: bool, inbound: bool) {
+        if let Some(transport) = self.transport.as_mut() {
+            transport.cut = Some(transport::Cut {
+                shard: shard.index(),
+                outbound,
+                inbound,
+                heal_at: u64::MAX,
+            });
+        }
+    }
+
+    /// Ends a cut, whether made by [`Simulation::cut_links`] or injected.
+    pub fn heal_links(&mut self) {
+        if let Some(transport) = self.transport.as_mut() {
+            transport.cut = None;
+        }
+    }
+
+    /// Faults injected so far, by kind.
+    pub fn fault_counts(&self) -> FaultCounts {
+        let mut counts = FaultCounts::default();
+        if let Some(transport) = &self.transport {
+            counts.add(&transport.counts);
+        }
+        for shard in &self.shards {
+            if let Some(hooks) = shard.core.sim.as_deref() {
+                counts.add(&hooks.counts);
+            }
+        }
+        if let Some(net) = &self.net {
+            let net = net
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            counts.add(&net.fault_counts());
+        }
+        counts
+    }
+
+    /// Checks the runtime's invariants on every shard, as they stand between rounds:
+    ///
+    /// - the envelope pool's accounting (free lists walked and counted);
+    /// - the transfer-buffer pools' accounting (`free + taken == capacity`, and no more
+    ///   taken than exist);
+    /// - slot generations never go back (modulo wrap-around);
+    /// - every dispatch since the last check reached a running incarnation (no delivery to
+    ///   a stale handle), and no mailbox held more than its bound;
+    /// - the delivery ledger of the transport: every envelope a shard counted as sent to
+    ///   another shard is in the sender's ring, in flight, delivered, or dropped by an
+    ///   injected fault; every envelope delivered is in the receiver's ring or counted as
+    ///   taken by it; every bounce sent is in a bounce ring or counted as taken back;
+    /// - the socket tables (owners, free lists) and the simulated network's ends.
+    ///
+    /// Returns the first violation found.
+    pub fn check(&mut self) -> Result<(), String> {
+        self.check_pools()?;
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            for stats in shard.core.buffers.iter().map(|pool| pool.stats()) {
+                if stats.free + stats.taken != stats.capacity {
+                    return Err(format!(
+                        "shard {index}: buffer pool accounting {stats:?} does not add up"
+                    ));
+                }
+            }
+            let previous = &mut self.generations[index];
+            for (global, meta) in shard.core.slots.iter().enumerate() {
+                let before = previous[global];
+                let wrapped = before > crate::handle::GENERATION_MASK / 2
+                    && meta.generation < crate::handle::GENERATION_MASK / 2;
+                if meta.generation < before && !wrapped {
+                    return Err(format!(
+                        "shard {index}: slot {global}'s generation went back from {before} to {}",
+                        meta.generation
+                    ));
+                }
+                previous[global] = meta.generation;
+                if meta.mailbox.len() > meta.mailbox.capacity() {
+                    return Err(format!(
+                        "shard {index}: slot {global}'s mailbox holds {} over its bound {}",
+                        meta.mailbox.len(),
+                        meta.mailbox.capacity()
+                    ));
+                }
+            }
+            if let Some(hooks) = shard.core.sim.as_deref_mut()
+                && let Some(violation) = hooks.violation.take()
+            {
+                return Err(violation);
+            }
+            if let Some(io) = shard.core.io.as_deref() {
+                io.check()
+                    .map_err(|error| format!("shard {index}: socket table: {error}"))?;
+            }
+        }
+        if let Some(net) = &self.net {
+            let net = net
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            net.check()
+                .map_err(|error| format!("simulated network: {error}"))?;
+        }
+        self.check_ledger()
+    }
+
+    fn check_ledger(&mut self) -> Result<(), String> {
+        let Some(transport) = self.transport.as_mut() else {
+            return Ok(());
+        };
+        let sent: Vec<u64> = self
+            .shards
+            .iter()
+            .map(|s| s.core.counters.sent_remote)
+            .collect();
+        let received: Vec<u64> = self
+            .shards
+            .iter()
+            .map(|s| s.core.counters.received_remote)
+            .collect();
+        transport.check_ledger(&sent, &received)?;
+        // Bounces go straight back through their own rings.
+        let bounced: u64 = self.shards.iter().map(|s| s.core.counters.bounced).sum();
+        let mut back: u64 = 0;
+        for shard in &mut self.shards {
+            back += shard.core.counters.bounces_received;
+            for ring in &mut shard.bounce_in {
+                back += ring.available() as u64;
+            }
+        }
+        if bounced != back {
+            return Err(format!(
+                "{bounced} envelopes bounced, but {back} were taken back or wait in bounce rings"
+            ));
+        }
+        Ok(())
     }
 
     /// The address the listener declared `index`-th in the spec was given on the simulated
@@ -218,6 +489,9 @@ impl Simulation {
     fn round(&mut self) -> bool {
         self.scheduling.shuffle(&mut self.order);
         let mut work = 0;
+        if let Some(transport) = self.transport.as_mut() {
+            transport.round(self.now);
+        }
         for &index in &self.order {
             if self.failed[index] {
                 continue;
@@ -242,6 +516,16 @@ impl Simulation {
                     );
                 }
             }
+            if let Some(transport) = self.transport.as_mut() {
+                transport.pump(index, self.now);
+            }
+            if let Some(log) = self.events.as_mut()
+                && let Some(hooks) = self.shards[index].core.sim.as_deref_mut()
+                && let Some(events) = hooks.events.as_mut()
+            {
+                let room = self.events_max.saturating_sub(log.len());
+                log.extend(events.drain(..).take(room));
+            }
         }
         self.rounds += 1;
         self.trace = mix(self.trace, self.rounds);
@@ -252,10 +536,21 @@ impl Simulation {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.shards
+        let timers = self
+            .shards
             .iter()
             .filter_map(|shard| shard.core.timers.next_deadline())
-            .min()
+            .min();
+        let transport = self
+            .transport
+            .as_ref()
+            .and_then(|transport| transport.next_deadline(self.now));
+        let net = self.net.as_ref().and_then(|net| {
+            net.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next_deadline(self.now)
+        });
+        [timers, transport, net].into_iter().flatten().min()
     }
 
     /// The earliest pending timer deadline of any shard, if any: with [`Simulation::step`]
@@ -297,13 +592,26 @@ impl Simulation {
         self.report(quiescent)
     }
 
-    fn report(&self, quiescent: bool) -> SimReport {
+    fn report(&mut self, quiescent: bool) -> SimReport {
+        // Nothing ran and nothing is due, but envelopes wait on a cut link: stuck.
+        let stalled = quiescent
+            && self
+                .transport
+                .as_mut()
+                .is_some_and(|transport| transport.busy());
         SimReport {
             rounds: self.rounds,
-            quiescent,
+            quiescent: quiescent && !stalled,
             trace_hash: self.trace,
             now: Instant(self.now),
             failed_shards: self.failed.iter().filter(|&&failed| failed).count(),
+            stalled,
+            dispatched: self
+                .shards
+                .iter()
+                .map(|shard| shard.core.counters.dispatched)
+                .sum(),
+            faults: self.fault_counts(),
         }
     }
 

@@ -1,0 +1,674 @@
+//! The simulation test runner: a scenario (boot spec plus driver isolates), a fault
+//! configuration, checkers and a limit; seeds from the environment, a sweep, or a corpus;
+//! and, on failure, a report that says how to replay it.
+//!
+//! ```text
+//! TINA_SEED=0x1f cargo test -p my-crate --test bank conserves_money   # replay one seed
+//! TINA_SEEDS=10000 cargo test -p my-crate --test bank conserves_money # sweep 10,000 seeds
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::faults::{CrashTargets, Faults};
+use super::hooks::TraceEvent;
+use super::{SimReport, Simulation};
+use crate::spec::BootSpec;
+
+/// A user checker: a name, how often it runs (every so many rounds), and the check, which
+/// sees the scenario's world (its handles) and the whole simulation, read-only.
+type Check<W> = Box<dyn Fn(&W, &Simulation) -> Result<(), String> + Send + Sync>;
+
+struct Checker<W> {
+    name: &'static str,
+    every: u64,
+    check: Check<W>,
+}
+
+/// Builds a run's system from its seed: the boot spec and the world the checkers see.
+type Build<W> = Box<dyn Fn(u64) -> (BootSpec, W) + Send + Sync>;
+
+enum FaultChoice {
+    Fixed(Faults),
+    Swarm(CrashTargets),
+}
+
+/// How often the runtime's own invariants are checked, in rounds.
+const BUILT_IN_EVERY: u64 = 64;
+/// Events per shard shown in a failure report.
+const LAST_EVENTS: usize = 8;
+
+/// A simulation test: see the module docs.
+pub struct SimTest<W> {
+    name: &'static str,
+    build: Build<W>,
+    faults: FaultChoice,
+    checkers: Vec<Checker<W>>,
+    max_rounds: u64,
+    require_quiescence: bool,
+    corpus: Option<PathBuf>,
+}
+
+/// What went wrong in one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The spec was refused at boot.
+    Spec(String),
+    /// A runtime invariant ([`Simulation::check`]).
+    Invariant(String),
+    /// A user checker, by name.
+    Checker(&'static str, String),
+    /// The system did not finish: still busy at the round limit, or stuck with envelopes
+    /// waiting on a cut link and nothing else to run.
+    Liveness(String),
+    /// A shard stopped by a panic that escaped its trap boundary.
+    ShardFailed(String),
+}
+
+/// A failed run, with everything needed to replay it.
+#[derive(Clone, Debug)]
+pub struct SimFailure {
+    /// The test's name.
+    pub test: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// The fault configuration (drawn from the seed in swarm mode), as one line.
+    pub faults: String,
+    /// What failed.
+    pub kind: FailureKind,
+    /// The report at the failure.
+    pub report: SimReport,
+    /// The last dispatches before the failure, per shard (from a replay with the event log
+    /// on), with the isolate type's name.
+    pub last_events: Vec<(TraceEvent, &'static str)>,
+    /// The command that replays this seed.
+    pub replay: String,
+}
+
+impl fmt::Display for SimFailure {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(formatter, "simulation test `{}` failed", self.test)?;
+        writeln!(formatter, "  seed:   {:#x}", self.seed)?;
+        writeln!(formatter, "  faults: {}", self.faults)?;
+        match &self.kind {
+            FailureKind::Spec(error) => writeln!(formatter, "  boot spec refused: {error}")?,
+            FailureKind::Invariant(error) => {
+                writeln!(formatter, "  runtime invariant broken: {error}")?
+            }
+            FailureKind::Checker(name, error) => {
+                writeln!(formatter, "  checker `{name}` failed: {error}")?
+            }
+            FailureKind::Liveness(error) => writeln!(formatter, "  liveness: {error}")?,
+            FailureKind::ShardFailed(error) => writeln!(formatter, "  shard failed: {error}")?,
+        }
+        writeln!(
+            formatter,
+            "  after {} rounds, {} dispatches, at {}; injected: {}",
+            self.report.rounds, self.report.dispatched, self.report.now, self.report.faults
+        )?;
+        if !self.last_events.is_empty() {
+            writeln!(formatter, "  last events per shard (oldest first):")?;
+            for (event, name) in &self.last_events {
+                writeln!(
+                    formatter,
+                    "    {} {}[{}] {} at {}",
+                    event.shard,
+                    short(name),
+                    event.slot,
+                    event.what(),
+                    event.at
+                )?;
+            }
+        }
+        writeln!(formatter, "  replay: {}", self.replay)
+    }
+}
+
+/// A type name without its module path.
+fn short(name: &str) -> &str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// What a sweep ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Seeds run.
+    pub seeds: u64,
+    /// Rounds run, all seeds together.
+    pub rounds: u64,
+    /// Dispatches, all seeds together.
+    pub dispatched: u64,
+    /// Faults injected, all seeds together.
+    pub faults: u64,
+}
+
+/// The seed of run `index` of a sweep named `name`: spread over the whole `u64` range,
+/// and the same on every machine and every build.
+pub fn sweep_seed(name: &str, index: u64) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    super::rng::Rng::stream(hash ^ index, super::rng::Domain::User(u32::MAX)).next_u64()
+}
+
+impl<W> SimTest<W> {
+    /// A test named `name` (the name goes into seeds and reports) whose system `build`
+    /// makes from the seed: the boot spec, driver isolates included, and the world the
+    /// checkers see (typically the handles of the isolates to check). No faults, at most
+    /// 1,000,000 rounds, quiescence required by the end.
+    pub fn new(
+        name: &'static str,
+        build: impl Fn(u64) -> (BootSpec, W) + Send + Sync + 'static,
+    ) -> Self {
+        SimTest {
+            name,
+            build: Box::new(build),
+            faults: FaultChoice::Fixed(Faults::none()),
+            checkers: Vec::new(),
+            max_rounds: 1_000_000,
+            require_quiescence: true,
+            corpus: None,
+        }
+    }
+
+    /// Injects `faults` in every run.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = FaultChoice::Fixed(faults);
+        self
+    }
+
+    /// Swarm mode: each run draws its fault configuration from its seed
+    /// ([`Faults::swarm`]); injected crashes hit only `targets`.
+    pub fn swarm(mut self, targets: CrashTargets) -> Self {
+        self.faults = FaultChoice::Swarm(targets);
+        self
+    }
+
+    /// Adds a checker, run every `every` rounds and at the end of the run.
+    pub fn checker(
+        mut self,
+        name: &'static str,
+        every: u64,
+        check: impl Fn(&W, &Simulation) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.checkers.push(Checker {
+            name,
+            every: every.max(1),
+            check: Box::new(check),
+        });
+        self
+    }
+
+    /// Adds a checker run only at the end of the run.
+    pub fn at_end(
+        mut self,
+        name: &'static str,
+        check: impl Fn(&W, &Simulation) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.checkers.push(Checker {
+            name,
+            every: u64::MAX,
+            check: Box::new(check),
+        });
+        self
+    }
+
+    /// The round limit of each run.
+    pub fn max_rounds(mut self, rounds: u64) -> Self {
+        self.max_rounds = rounds;
+        self
+    }
+
+    /// Whether a run still busy at the round limit is a failure (default: yes).
+    pub fn require_quiescence(mut self, required: bool) -> Self {
+        self.require_quiescence = required;
+        self
+    }
+
+    /// The corpus file of this test: seeds that once failed, one per line (`0x…` or
+    /// decimal; `#` starts a comment), replayed by [`SimTest::run`] before anything else.
+    pub fn corpus(mut self, path: impl Into<PathBuf>) -> Self {
+        self.corpus = Some(path.into());
+        self
+    }
+
+    /// The fault configuration run `seed` injects.
+    pub fn faults_for(&self, seed: u64) -> Faults {
+        match &self.faults {
+            FaultChoice::Fixed(faults) => faults.clone(),
+            FaultChoice::Swarm(targets) => Faults::swarm(seed, targets.clone()),
+        }
+    }
+
+    /// Builds the simulation of `seed`, with its world.
+    pub fn build(&self, seed: u64) -> Result<(Simulation, W), String> {
+        let (spec, world) = (self.build)(seed);
+        let sim = Simulation::with_faults(spec, seed, self.faults_for(seed))
+            .map_err(|errors| errors.to_string())?;
+        Ok((sim, world))
+    }
+
+    /// Runs one seed. On failure, replays it with the event log on to show the last events
+    /// per shard before the failure.
+    pub fn run_seed(&self, seed: u64) -> Result<SimReport, Box<SimFailure>> {
+        match self.attempt(seed, false) {
+            Ok(report) => Ok(report),
+            Err(mut failure) => {
+                // The same seed runs the same way: replay to the failure with the log on.
+                if let Err(replayed) = self.attempt(seed, true) {
+                    failure.last_events = replayed.last_events;
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    fn attempt(&self, seed: u64, record: bool) -> Result<SimReport, Box<SimFailure>> {
+        let faults = self.faults_for(seed);
+        let fail = |kind: FailureKind, report: SimReport, sim: Option<&Simulation>| {
+            Box::new(SimFailure {
+                test: self.name,
+                seed,
+                faults: faults.to_string(),
+                kind,
+                report,
+                last_events: sim.map(last_events).unwrap_or_default(),
+                replay: replay_command(self.name, seed),
+            })
+        };
+        let (mut sim, world) = match self.build(seed) {
+            Ok(built) => built,
+            Err(error) => return Err(fail(FailureKind::Spec(error), empty_report(), None)),
+        };
+        if record {
+            sim.record_events(1 << 22);
+        }
+        let mut quiescent = false;
+        let mut rounds = 0;
+        while rounds < self.max_rounds {
+            let worked = sim.step();
+            rounds += 1;
+            let done = !worked && sim.next_deadline().is_none();
+            if rounds % BUILT_IN_EVERY == 0 || done {
+                if let Err(error) = sim.check() {
+                    let report = sim.report(false);
+                    return Err(fail(FailureKind::Invariant(error), report, Some(&sim)));
+                }
+                if sim.failed.contains(&true) {
+                    let report = sim.report(false);
+                    let shards = format!("{:?}", sim.failed_shards());
+                    return Err(fail(FailureKind::ShardFailed(shards), report, Some(&sim)));
+                }
+            }
+            for checker in &self.checkers {
+                if checker.every != u64::MAX
+                    && rounds % checker.every == 0
+                    && let Err(error) = (checker.check)(&world, &sim)
+                {
+                    let report = sim.report(false);
+                    return Err(fail(
+                        FailureKind::Checker(checker.name, error),
+                        report,
+                        Some(&sim),
+                    ));
+                }
+            }
+            if done {
+                quiescent = true;
+                break;
+            }
+        }
+        let report = sim.report(quiescent);
+        if let Err(error) = sim.check() {
+            return Err(fail(FailureKind::Invariant(error), report, Some(&sim)));
+        }
+        for checker in &self.checkers {
+            if let Err(error) = (checker.check)(&world, &sim) {
+                return Err(fail(
+                    FailureKind::Checker(checker.name, error),
+                    report,
+                    Some(&sim),
+                ));
+            }
+        }
+        if report.stalled {
+            return Err(fail(
+                FailureKind::Liveness(
+                    "nothing runnable and no timer pending, but envelopes wait on a cut link"
+                        .into(),
+                ),
+                report,
+                Some(&sim),
+            ));
+        }
+        if self.require_quiescence && !quiescent {
+            return Err(fail(
+                FailureKind::Liveness(format!(
+                    "still busy after {} rounds (the limit): work or timers pending",
+                    self.max_rounds
+                )),
+                report,
+                Some(&sim),
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Runs `count` seeds of the sweep, from index `first`, stopping at the first failure.
+    pub fn sweep(&self, first: u64, count: u64) -> Result<SweepReport, Box<SimFailure>> {
+        let mut total = SweepReport::default();
+        for index in first..first + count {
+            let report = self.run_seed(sweep_seed(self.name, index))?;
+            total.seeds += 1;
+            total.rounds += report.rounds;
+            total.dispatched += report.dispatched;
+            total.faults += report.faults.total();
+        }
+        Ok(total)
+    }
+
+    /// [`SimTest::sweep`] spread over `threads` threads (each builds its own simulations;
+    /// a run stays on one thread). Reports the failure with the lowest index, so the result
+    /// does not depend on timing.
+    pub fn sweep_parallel(&self, count: u64, threads: usize) -> Result<SweepReport, Box<SimFailure>>
+    where
+        W: 'static,
+    {
+        let threads = threads.clamp(1, 64) as u64;
+        let results: Vec<Result<SweepReport, (u64, Box<SimFailure>)>> =
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|worker| {
+                        scope.spawn(move || {
+                            let mut total = SweepReport::default();
+                            let mut index = worker;
+                            while index < count {
+                                match self.run_seed(sweep_seed(self.name, index)) {
+                                    Ok(report) => {
+                                        total.seeds += 1;
+                                        total.rounds += report.rounds;
+                                        total.dispatched += report.dispatched;
+                                        total.faults += report.faults.total();
+                                    }
+                                    Err(failure) => return Err((index, failure)),
+                                }
+                                index += threads;
+                            }
+                            Ok(total)
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| worker.join().expect("a sweep worker panicked"))
+                    .collect()
+            });
+        let mut total = SweepReport::default();
+        let mut first_failure: Option<(u64, Box<SimFailure>)> = None;
+        for result in results {
+            match result {
+                Ok(part) => {
+                    total.seeds += part.seeds;
+                    total.rounds += part.rounds;
+                    total.dispatched += part.dispatched;
+                    total.faults += part.faults;
+                }
+                Err((index, failure)) => {
+                    if first_failure.as_ref().is_none_or(|(best, _)| index < *best) {
+                        first_failure = Some((index, failure));
+                    }
+                }
+            }
+        }
+        match first_failure {
+            Some((_, failure)) => Err(failure),
+            None => Ok(total),
+        }
+    }
+
+    /// The seeds of the corpus file, if one is set (a missing file is an empty corpus).
+    ///
+    /// # Panics
+    ///
+    /// On a line that is not a seed: a corpus that cannot be read must not pass quietly.
+    pub fn corpus_seeds(&self) -> Vec<u64> {
+        let Some(path) = &self.corpus else {
+            return Vec::new();
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Vec::new();
+        };
+        text.lines()
+            .map(|line| line.split('#').next().unwrap_or("").trim())
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                parse_seed(line).unwrap_or_else(|| {
+                    panic!(
+                        "{}: `{line}` is not a seed (0x… or decimal)",
+                        path.display()
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The usual entry point of a `#[test]`: with `TINA_SEED` set, runs that one seed;
+    /// otherwise replays the corpus, then sweeps `TINA_SEEDS` seeds (default
+    /// `default_seeds`) on the machine's cores. Panics with the failure report.
+    pub fn run(&self, default_seeds: u64) -> SweepReport
+    where
+        W: 'static,
+    {
+        let outcome = (|| {
+            if let Some(seed) = std::env::var("TINA_SEED").ok().and_then(|s| parse_seed(&s)) {
+                let report = self.run_seed(seed)?;
+                eprintln!(
+                    "{}: seed {seed:#x} passed: {} rounds, {} dispatches, faults {} ({})",
+                    self.name,
+                    report.rounds,
+                    report.dispatched,
+                    self.faults_for(seed),
+                    report.faults
+                );
+                return Ok(SweepReport {
+                    seeds: 1,
+                    rounds: report.rounds,
+                    dispatched: report.dispatched,
+                    faults: report.faults.total(),
+                });
+            }
+            let mut total = SweepReport::default();
+            for seed in self.corpus_seeds() {
+                let report = self.run_seed(seed)?;
+                total.seeds += 1;
+                total.rounds += report.rounds;
+                total.dispatched += report.dispatched;
+                total.faults += report.faults.total();
+            }
+            let count = std::env::var("TINA_SEEDS")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(default_seeds);
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let swept = self.sweep_parallel(count, threads)?;
+            total.seeds += swept.seeds;
+            total.rounds += swept.rounds;
+            total.dispatched += swept.dispatched;
+            total.faults += swept.faults;
+            Ok::<_, Box<SimFailure>>(total)
+        })();
+        match outcome {
+            Ok(total) => total,
+            Err(failure) => panic!(
+                "\n{failure}  once fixed, keep the seed: add `{:#x}` to the corpus{}\n",
+                failure.seed,
+                self.corpus
+                    .as_ref()
+                    .map(|path| format!(" ({})", path.display()))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The determinism oracle for one seed: runs it twice with the event log on and reports
+    /// the first event where the runs differ, if any.
+    pub fn check_determinism(&self, seed: u64) -> Result<Option<Divergence>, String> {
+        let build = || self.build(seed).map(|(sim, _)| sim);
+        let max_rounds = self.max_rounds;
+        first_divergence(build, |sim| {
+            sim.run(max_rounds);
+        })
+    }
+}
+
+fn empty_report() -> SimReport {
+    SimReport {
+        rounds: 0,
+        quiescent: false,
+        trace_hash: 0,
+        now: crate::clock::Instant(0),
+        failed_shards: 0,
+        stalled: false,
+        dispatched: 0,
+        faults: super::faults::FaultCounts::default(),
+    }
+}
+
+/// The last [`LAST_EVENTS`] events of each shard in `sim`'s log.
+fn last_events(sim: &Simulation) -> Vec<(TraceEvent, &'static str)> {
+    let events = sim.events();
+    let mut picked = Vec::new();
+    for shard in 0..sim.shards.len() {
+        let mine: Vec<&TraceEvent> = events
+            .iter()
+            .rev()
+            .filter(|event| event.shard.index() == shard)
+            .take(LAST_EVENTS)
+            .collect();
+        picked.extend(
+            mine.into_iter()
+                .rev()
+                .map(|event| (*event, sim.type_name(event.type_index))),
+        );
+    }
+    picked
+}
+
+/// Parses `0x…` hex or decimal.
+fn parse_seed(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
+        None => text.replace('_', "").parse().ok(),
+    }
+}
+
+/// The command that replays `seed` of this test: the package and test target from what
+/// cargo set for this process, the test function from the libtest thread's name.
+fn replay_command(test: &str, seed: u64) -> String {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "<package>".into());
+    let target = std::env::args()
+        .next()
+        .and_then(|path| {
+            let stem = std::path::Path::new(&path)
+                .file_stem()?
+                .to_str()?
+                .to_string();
+            // `cargo test` binaries are `<target>-<hash>`.
+            Some(match stem.rsplit_once('-') {
+                Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    name.to_string()
+                }
+                _ => stem,
+            })
+        })
+        .map(|target| {
+            if target == package.replace('-', "_") {
+                "--lib".to_string()
+            } else {
+                format!("--test {target}")
+            }
+        })
+        .unwrap_or_default();
+    let function = std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .map(str::to_string)
+        .unwrap_or_else(|| test.to_string());
+    format!("TINA_SEED={seed:#x} cargo test -p {package} {target} {function} -- --exact")
+}
+
+/// Where two runs of one seed first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The index of the first differing event (0-based, in run order).
+    pub index: usize,
+    /// That event in the first run (`None`: the first run had ended), with its type name.
+    pub first: Option<(TraceEvent, &'static str)>,
+    /// That event in the second run.
+    pub second: Option<(TraceEvent, &'static str)>,
+    /// The trace hashes of the two runs.
+    pub hashes: (u64, u64),
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            formatter,
+            "two runs of one seed diverge at event {} (trace hashes {:#x} and {:#x}):",
+            self.index, self.hashes.0, self.hashes.1
+        )?;
+        for (run, event) in [("first", &self.first), ("second", &self.second)] {
+            match event {
+                Some((event, name)) => writeln!(
+                    formatter,
+                    "  {run} run:  {} {}[{}] {} at {}",
+                    event.shard,
+                    short(name),
+                    event.slot,
+                    event.what(),
+                    event.at
+                )?,
+                None => writeln!(formatter, "  {run} run:  (ended)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a system twice — `build` makes it, `drive` runs it — with the event log on, and
+/// returns the first event where the two runs differ (`None`: the same events, one by one,
+/// and the same trace hash). The log keeps at most 4 Mi events per run.
+pub fn first_divergence(
+    build: impl Fn() -> Result<Simulation, String>,
+    drive: impl Fn(&mut Simulation),
+) -> Result<Option<Divergence>, String> {
+    let run = || -> Result<Simulation, String> {
+        let mut sim = build()?;
+        sim.record_events(1 << 22);
+        drive(&mut sim);
+        Ok(sim)
+    };
+    let (first, second) = (run()?, run()?);
+    let hashes = (first.trace_hash(), second.trace_hash());
+    let (a, b) = (first.events(), second.events());
+    let differs = (0..a.len().max(b.len())).find(|&index| a.get(index) != b.get(index));
+    let index = match differs {
+        Some(index) => index,
+        None if hashes.0 == hashes.1 => return Ok(None),
+        // Same events but different hashes: the round-level mixing differs (the shard order
+        // of some round); report the end.
+        None => a.len(),
+    };
+    Ok(Some(Divergence {
+        index,
+        first: a
+            .get(index)
+            .map(|event| (*event, first.type_name(event.type_index))),
+        second: b
+            .get(index)
+            .map(|event| (*event, second.type_name(event.type_index))),
+        hashes,
+    }))
+}
