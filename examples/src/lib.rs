@@ -11,6 +11,7 @@
 //! isolate), and [`loadgen`], the TCP echo load generator the echo demo and the echo
 //! benchmarks drive servers with.
 
+pub mod bank;
 pub mod echo;
 pub mod loadgen;
 

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::faults::{CrashTargets, Faults};
+use super::faults::{CrashTargets, FaultCounts, Faults};
 use super::hooks::TraceEvent;
 use super::{SimReport, Simulation};
 use crate::spec::BootSpec;
@@ -138,8 +138,24 @@ pub struct SweepReport {
     pub rounds: u64,
     /// Dispatches, all seeds together.
     pub dispatched: u64,
-    /// Faults injected, all seeds together.
-    pub faults: u64,
+    /// Faults injected, all seeds together, by kind.
+    pub faults: FaultCounts,
+}
+
+impl SweepReport {
+    fn add(&mut self, report: &SimReport) {
+        self.seeds += 1;
+        self.rounds += report.rounds;
+        self.dispatched += report.dispatched;
+        self.faults.add(&report.faults);
+    }
+
+    fn merge(&mut self, other: &SweepReport) {
+        self.seeds += other.seeds;
+        self.rounds += other.rounds;
+        self.dispatched += other.dispatched;
+        self.faults.add(&other.faults);
+    }
 }
 
 /// The seed of run `index` of a sweep named `name`: spread over the whole `u64` range,
@@ -355,26 +371,51 @@ impl<W> SimTest<W> {
         Ok(report)
     }
 
-    /// Runs `count` seeds of the sweep, from index `first`, stopping at the first failure.
+    /// With `TINA_SEED` set, the one seed it names (so a printed replay command replays a
+    /// sweep's failure too).
+    fn seed_from_env(&self) -> Option<Result<SweepReport, Box<SimFailure>>> {
+        let seed = std::env::var("TINA_SEED")
+            .ok()
+            .and_then(|s| parse_seed(&s))?;
+        Some(self.run_seed(seed).map(|report| {
+            eprintln!(
+                "{}: seed {seed:#x} passed: {} rounds, {} dispatches, faults {} ({})",
+                self.name,
+                report.rounds,
+                report.dispatched,
+                self.faults_for(seed),
+                report.faults
+            );
+            let mut total = SweepReport::default();
+            total.add(&report);
+            total
+        }))
+    }
+
+    /// Runs `count` seeds of the sweep, from index `first`, stopping at the first failure;
+    /// with `TINA_SEED` set, runs only that seed.
     pub fn sweep(&self, first: u64, count: u64) -> Result<SweepReport, Box<SimFailure>> {
+        if let Some(result) = self.seed_from_env() {
+            return result;
+        }
         let mut total = SweepReport::default();
         for index in first..first + count {
             let report = self.run_seed(sweep_seed(self.name, index))?;
-            total.seeds += 1;
-            total.rounds += report.rounds;
-            total.dispatched += report.dispatched;
-            total.faults += report.faults.total();
+            total.add(&report);
         }
         Ok(total)
     }
 
     /// [`SimTest::sweep`] spread over `threads` threads (each builds its own simulations;
     /// a run stays on one thread). Reports the failure with the lowest index, so the result
-    /// does not depend on timing.
+    /// does not depend on timing. With `TINA_SEED` set, runs only that seed.
     pub fn sweep_parallel(&self, count: u64, threads: usize) -> Result<SweepReport, Box<SimFailure>>
     where
         W: 'static,
     {
+        if let Some(result) = self.seed_from_env() {
+            return result;
+        }
         let threads = threads.clamp(1, 64) as u64;
         let results: Vec<Result<SweepReport, (u64, Box<SimFailure>)>> =
             std::thread::scope(|scope| {
@@ -385,12 +426,7 @@ impl<W> SimTest<W> {
                             let mut index = worker;
                             while index < count {
                                 match self.run_seed(sweep_seed(self.name, index)) {
-                                    Ok(report) => {
-                                        total.seeds += 1;
-                                        total.rounds += report.rounds;
-                                        total.dispatched += report.dispatched;
-                                        total.faults += report.faults.total();
-                                    }
+                                    Ok(report) => total.add(&report),
                                     Err(failure) => return Err((index, failure)),
                                 }
                                 index += threads;
@@ -408,12 +444,7 @@ impl<W> SimTest<W> {
         let mut first_failure: Option<(u64, Box<SimFailure>)> = None;
         for result in results {
             match result {
-                Ok(part) => {
-                    total.seeds += part.seeds;
-                    total.rounds += part.rounds;
-                    total.dispatched += part.dispatched;
-                    total.faults += part.faults;
-                }
+                Ok(part) => total.merge(&part),
                 Err((index, failure)) => {
                     if first_failure.as_ref().is_none_or(|(best, _)| index < *best) {
                         first_failure = Some((index, failure));
@@ -461,30 +492,13 @@ impl<W> SimTest<W> {
         W: 'static,
     {
         let outcome = (|| {
-            if let Some(seed) = std::env::var("TINA_SEED").ok().and_then(|s| parse_seed(&s)) {
-                let report = self.run_seed(seed)?;
-                eprintln!(
-                    "{}: seed {seed:#x} passed: {} rounds, {} dispatches, faults {} ({})",
-                    self.name,
-                    report.rounds,
-                    report.dispatched,
-                    self.faults_for(seed),
-                    report.faults
-                );
-                return Ok(SweepReport {
-                    seeds: 1,
-                    rounds: report.rounds,
-                    dispatched: report.dispatched,
-                    faults: report.faults.total(),
-                });
+            if let Some(result) = self.seed_from_env() {
+                return result;
             }
             let mut total = SweepReport::default();
             for seed in self.corpus_seeds() {
                 let report = self.run_seed(seed)?;
-                total.seeds += 1;
-                total.rounds += report.rounds;
-                total.dispatched += report.dispatched;
-                total.faults += report.faults.total();
+                total.add(&report);
             }
             let count = std::env::var("TINA_SEEDS")
                 .ok()
@@ -492,10 +506,7 @@ impl<W> SimTest<W> {
                 .unwrap_or(default_seeds);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let swept = self.sweep_parallel(count, threads)?;
-            total.seeds += swept.seeds;
-            total.rounds += swept.rounds;
-            total.dispatched += swept.dispatched;
-            total.faults += swept.faults;
+            total.merge(&swept);
             Ok::<_, Box<SimFailure>>(total)
         })();
         match outcome {
