@@ -732,6 +732,24 @@ impl Simulation {
         }
     }
 
+    /// The handle of the incarnation running now in `handle`'s slot (the same isolate
+    /// restarted by its supervisor has a newer generation), if one is running: for checkers
+    /// that follow an isolate across restarts.
+    pub fn live_handle<I: Isolate>(&self, handle: Handle<I>) -> Option<Handle<I>> {
+        let raw = handle.raw();
+        let core = &self.shards.get(raw.shard().index())?.core;
+        let info = core.types.get(raw.type_index() as usize)?;
+        let meta = core.slots.get(info.base + raw.slot() as usize)?;
+        meta.status.is_running().then(|| {
+            Handle::from_raw(crate::handle::RawHandle::new(
+                raw.shard(),
+                raw.type_index(),
+                raw.slot(),
+                meta.generation,
+            ))
+        })
+    }
+
     /// The state of the live isolate `handle` names, for checkers and assertions.
     pub fn state<I: Isolate>(&self, handle: Handle<I>) -> Option<&I> {
         let raw = handle.raw();
