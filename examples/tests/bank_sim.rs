@@ -159,3 +159,22 @@ fn tellers_finish_and_money_moves() {
         .sum();
     assert_eq!(applied, u64::from(taken));
 }
+
+#[test]
+fn shrinking_simplifies_the_buggy_banks_faults() {
+    let test = buggy();
+    let seed = test.corpus_seeds()[0];
+    let shrunk = test.shrink(seed, 40).expect("the corpus seed fails");
+    eprintln!("{shrunk}");
+    assert!(matches!(
+        shrunk.failure.kind,
+        FailureKind::Checker("money is conserved", _)
+    ));
+    assert!(shrunk.injected.1 <= shrunk.injected.0, "{shrunk}");
+    assert!(shrunk.rounds.1 <= shrunk.rounds.0, "{shrunk}");
+    // Something was simplified: a kind turned off or a rate made rarer.
+    assert_ne!(shrunk.faults, test.faults_for(seed), "{shrunk}");
+    // And the smallest configuration still fails on its own.
+    let again = buggy().faults(shrunk.faults.clone());
+    assert!(again.run_seed(seed).is_err());
+}

@@ -383,7 +383,10 @@ fn the_same_seed_gives_the_same_trace_with_every_fault_on() {
         let mut second = swarm_scenario(seed);
         let (a, b) = (first.run(200_000), second.run(200_000));
         assert_eq!(a, b, "seed {seed}");
-        assert!(a.faults.total() > 0 || !seed.is_multiple_of(2), "seed {seed}: {a:?}");
+        assert!(
+            a.faults.total() > 0 || !seed.is_multiple_of(2),
+            "seed {seed}: {a:?}"
+        );
         first.check().unwrap();
         hashes.push(a.trace_hash);
     }

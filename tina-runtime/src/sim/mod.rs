@@ -43,7 +43,7 @@ pub use hooks::TraceEvent;
 pub(crate) use hooks::{ShardHooks, raise};
 pub use rng::{Domain, Rng};
 pub use runner::{
-    Divergence, FailureKind, SimFailure, SimTest, SweepReport, first_divergence, sweep_seed,
+    Divergence, FailureKind, Shrunk, SimFailure, SimTest, SweepReport, first_divergence, sweep_seed,
 };
 use transport::Transport;
 

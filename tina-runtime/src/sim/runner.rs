@@ -281,7 +281,15 @@ impl<W> SimTest<W> {
     }
 
     fn attempt(&self, seed: u64, record: bool) -> Result<SimReport, Box<SimFailure>> {
-        let faults = self.faults_for(seed);
+        self.attempt_with(seed, self.faults_for(seed), record)
+    }
+
+    fn attempt_with(
+        &self,
+        seed: u64,
+        faults: Faults,
+        record: bool,
+    ) -> Result<SimReport, Box<SimFailure>> {
         let fail = |kind: FailureKind, report: SimReport, sim: Option<&Simulation>| {
             Box::new(SimFailure {
                 test: self.name,
@@ -293,9 +301,16 @@ impl<W> SimTest<W> {
                 replay: replay_command(self.name, seed),
             })
         };
-        let (mut sim, world) = match self.build(seed) {
-            Ok(built) => built,
-            Err(error) => return Err(fail(FailureKind::Spec(error), empty_report(), None)),
+        let (spec, world) = (self.build)(seed);
+        let mut sim = match Simulation::with_faults(spec, seed, faults.clone()) {
+            Ok(sim) => sim,
+            Err(errors) => {
+                return Err(fail(
+                    FailureKind::Spec(errors.to_string()),
+                    empty_report(),
+                    None,
+                ));
+            }
         };
         if record {
             sim.record_events(1 << 22);
@@ -529,6 +544,156 @@ impl<W> SimTest<W> {
         let max_rounds = self.max_rounds;
         first_divergence(build, |sim| {
             sim.run(max_rounds);
+        })
+    }
+}
+
+/// What [`SimTest::shrink`] found.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The seed.
+    pub seed: u64,
+    /// The smallest fault configuration found that still fails the same way.
+    pub faults: Faults,
+    /// The failure under it.
+    pub failure: Box<SimFailure>,
+    /// Faults injected before the failure, at the start and at the end of shrinking.
+    pub injected: (u64, u64),
+    /// Rounds to the failure, at the start and at the end.
+    pub rounds: (u64, u64),
+    /// Candidate configurations tried.
+    pub tried: u32,
+}
+
+impl fmt::Display for Shrunk {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            formatter,
+            "shrunk seed {:#x} in {} tries: {} faults injected before the failure (from {}), \
+             failing at round {} (from {})",
+            self.seed, self.tried, self.injected.1, self.injected.0, self.rounds.1, self.rounds.0
+        )?;
+        writeln!(formatter, "  smallest faults: {}", self.faults)?;
+        writeln!(
+            formatter,
+            "  (the replay command below runs the test's own configuration; to run the smallest, \
+             give the test `.faults(...)` with the line above)"
+        )?;
+        write!(formatter, "{}", self.failure)
+    }
+}
+
+/// The same kind of failure (the same checker, or the same category otherwise).
+fn same_failure(a: &FailureKind, b: &FailureKind) -> bool {
+    match (a, b) {
+        (FailureKind::Checker(x, _), FailureKind::Checker(y, _)) => x == y,
+        _ => core::mem::discriminant(a) == core::mem::discriminant(b),
+    }
+}
+
+/// The candidate simplifications of `faults`, most aggressive first: each kind that is on
+/// turned off, then each rate that is on made ten times rarer, then each maximum duration
+/// halved.
+fn simpler(faults: &Faults) -> Vec<Faults> {
+    use super::faults::Ratio;
+    let mut out = Vec::new();
+    let rates: [fn(&mut Faults) -> &mut Ratio; 14] = [
+        |f| &mut f.drop,
+        |f| &mut f.delay,
+        |f| &mut f.partition,
+        |f| &mut f.one_way,
+        |f| &mut f.crash,
+        |f| &mut f.init_failure,
+        |f| &mut f.tcp.short_read,
+        |f| &mut f.tcp.short_write,
+        |f| &mut f.tcp.reset,
+        |f| &mut f.tcp.connect_refused,
+        |f| &mut f.tcp.connect_timeout,
+        |f| &mut f.tcp.half_open,
+        |f| &mut f.tcp.stall,
+        |f| &mut f.tcp.backlog_overflow,
+    ];
+    for field in &rates {
+        let mut candidate = faults.clone();
+        let rate = field(&mut candidate);
+        if !rate.is_off() {
+            *rate = Ratio::OFF;
+            out.push(candidate);
+        }
+    }
+    if faults.reorder {
+        let mut candidate = faults.clone();
+        candidate.reorder = false;
+        out.push(candidate);
+    }
+    for field in &rates {
+        let mut candidate = faults.clone();
+        let rate = field(&mut candidate);
+        if !rate.is_off() && rate.denominator() <= u32::MAX / 10 {
+            *rate = Ratio::new(rate.numerator(), rate.denominator() * 10);
+            out.push(candidate);
+        }
+    }
+    let durations: [fn(&mut Faults) -> &mut core::time::Duration; 5] = [
+        |f| &mut f.delay_max,
+        |f| &mut f.partition_max,
+        |f| &mut f.tcp.latency,
+        |f| &mut f.tcp.jitter,
+        |f| &mut f.tcp.stall_max,
+    ];
+    for field in durations {
+        let mut candidate = faults.clone();
+        let duration = field(&mut candidate);
+        if *duration > core::time::Duration::from_micros(1) {
+            *duration /= 2;
+            out.push(candidate);
+        }
+    }
+    out
+}
+
+impl<W> SimTest<W> {
+    /// Shrinking: given a failing seed, simplifies its fault configuration — kinds turned
+    /// off, rates made rarer, maximum durations halved — keeping each step only while the
+    /// same failure still happens with no more faults injected and no later, until no step
+    /// helps or `max_tries` runs have been made. The schedule itself stays drawn from the
+    /// seed, so the result replays with the same seed and the printed configuration.
+    pub fn shrink(&self, seed: u64, max_tries: u32) -> Option<Shrunk> {
+        let start = self.faults_for(seed);
+        let failure = self.attempt_with(seed, start.clone(), false).err()?;
+        let kind = failure.kind.clone();
+        let injected = failure.report.faults.total();
+        let rounds = failure.report.rounds;
+        let mut best = (start, failure);
+        let mut tried = 0;
+        'improve: loop {
+            for candidate in simpler(&best.0) {
+                if tried >= max_tries {
+                    break 'improve;
+                }
+                tried += 1;
+                if let Err(failure) = self.attempt_with(seed, candidate.clone(), false)
+                    && same_failure(&failure.kind, &kind)
+                    && failure.report.faults.total() <= best.1.report.faults.total()
+                    && failure.report.rounds <= best.1.report.rounds
+                {
+                    best = (candidate, failure);
+                    continue 'improve;
+                }
+            }
+            break;
+        }
+        let (faults, mut failure) = best;
+        if let Err(replayed) = self.attempt_with(seed, faults.clone(), true) {
+            failure.last_events = replayed.last_events;
+        }
+        Some(Shrunk {
+            seed,
+            injected: (injected, failure.report.faults.total()),
+            rounds: (rounds, failure.report.rounds),
+            faults,
+            failure,
+            tried,
         })
     }
 }
