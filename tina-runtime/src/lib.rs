@@ -50,7 +50,10 @@
 //!
 //! **Simulation.** [`Simulation`] runs the same shard code on the calling thread, with a
 //! simulated clock and a seeded shard order, and hashes every dispatch: the same seed gives
-//! the same trace hash, bit for bit.
+//! the same trace hash, bit for bit. [`Simulation::with_faults`] injects [`sim::Faults`]
+//! (cross-shard drops, delays and partitions, crashes, simulated socket faults), and
+//! [`sim::SimTest`] runs scenarios over many seeds with checkers, a corpus and replayable
+//! failure reports.
 //!
 //! **Supervision.** A panic in `init` or a handler, or [`Effect::Crash`], is caught at the
 //! dispatch boundary (the workspace builds with `panic = "unwind"`) and tears down only that
