@@ -440,7 +440,8 @@ impl SimNet {
         if self.latency > 0 || self.jitter > 0 {
             let there = self.delay(shard);
             let back = self.latency;
-            self.ends[client as usize].opens_at = self.now.saturating_add(there + back);
+            self.ends[client as usize].opens_at =
+                self.now.saturating_add(there.saturating_add(back));
         }
         let listening: heapless::Vec<u32, 64> = self
             .listeners
