@@ -593,6 +593,7 @@ impl Io {
             Source::Stream(stream) => stream.read(into),
             Source::SimStream(end) => {
                 let end = *end;
+                let shard = self.shard;
                 let Some((net, rng)) = self.net.as_mut() else {
                     return Err(std::io::ErrorKind::NotConnected.into());
                 };
@@ -600,7 +601,7 @@ impl Io {
                 let mut net = net
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                net.read(end, into, max)
+                net.read(shard, end, into, max)
             }
             _ => Err(std::io::ErrorKind::NotConnected.into()),
         }
@@ -612,8 +613,9 @@ impl Io {
             Source::Stream(stream) => stream.write(bytes),
             Source::SimStream(end) => {
                 let end = *end;
+                let shard = self.shard;
                 match self.net() {
-                    Some(mut net) => net.write(end, bytes),
+                    Some(mut net) => net.write(shard, end, bytes),
                     None => Err(std::io::ErrorKind::NotConnected.into()),
                 }
             }
@@ -941,9 +943,15 @@ impl Core {
     /// performs what it allows — reads into fresh buffers, accepts, connects, writes.
     /// Returns how much it did.
     pub(crate) fn poll_io(&mut self) -> usize {
+        let now = self.now;
         let Some(io) = self.io.as_mut() else {
             return 0;
         };
+        // The simulated network runs on simulated time: latency, stalls and connects
+        // resolve by it. Told before anything else, so this tick's socket calls see it.
+        if let Some(mut net) = io.net() {
+            net.set_now(now);
+        }
         if io.open() == 0 {
             return 0;
         }
@@ -1613,10 +1621,12 @@ impl Core {
         if io.free.is_empty() {
             return Err(IoError::NoSocketSlot);
         }
+        let shard = io.shard;
         let source = match io.net() {
-            Some(mut net) => {
-                Source::SimStream(net.connect(addr).map_err(|error| IoError::of(&error))?)
-            }
+            Some(mut net) => Source::SimStream(
+                net.connect(shard, addr)
+                    .map_err(|error| IoError::of(&error))?,
+            ),
             None => Source::Stream(TcpStream::connect(addr).map_err(|error| IoError::of(&error))?),
         };
         let index = io.insert(
