@@ -13,6 +13,7 @@
 
 pub mod bank;
 pub mod echo;
+pub mod kv;
 pub mod loadgen;
 
 /// Reads `--name value` from the command line, or `default`.

@@ -244,6 +244,37 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         self.core.shard_count
     }
 
+    /// The handle the `nth` static isolate of type `T` on `shard` (the `nth` declared there
+    /// with [`BootSpec::root`](crate::BootSpec::root) or
+    /// [`BootSpec::child`](crate::BootSpec::child), counting from 0) had at boot: a way to
+    /// find well-known isolates — a per-shard router, a registry — without passing handles
+    /// around. `None` if `T` is not registered or has no such slot on a shard of this
+    /// system. A restart gives the isolate a new generation, and this handle goes stale:
+    /// use it for isolates that are not restarted, or that announce their new handle.
+    pub fn boot_handle<T: Isolate>(&self, shard: ShardId, nth: u32) -> Option<Handle<T>> {
+        let type_index = self
+            .core
+            .types
+            .iter()
+            .position(|info| info.type_id == TypeId::of::<T>())?;
+        let slots = self.core.types[type_index].slots;
+        if shard.index() >= self.core.shard_count || nth as usize >= slots {
+            return None;
+        }
+        Some(Handle::from_raw(RawHandle::new(
+            shard,
+            type_index as u16,
+            nth,
+            0,
+        )))
+    }
+
+    /// This shard's counters as they stand (what [`System::counters`](crate::System) reports
+    /// from outside), for an isolate that reports on its shard — an `INFO` command, say.
+    pub fn shard_counters(&self) -> crate::Counters {
+        self.core.counters
+    }
+
     /// The shard that owns `key`: a fixed partition of keys over shards, for placing work.
     #[inline]
     pub fn key_to_shard(&self, key: u64) -> ShardId {
