@@ -47,6 +47,7 @@ pub struct SimTest<W> {
     max_rounds: u64,
     require_quiescence: bool,
     corpus: Option<PathBuf>,
+    until: Option<Check<W>>,
 }
 
 /// What went wrong in one run.
@@ -185,7 +186,19 @@ impl<W> SimTest<W> {
             max_rounds: 1_000_000,
             require_quiescence: true,
             corpus: None,
+            until: None,
         }
+    }
+
+    /// Ends each run successfully as soon as `done` holds (checked every 64 rounds), for a
+    /// system that never goes quiescent — a server with periodic timers. A run that reaches
+    /// the round limit first is a liveness failure, quoting `done`'s last answer.
+    pub fn until(
+        mut self,
+        done: impl Fn(&W, &Simulation) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.until = Some(Box::new(done));
+        self
     }
 
     /// Injects `faults` in every run.
@@ -316,11 +329,20 @@ impl<W> SimTest<W> {
             sim.record_events(1 << 22);
         }
         let mut quiescent = false;
+        let mut finished = false;
         let mut rounds = 0;
         while rounds < self.max_rounds {
             let worked = sim.step();
             rounds += 1;
-            let done = !worked && sim.next_deadline().is_none();
+            let idle = !worked && sim.next_deadline().is_none();
+            let mut done = idle;
+            if let Some(until) = &self.until
+                && rounds % BUILT_IN_EVERY == 0
+                && until(&world, &sim).is_ok()
+            {
+                done = true;
+                finished = true;
+            }
             if rounds % BUILT_IN_EVERY == 0 || done {
                 if let Err(error) = sim.check() {
                     let report = sim.report(false);
@@ -346,7 +368,7 @@ impl<W> SimTest<W> {
                 }
             }
             if done {
-                quiescent = true;
+                quiescent = idle;
                 break;
             }
         }
@@ -373,7 +395,21 @@ impl<W> SimTest<W> {
                 Some(&sim),
             ));
         }
-        if self.require_quiescence && !quiescent {
+        if let Some(until) = &self.until
+            && !finished
+            && until(&world, &sim).is_err()
+        {
+            return Err(fail(
+                FailureKind::Liveness(format!(
+                    "not done after {} rounds (the limit): {}",
+                    self.max_rounds,
+                    until(&world, &sim).err().unwrap_or_default()
+                )),
+                report,
+                Some(&sim),
+            ));
+        }
+        if self.require_quiescence && self.until.is_none() && !quiescent {
             return Err(fail(
                 FailureKind::Liveness(format!(
                     "still busy after {} rounds (the limit): work or timers pending",
