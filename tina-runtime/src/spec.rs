@@ -120,6 +120,8 @@ pub struct BootSpec {
     /// Socket entries per shard for `Ctx::connect` / `Ctx::listen` and adopted sockets
     /// (declared listeners add their own bound on the shards that serve them).
     pub(crate) sockets: usize,
+    /// The block size of the class reads land in (`None`: the largest).
+    pub(crate) read_block: Option<usize>,
     /// Declared TCP listeners.
     pub(crate) listeners: Vec<crate::io::Listen>,
     /// Mistakes found while building (a root of an unregistered type, …), reported by
@@ -174,6 +176,7 @@ impl BootSpec {
             overload_policy: OverloadPolicy::Quarantine,
             print_crashes: true,
             sockets: 0,
+            read_block: None,
             listeners: Vec::new(),
             early_errors: Vec::new(),
         }
@@ -465,6 +468,14 @@ impl BootSpec {
         self
     }
 
+    /// Reads land in blocks of the class with this block size (default: the largest class),
+    /// so a spec can keep a few large blocks for big values without making every read take
+    /// one. Must be one of the declared classes.
+    pub fn read_block(&mut self, block_size: usize) -> &mut Self {
+        self.read_block = Some(block_size);
+        self
+    }
+
     /// Declares a TCP listener (see [`Listen`](crate::Listen)); returns its index, for
     /// [`System::listener_addr`](crate::System::listener_addr). Its connection type must be
     /// registered with [`BootSpec::isolate`]; each connection takes one of its slots.
@@ -668,6 +679,11 @@ impl BootSpec {
             (0..self.shards).any(|shard| self.socket_entries(ShardId(shard as u16)) > 0);
         if sockets_anywhere && self.buffer_classes.is_empty() {
             errors.push(SpecError::SocketsWithoutBuffers);
+        }
+        if let Some(block) = self.read_block
+            && !self.buffer_classes.iter().any(|&(size, _)| size == block)
+        {
+            errors.push(SpecError::ReadBlockNotAClass { block });
         }
         if (0..self.shards).any(|shard| self.socket_entries(ShardId(shard as u16)) > SOCKETS_MAX) {
             errors.push(SpecError::TooManySockets {
@@ -960,6 +976,11 @@ pub enum SpecError {
     },
     /// Sockets (or listeners) without a buffer class for their reads.
     SocketsWithoutBuffers,
+    /// [`BootSpec::read_block`] names a block size no buffer class has.
+    ReadBlockNotAClass {
+        /// The block size named.
+        block: usize,
+    },
     /// More socket entries on a shard than supported.
     TooManySockets {
         /// The most any shard would need.
@@ -1073,6 +1094,12 @@ impl fmt::Display for SpecError {
                 formatter,
                 "sockets need buffers to read into, and the spec has no buffer class: add \
                  spec.buffer_class(block_size, blocks), e.g. spec.buffer_class(16 * 1024, 1024)"
+            ),
+            SpecError::ReadBlockNotAClass { block } => write!(
+                formatter,
+                "reads are to land in {block}-byte blocks, but no buffer class has that block \
+                 size: declare spec.buffer_class({block}, blocks) or name one of the declared \
+                 sizes in spec.read_block"
             ),
             SpecError::TooManySockets { sockets } => write!(
                 formatter,

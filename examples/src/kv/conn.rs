@@ -9,7 +9,7 @@ use super::store::{Router, itoa};
 use super::{Answer, ExpireCond, NO_REPLY, OP_TIMEOUT, Op, OpKind, Push, SetCond, Value};
 
 /// Operations (and replies waiting for their turn) one connection may have outstanding.
-pub const WINDOW: usize = 128;
+pub const WINDOW: usize = 320;
 /// Channels one connection may subscribe to.
 pub const CHANNELS: usize = 32;
 /// Buffers of output waiting for the socket's send queue.
@@ -238,6 +238,13 @@ fn is(word: &[u8], name: &str) -> bool {
     word.eq_ignore_ascii_case(name.as_bytes())
 }
 
+/// Redis adds the Unix time in milliseconds to an expiry and refuses a sum that overflows.
+/// Reading the wall clock would make the server's runs depend on it (and break replay in
+/// simulation), so the bound uses a fixed stand-in for "now": 2^42 ms, the year 2109.
+/// Expiries within that margin of `i64::MAX` ms are refused where Redis would still take
+/// them — 140 million years from now.
+const WALL_CLOCK_MARGIN_MS: i64 = 1 << 42;
+
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";
 
@@ -258,14 +265,18 @@ impl Conn {
             input.set_len(left);
             self.input_at = 0;
         }
-        if input.capacity() - input.len() < data.len() {
-            // A read block is as large as the largest class: try one of those.
-            let Ok(mut bigger) = ctx.buffer(input.capacity()) else {
-                return false;
-            };
-            if bigger.capacity() < left + data.len() {
+        let needed = left + data.len();
+        if input.capacity() < needed {
+            // A frame larger than a read block: gather it in a larger block, up to the
+            // frame limit (the largest class).
+            if needed > super::FRAME_LIMIT {
                 return false;
             }
+            let Ok(mut bigger) =
+                ctx.buffer(needed.max(2 * input.capacity()).min(super::FRAME_LIMIT))
+            else {
+                return false;
+            };
             let _ = bigger.try_extend_from_slice(&input);
             input = bigger;
         }
@@ -289,7 +300,7 @@ impl Conn {
             }
             match resp::parse(bytes) {
                 Parsed::Incomplete => {
-                    if bytes.len() >= input.capacity() && self.input_at == 0 {
+                    if bytes.len() >= super::FRAME_LIMIT {
                         self.input = Some(input);
                         let _ = self.protocol_error_slot(
                             "ERR Protocol error: request larger than the server's frame limit",
@@ -515,7 +526,7 @@ impl Conn {
         if !self.channels.is_empty()
             && !matches!(full, "subscribe" | "unsubscribe" | "ping" | "quit")
         {
-            let mut text: heapless::Vec<u8, 96> = heapless::Vec::new();
+            let mut text: heapless::Vec<u8, 192> = heapless::Vec::new();
             let _ = text.extend_from_slice(b"-ERR Can't execute '");
             let _ = text.extend_from_slice(full.as_bytes());
             let _ = text.extend_from_slice(
@@ -628,7 +639,7 @@ impl Conn {
             "ttl" => self.op(arg(1), b"", OpKind::Ttl, ctx),
             "dbsize" => self.all_shards(GroupKind::Sum, OpKind::DbSize, ctx),
             "flushall" => {
-                if argc == 2 && !is(arg(1), "async") && !is(arg(1), "sync") {
+                if argc > 2 || (argc == 2 && !is(arg(1), "async") && !is(arg(1), "sync")) {
                     self.ready(Out::Error(SYNTAX));
                     return;
                 }
@@ -790,7 +801,12 @@ impl Conn {
                 cond = SetCond::Xx;
             } else if is(word, "keepttl") && expire.is_none() {
                 keep_ttl = true;
-            } else if (is(word, "ex") || is(word, "px")) && expire.is_none() && !keep_ttl && next {
+            } else if (is(word, "ex") || is(word, "px"))
+                && !keep_ttl
+                && next
+                && expire.is_none_or(|(_, unit)| unit == if is(word, "ex") { 1000 } else { 1 })
+            {
+                // Like Redis, the same unit may be given again (the last one counts).
                 let unit = if is(word, "ex") { 1000 } else { 1 };
                 index += 1;
                 expire = Some((arg(index), unit));
@@ -807,7 +823,9 @@ impl Conn {
                 return;
             };
             let ms = if value > 0 {
-                value.checked_mul(unit as i64)
+                value
+                    .checked_mul(unit as i64)
+                    .filter(|&ms| ms <= i64::MAX - WALL_CLOCK_MARGIN_MS)
             } else {
                 None
             };
@@ -875,7 +893,10 @@ impl Conn {
             self.ready(Out::Error(NOT_INTEGER));
             return;
         };
-        let Some(ms) = seconds.checked_mul(1000) else {
+        let Some(ms) = seconds
+            .checked_mul(1000)
+            .filter(|&ms| ms <= i64::MAX - WALL_CLOCK_MARGIN_MS)
+        else {
             self.ready(Out::Error("ERR invalid expire time in 'expire' command"));
             return;
         };
@@ -959,7 +980,7 @@ impl Conn {
         match out {
             Out::Static(bytes) => self.emit(bytes, ctx),
             Out::Small(bytes) => self.emit(&bytes, ctx),
-            Out::Bytes(buffer) => self.emit(&buffer, ctx),
+            Out::Bytes(buffer) => self.emit_buffer(buffer, ctx),
             Out::Error(text) => {
                 self.emit(b"-", ctx);
                 self.emit(text.as_bytes(), ctx);
@@ -977,7 +998,7 @@ impl Conn {
                     self.emit(b"$", ctx);
                     self.emit(itoa(bytes.len() as i64).as_bytes(), ctx);
                     self.emit(b"\r\n", ctx);
-                    self.emit(&bytes, ctx);
+                    self.emit_buffer(bytes, ctx);
                     self.emit(b"\r\n", ctx);
                 }
                 Value::Error(text) => {
@@ -987,6 +1008,22 @@ impl Conn {
                 }
             },
         }
+    }
+
+    /// Appends a buffer's bytes to the output: copied when small, handed to the socket as
+    /// it is when large (after what was gathered before it).
+    fn emit_buffer(&mut self, buffer: Buffer, ctx: &mut Ctx<Self>) {
+        let room = self
+            .out
+            .as_ref()
+            .map_or(0, |out| out.capacity() - out.len());
+        if buffer.len() <= room || buffer.len() <= 4096 {
+            self.emit(&buffer, ctx);
+            return;
+        }
+        self.write_out(ctx);
+        self.out = Some(buffer);
+        self.write_out(ctx);
     }
 
     /// Appends bytes to the output, handing full blocks to the socket.
@@ -1104,7 +1141,7 @@ fn lookup(name: &[u8]) -> Option<(&'static str, usize, usize)> {
         ("expire", 3, MANY),
         ("ttl", 2, 2),
         ("dbsize", 1, 1),
-        ("flushall", 1, 2),
+        ("flushall", 1, MANY),
         ("publish", 3, 3),
         ("subscribe", 2, MANY),
         ("unsubscribe", 1, MANY),

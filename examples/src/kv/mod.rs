@@ -204,6 +204,10 @@ impl Default for KvConfig {
     }
 }
 
+/// The largest request frame, and the largest value: the largest buffer class (1 MiB).
+/// (Redis allows bulk strings of 512 MB; a bounded server states its bound.)
+pub const FRAME_LIMIT: usize = 1024 * 1024;
+
 /// How long a connection waits for a store's answer before it answers the client with an
 /// error.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -235,6 +239,9 @@ pub fn spec(config: &KvConfig, addr: std::net::SocketAddr) -> (BootSpec, usize) 
         .buffer_class(256, keys / 2 + 64)
         .buffer_class(2048, keys / config.large_share.max(1) + 64)
         .buffer_class(config.block, config.connections * 4 + 256)
+        // A few blocks for frames and values beyond a read block, up to the frame limit.
+        .buffer_class(FRAME_LIMIT, 16)
+        .read_block(config.block)
         .spin_before_sleep(0)
         .pin_threads(false)
         .print_crashes(config.print_crashes);

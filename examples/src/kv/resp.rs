@@ -10,7 +10,7 @@
 use tina::heapless;
 
 /// Arguments a command may have (more is a protocol error, like a frame over the limit).
-pub const MAX_ARGS: usize = 64;
+pub const MAX_ARGS: usize = 256;
 
 /// The ranges of a command's arguments in the parsed bytes.
 pub type Args = heapless::Vec<(u32, u32), MAX_ARGS>;
@@ -65,7 +65,8 @@ pub fn integer(text: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    if digits.len() > 1 && digits[0] == b'0' {
+    // Like Redis: no leading zeros, and no "-0".
+    if (digits.len() > 1 || negative) && digits[0] == b'0' {
         return None;
     }
     let mut value: i128 = 0;
@@ -222,6 +223,7 @@ mod tests {
         assert_eq!(integer(b"9223372036854775808"), None);
         assert_eq!(integer(b"+1"), None);
         assert_eq!(integer(b"01"), None);
+        assert_eq!(integer(b"-0"), None);
         assert_eq!(integer(b""), None);
         assert_eq!(integer(b"1 "), None);
     }

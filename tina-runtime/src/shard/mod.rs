@@ -294,9 +294,24 @@ pub(crate) struct ShardSeed {
     /// How many slots of the shard can be supervised at once (static children and every
     /// group's room for dynamic ones): the bound of the tables that only they need.
     supervised: usize,
+    /// The block size of the class reads land in (`None`: the largest).
+    read_block: Option<usize>,
 }
 
 impl ShardSeed {
+    /// The pool reads land in: the class `read_block` names, or the largest.
+    fn read_pool(&self) -> Option<Arc<tina_mailbox::BufferPool>> {
+        match self.read_block {
+            Some(block) => self
+                .core
+                .buffers
+                .iter()
+                .find(|pool| pool.block_size() == block)
+                .cloned(),
+            None => self.core.buffers.last().cloned(),
+        }
+    }
+
     /// Gives the shard a reactor with `sockets` entries (reads land in the largest buffer
     /// class) and its declared listeners; returns the waker peers use while it sleeps.
     pub(crate) fn attach_io(
@@ -305,7 +320,7 @@ impl ShardSeed {
         listeners: Vec<crate::io::ListenerSpec>,
         listener_addrs: &[std::net::SocketAddr],
     ) -> std::io::Result<mio::Waker> {
-        let read_pool = self.core.buffers.last().cloned();
+        let read_pool = self.read_pool();
         let mut io =
             crate::io::Io::new(self.core.shard.0, sockets, self.core.slots.len(), read_pool)?;
         for listener in listeners {
@@ -329,7 +344,7 @@ impl ShardSeed {
         listeners: &[Option<u32>],
         listener_addrs: &[std::net::SocketAddr],
     ) -> std::io::Result<()> {
-        let read_pool = self.core.buffers.last().cloned();
+        let read_pool = self.read_pool();
         let mut io = crate::io::Io::simulated(
             self.core.shard.0,
             sockets,
@@ -545,6 +560,7 @@ pub(crate) fn build_shards(
             policy: spec.overload_policy,
             static_args,
             supervised,
+            read_block: spec.read_block,
         });
     }
     shards
