@@ -421,6 +421,7 @@ fn build(_seed: u64) -> (BootSpec, Vec<Handle<Client>>) {
     (spec, clients)
 }
 
+#[allow(clippy::ptr_arg)] // the checker signature is `Fn(&W, &Simulation)` with `W = Vec<…>`
 fn no_violations(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(), String> {
     for (index, client) in clients.iter().enumerate() {
         if let Some(state) = sim.state(*client)
@@ -436,6 +437,7 @@ fn no_violations(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(), 
 }
 
 /// Keys may be lost only when a store crashed.
+#[allow(clippy::ptr_arg)] // the checker signature is `Fn(&W, &Simulation)` with `W = Vec<…>`
 fn losses_explained(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(), String> {
     let lost: u32 = clients
         .iter()
@@ -452,6 +454,7 @@ fn losses_explained(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(
     Ok(())
 }
 
+#[allow(clippy::ptr_arg)] // the checker signature is `Fn(&W, &Simulation)` with `W = Vec<…>`
 fn all_done(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(), String> {
     let pending = clients
         .iter()
