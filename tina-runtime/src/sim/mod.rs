@@ -99,8 +99,14 @@ pub struct Simulation {
     failed: Vec<bool>,
     /// Where each declared listener listens on the simulated network.
     listener_addrs: Vec<std::net::SocketAddr>,
-    /// The simulated transport between shards (`None` with one shard).
+    /// The simulated transport between shards: interposed on the rings when transport
+    /// faults are on or a link is first cut (`None` until then, and with one shard; the
+    /// shards then use their rings directly, as in production).
     transport: Option<Transport>,
+    ring_capacity: usize,
+    /// Per shard, `(sent_remote, received_remote)` that predate the transport (the ledger
+    /// counts from the interposition on).
+    ledger_base: Vec<(u64, u64)>,
     faults: Faults,
     /// The isolate types' names, by type index.
     type_names: Vec<&'static str>,
@@ -229,16 +235,6 @@ impl Simulation {
                 targets.clone(),
             )));
         }
-        let transport = (shards.len() > 1).then(|| {
-            let mut inbound: Vec<&mut Vec<tina_mailbox::Consumer<crate::envelope::Envelope>>> =
-                shards.iter_mut().map(|shard| &mut shard.inbound).collect();
-            Transport::interpose(
-                &mut inbound,
-                spec.ring_capacity,
-                faults.clone(),
-                Rng::stream(seed, Domain::Transport),
-            )
-        });
         let generations = shards
             .iter()
             .map(|shard| {
@@ -252,7 +248,7 @@ impl Simulation {
             .collect();
         let order = (0..shards.len()).collect();
         let failed = vec![false; shards.len()];
-        Ok(Simulation {
+        let mut sim = Simulation {
             external,
             shards,
             order,
@@ -264,14 +260,53 @@ impl Simulation {
             trace: 0,
             failed,
             listener_addrs,
-            transport,
+            transport: None,
+            ring_capacity: spec.ring_capacity,
+            ledger_base: Vec::new(),
             faults,
             type_names: spec.types.iter().map(|entry| entry.name).collect(),
             generations,
             events: None,
             events_max: 0,
             net,
-        })
+        };
+        if sim.faults.faults_transport() {
+            sim.interpose();
+        }
+        Ok(sim)
+    }
+
+    /// Puts the simulated transport between the shards' rings (once; not with one shard):
+    /// what the old rings hold is taken over by the transport.
+    fn interpose(&mut self) {
+        if self.transport.is_some() || self.shards.len() < 2 {
+            return;
+        }
+        let mut inbound: Vec<&mut Vec<tina_mailbox::Consumer<crate::envelope::Envelope>>> = self
+            .shards
+            .iter_mut()
+            .map(|shard| &mut shard.inbound)
+            .collect();
+        let mut transport = Transport::interpose(
+            &mut inbound,
+            self.ring_capacity,
+            self.faults.clone(),
+            Rng::stream(self.seed, Domain::Transport),
+        );
+        let waiting = transport.waiting_per_sender();
+        self.ledger_base = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(index, shard)| {
+                let counters = &shard.core.counters;
+                (
+                    counters.sent_remote - waiting[index],
+                    counters.received_remote,
+                )
+            })
+            .collect();
+        self.transport = Some(transport);
     }
 
     /// The fault configuration this run injects.
@@ -312,6 +347,7 @@ impl Simulation {
     /// senders are not told: their messages are accepted and wait, their calls time out.
     /// Replaces any partition in force. Needs at least two shards.
     pub fn cut_links(&mut self, shard: ShardId, outbound: bool, inbound: bool) {
+        self.interpose();
         if let Some(transport) = self.transport.as_mut() {
             transport.cut = Some(transport::Cut {
                 shard: shard.index(),
@@ -415,20 +451,46 @@ impl Simulation {
     }
 
     fn check_ledger(&mut self) -> Result<(), String> {
-        let Some(transport) = self.transport.as_mut() else {
-            return Ok(());
-        };
-        let sent: Vec<u64> = self
-            .shards
-            .iter()
-            .map(|s| s.core.counters.sent_remote)
-            .collect();
-        let received: Vec<u64> = self
-            .shards
-            .iter()
-            .map(|s| s.core.counters.received_remote)
-            .collect();
-        transport.check_ledger(&sent, &received)?;
+        match self.transport.as_mut() {
+            Some(transport) => {
+                let base = &self.ledger_base;
+                let sent: Vec<u64> = self
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| s.core.counters.sent_remote - base[i].0)
+                    .collect();
+                let received: Vec<u64> = self
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| s.core.counters.received_remote - base[i].1)
+                    .collect();
+                transport.check_ledger(&sent, &received)?;
+            }
+            None => {
+                // Direct rings: everything sent to another shard was taken by it or waits
+                // in its ring.
+                let sent: u64 = self
+                    .shards
+                    .iter()
+                    .map(|s| s.core.counters.sent_remote)
+                    .sum();
+                let mut arrived: u64 = 0;
+                for shard in &mut self.shards {
+                    arrived += shard.core.counters.received_remote;
+                    for ring in &mut shard.inbound {
+                        arrived += ring.available() as u64;
+                    }
+                }
+                if sent != arrived {
+                    return Err(format!(
+                        "{sent} envelopes sent to other shards, but {arrived} were taken or wait \
+                         in rings"
+                    ));
+                }
+            }
+        }
         // Bounces go straight back through their own rings.
         let bounced: u64 = self.shards.iter().map(|s| s.core.counters.bounced).sum();
         let mut back: u64 = 0;

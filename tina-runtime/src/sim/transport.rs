@@ -103,6 +103,18 @@ impl Transport {
         }
     }
 
+    /// Per sender: envelopes waiting in its wires (at interposition: what the old rings
+    /// held, which the shards counted as sent but no receiver has taken).
+    pub(crate) fn waiting_per_sender(&mut self) -> Vec<u64> {
+        let mut waiting = vec![0u64; self.shards];
+        for (index, link) in self.links.iter_mut().enumerate() {
+            if let Some(link) = link {
+                waiting[index / self.shards] += link.wire.available() as u64;
+            }
+        }
+        waiting
+    }
+
     fn is_cut(&self, from: usize, to: usize) -> bool {
         self.cut.is_some_and(|cut| {
             (cut.outbound && cut.shard == from) || (cut.inbound && cut.shard == to)
