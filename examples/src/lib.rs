@@ -3,6 +3,7 @@
 //! * `task_dispatcher` — supervision: workers crash on poisoned jobs, are restarted, check
 //!   in with their new handles; a tight budget quarantines a shard while the other keeps
 //!   working. `cargo run --release -p tina-examples --bin task_dispatcher -- --help`
+//! * `kv` — a Redis-compatible cache (see [`kv`]): `cargo run --release -p tina-examples --bin kv`
 //! * `tcp_echo` — TCP on the shards' reactors: a 2-shard echo server under a load
 //!   generator, a chaos client restarted by its supervisor, a quarantine with
 //!   `--tight-budget`. `cargo run --release -p tina-examples --bin tcp_echo -- --help`
