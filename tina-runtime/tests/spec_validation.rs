@@ -221,7 +221,9 @@ fn each_invalid_field_has_its_own_error() {
         "spec.buffer_class(1024, blocks)",
     );
     let mut spec = valid();
-    spec.buffer_class(4096, 8).buffer_class(1024, 8).read_block(1024);
+    spec.buffer_class(4096, 8)
+        .buffer_class(1024, 8)
+        .read_block(1024);
     assert!(spec.validate().is_ok());
 }
 
