@@ -1044,7 +1044,8 @@ impl Core {
 
     /// The simulation's view of a dispatch: recorded for the determinism oracle, and
     /// checked — a dispatch must reach a running incarnation, never a free or stopped slot
-    /// (a stale delivery), and no mailbox may hold more than its bound.
+    /// (a stale delivery). (Mailbox bounds are checked over every slot by
+    /// `Simulation::check`.)
     #[cold]
     fn sim_dispatch(&mut self, type_index: u16, slot: u32, tag: u64) {
         let global = self
@@ -1059,11 +1060,6 @@ impl Core {
                 "dispatch ({tag:#x}) to type {type_index} slot {slot}, which is {:?}: a stale \
                  delivery",
                 meta.status
-            )),
-            Some(meta) if meta.mailbox.len() > meta.mailbox.capacity() => Some(format!(
-                "type {type_index} slot {slot}: mailbox holds {} over its bound {}",
-                meta.mailbox.len(),
-                meta.mailbox.capacity()
             )),
             Some(_) => None,
         };

@@ -392,7 +392,7 @@ impl Simulation {
     ///   taken than exist);
     /// - slot generations never go back (modulo wrap-around);
     /// - every dispatch since the last check reached a running incarnation (no delivery to
-    ///   a stale handle), and no mailbox held more than its bound;
+    ///   a stale handle; checked at each dispatch), and no mailbox holds more than its bound;
     /// - the delivery ledger of the transport: every envelope a shard counted as sent to
     ///   another shard is in the sender's ring, in flight, delivered, or dropped by an
     ///   injected fault; every envelope delivered is in the receiver's ring or counted as
