@@ -10,6 +10,7 @@
 //! | [`Pool<T>`] | a fixed number of cache-line-aligned slots, O(1) allocate and free, with a reserved region for control traffic | the per-shard envelope pool |
 //! | [`Queue`] | an intrusive FIFO of pool slots, bounded by a count | per-isolate mailboxes that live inside the envelope pool |
 //! | [`Ring`] | a lock-free single-producer/single-consumer ring split into a [`Producer`] and a [`Consumer`] | cross-shard traffic, one ring per ordered shard pair |
+//! | [`SeqCell`] | a block of `u64` words with one writer and lock-free readers that always copy out one whole write (a sequence lock) | published statistics: each shard writes its own, observers read consistent snapshots |
 //! | [`BufferPool`] | a fixed number of zero-filled byte blocks of one size, taken lock-free as move-only [`Buffer`]s that go back to the pool when dropped, on any thread | transfer buffers: bytes handed from shard to shard or to I/O without allocating |
 //!
 //! **Mailbox.** A thin, documented wrapper over [`heapless::Deque`]: `try_push` hands the item
@@ -39,8 +40,10 @@ mod loom;
 mod mailbox;
 mod pool;
 pub mod ring;
+mod seq;
 
 pub use buffer::{Buffer, BufferPool, BufferStats};
 pub use mailbox::Mailbox;
 pub use pool::{List, Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
 pub use ring::{Batch, Consumer, Producer, Ring};
+pub use seq::{SeqCell, SeqWriter};

@@ -22,7 +22,7 @@ macro_rules! counters {
                 [$( self.$name, )*]
             }
 
-            fn from_values(values: [u64; Self::LEN]) -> Self {
+            pub(crate) fn from_values(values: [u64; Self::LEN]) -> Self {
                 let mut iter = values.into_iter();
                 Self { $( $name: iter.next().unwrap_or(0), )* }
             }

@@ -275,6 +275,47 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         self.core.counters
     }
 
+    /// Whether the handler invocation about to run is one the statistics time.
+    #[inline(always)]
+    pub(crate) fn sample_due(&mut self) -> bool {
+        self.core.stats.sample_due()
+    }
+
+    /// A precise reading of the OS clock in nanoseconds since boot (`None` in simulation).
+    #[inline]
+    pub(crate) fn precise_now(&self) -> Option<u64> {
+        self.core.clock.map(|clock| clock.read().as_nanos())
+    }
+
+    /// Records one timed handler invocation.
+    pub(crate) fn record_handler_time(&mut self, type_index: u16, nanos: u64) {
+        self.core.stats.record_handler(type_index, nanos);
+    }
+
+    /// Adds `by` to the user counter `counter` (declared with
+    /// [`BootSpec::counter`](crate::BootSpec::counter)) on this shard. A plain add on the
+    /// shard's own memory; published with the shard's statistics. An id from another spec
+    /// that is out of range is ignored.
+    #[inline]
+    pub fn count(&mut self, counter: crate::stats::CounterId, by: u64) {
+        self.core.stats.count(counter, by);
+    }
+
+    /// Records `value` in the user histogram `histogram` (declared with
+    /// [`BootSpec::histogram`](crate::BootSpec::histogram)) on this shard: a few
+    /// instructions, no allocation.
+    #[inline]
+    pub fn observe(&mut self, histogram: crate::stats::HistogramId, value: u64) {
+        self.core.stats.observe(histogram, value);
+    }
+
+    /// A reader of the whole system's live statistics (every shard's latest publication),
+    /// for an isolate that reports on the system — a metrics endpoint, say. Reading into a
+    /// [`Stats`](crate::Stats) that already held a snapshot does not allocate.
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.core.stats.reader()
+    }
+
     /// The shard that owns `key`: a fixed partition of keys over shards, for placing work.
     #[inline]
     pub fn key_to_shard(&self, key: u64) -> ShardId {
@@ -322,7 +363,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return self.send_local::<T, M>(target, message);
         }
         if let Err(kind) = self.precheck(target) {
-            self.core.count_refusal(kind);
+            self.core.count_refusal(kind, target);
             return Err(SendError { kind, message });
         }
         // The precheck found room in this tick's ring: build the envelope straight into it.
@@ -353,7 +394,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let global = match self.core.check_local(target) {
             Ok(global) => global,
             Err(kind) => {
-                self.core.count_refusal(kind);
+                self.core.count_refusal(kind, target);
                 return Err(SendError { kind, message });
             }
         };
@@ -372,6 +413,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if core.pool.try_alloc_enqueue_with(mailbox, make).is_none() {
             unreachable_refusal(SendErrorKind::PoolExhausted)
         }
+        let depth = mailbox.len();
+        core.stats.note_depth(target.type_index(), depth);
         core.mark_ready(target.type_index(), target.slot());
         core.counters.sent_local += 1;
     }
@@ -611,7 +654,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         let local_global = match checked {
             Ok(global) => global,
             Err(kind) => {
-                self.core.count_refusal(kind);
+                self.core.count_refusal(kind, target);
                 return Err(CallRefused {
                     error: CallError::Send(kind),
                     request,
@@ -750,7 +793,7 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             return Ok(());
         }
         if let Err(kind) = self.precheck_reply(request.caller) {
-            self.core.count_refusal(kind);
+            self.core.count_refusal(kind, request.caller);
             return Err(SendError {
                 kind,
                 message: value,

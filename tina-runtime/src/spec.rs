@@ -124,6 +124,9 @@ pub struct BootSpec {
     pub(crate) read_block: Option<usize>,
     /// Declared TCP listeners.
     pub(crate) listeners: Vec<crate::io::Listen>,
+    /// User counters and histograms (see [`BootSpec::counter`]), in declaration order.
+    pub(crate) user_counters: Vec<crate::stats::MetricInfo>,
+    pub(crate) user_histograms: Vec<crate::stats::MetricInfo>,
     /// Mistakes found while building (a root of an unregistered type, …), reported by
     /// `validate`.
     pub(crate) early_errors: Vec<SpecError>,
@@ -178,6 +181,8 @@ impl BootSpec {
             sockets: 0,
             read_block: None,
             listeners: Vec::new(),
+            user_counters: Vec::new(),
+            user_histograms: Vec::new(),
             early_errors: Vec::new(),
         }
     }
@@ -508,6 +513,65 @@ impl BootSpec {
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Self {
         self.memory_limit = Some(bytes);
         self
+    }
+
+    /// Declares a user counter: one per shard, bumped by isolates with
+    /// [`Ctx::count`](crate::Ctx::count), published with the shard's statistics and
+    /// exposed as the Prometheus counter `name` (so end it in `_total`). At most
+    /// [`USER_COUNTERS_MAX`](crate::stats::USER_COUNTERS_MAX); a name that is not a valid
+    /// Prometheus metric name, or is declared twice, is refused by `validate`.
+    pub fn counter(&mut self, name: &str, help: &str) -> crate::stats::CounterId {
+        let id = crate::stats::CounterId(self.user_counters.len() as u16);
+        self.declare_metric(name, help, false);
+        id
+    }
+
+    /// Declares a user histogram of `u64` values (a fixed-bucket
+    /// [`Histogram`](crate::stats::Histogram), one per shard), recorded into by isolates
+    /// with [`Ctx::observe`](crate::Ctx::observe) and exposed as the Prometheus histogram
+    /// `name`. At most [`USER_HISTOGRAMS_MAX`](crate::stats::USER_HISTOGRAMS_MAX); names as
+    /// for [`BootSpec::counter`].
+    pub fn histogram(&mut self, name: &str, help: &str) -> crate::stats::HistogramId {
+        let id = crate::stats::HistogramId(self.user_histograms.len() as u16);
+        self.declare_metric(name, help, true);
+        id
+    }
+
+    fn declare_metric(&mut self, name: &str, help: &str, histogram: bool) {
+        let taken = self
+            .user_counters
+            .iter()
+            .chain(&self.user_histograms)
+            .any(|metric| metric.name == name);
+        let (count, max) = if histogram {
+            (
+                self.user_histograms.len(),
+                crate::stats::USER_HISTOGRAMS_MAX,
+            )
+        } else {
+            (self.user_counters.len(), crate::stats::USER_COUNTERS_MAX)
+        };
+        if !crate::stats::valid_metric_name(name) || name.starts_with("tina_") {
+            self.early_errors.push(SpecError::MetricName {
+                name: name.to_string(),
+            });
+        } else if taken {
+            self.early_errors.push(SpecError::MetricDeclaredTwice {
+                name: name.to_string(),
+            });
+        } else if count == max {
+            self.early_errors
+                .push(SpecError::TooManyMetrics { histogram, max });
+        }
+        let metric = crate::stats::MetricInfo {
+            name: name.to_string(),
+            help: help.lines().next().unwrap_or("").to_string(),
+        };
+        if histogram {
+            self.user_histograms.push(metric);
+        } else {
+            self.user_counters.push(metric);
+        }
     }
 
     /// Pending timers per shard, call timeouts included (default 1024).
@@ -981,6 +1045,24 @@ pub enum SpecError {
         /// The block size named.
         block: usize,
     },
+    /// A user metric's name is not a valid Prometheus metric name, or starts with `tina_`
+    /// (the runtime's own prefix).
+    MetricName {
+        /// The name given.
+        name: String,
+    },
+    /// Two user metrics share a name.
+    MetricDeclaredTwice {
+        /// The name.
+        name: String,
+    },
+    /// More user counters (or histograms) than supported.
+    TooManyMetrics {
+        /// Histograms (true) or counters.
+        histogram: bool,
+        /// The most there may be.
+        max: usize,
+    },
     /// More socket entries on a shard than supported.
     TooManySockets {
         /// The most any shard would need.
@@ -1100,6 +1182,23 @@ impl fmt::Display for SpecError {
                 "reads are to land in {block}-byte blocks, but no buffer class has that block \
                  size: declare spec.buffer_class({block}, blocks) or name one of the declared \
                  sizes in spec.read_block"
+            ),
+            SpecError::MetricName { name } => write!(
+                formatter,
+                "the metric name {name:?} is not a Prometheus metric name: use letters, digits, \
+                 '_' and ':', not starting with a digit, and not starting with \"tina_\" (the \
+                 runtime's own metrics)"
+            ),
+            SpecError::MetricDeclaredTwice { name } => write!(
+                formatter,
+                "the metric {name:?} is declared twice: give each counter and histogram its \
+                 own name"
+            ),
+            SpecError::TooManyMetrics { histogram, max } => write!(
+                formatter,
+                "more than {max} user {} declared: merge some, or use labels in a value you \
+                 record instead",
+                if *histogram { "histograms" } else { "counters" }
             ),
             SpecError::TooManySockets { sockets } => write!(
                 formatter,

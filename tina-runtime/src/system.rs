@@ -142,6 +142,8 @@ pub struct System {
     buffers: Vec<Vec<Arc<tina_mailbox::BufferPool>>>,
     /// The address each declared listener was bound to, by declaration order.
     listener_addrs: Vec<std::net::SocketAddr>,
+    /// Every shard's published statistics.
+    stats: crate::stats::StatsReader,
 }
 
 impl System {
@@ -160,7 +162,14 @@ impl System {
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
-        let mut shards = build_shards(&spec, signals.clone(), ingress_consumers, external.clone());
+        let stats = crate::stats::shared_for(&spec);
+        let mut shards = build_shards(
+            &spec,
+            signals.clone(),
+            ingress_consumers,
+            external.clone(),
+            &stats,
+        );
         for (index, seed) in shards.iter_mut().enumerate() {
             let sockets = spec.socket_entries(ShardId(index as u16));
             if sockets == 0 {
@@ -234,6 +243,7 @@ impl System {
             external,
             buffers,
             listener_addrs,
+            stats: crate::stats::StatsReader::new(stats),
         };
         let failed = system
             .signals
@@ -409,6 +419,19 @@ impl System {
         let mut counters = signals.counters.snapshot();
         counters.ingress_refused = signals.ingress_refused.load(Ordering::Relaxed);
         counters
+    }
+
+    /// A reader of the system's live statistics: per shard and per isolate type, each
+    /// shard's figures from one consistent publication (see [`crate::stats`]). Clone it
+    /// into a monitoring thread; it keeps working after the system stops (with the last
+    /// figures published).
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.stats.clone()
+    }
+
+    /// A fresh snapshot of the live statistics (`self.stats_reader().read()`).
+    pub fn stats(&self) -> crate::Stats {
+        self.stats.read()
     }
 
     /// Every shard's counters added up.
@@ -675,8 +698,20 @@ fn run_shard(
         .store(true, Ordering::Release);
     let mut revives_seen = crate::signal::revive_requests();
     let mut published_at = 0u64;
+    shard.publish_stats();
+    // The start of the last tick that did work, until the next tick starts (a tick that
+    // did work is always followed straight away by the next: sleeping follows only idle
+    // ticks), so the tick's length costs no clock reading of its own.
+    let mut busy_since: Option<u64> = None;
     let drained = loop {
-        shard.core.set_now(clock.read().as_nanos());
+        let tick_start = clock.read().as_nanos();
+        if let Some(start) = busy_since.take() {
+            shard
+                .core
+                .stats
+                .note_busy_tick(tick_start.saturating_sub(start));
+        }
+        shard.core.set_now(tick_start);
         #[cfg(test)]
         test_faults::maybe_fail(&shard.core.signals[index]);
         if shard.core.signals[index].shutdown.load(Ordering::Acquire) {
@@ -700,6 +735,9 @@ fn run_shard(
         if shard.core.now.saturating_sub(published_at) >= PUBLISH_EVERY_NANOS {
             shard.publish_counters();
             published_at = shard.core.now;
+            if shard.core.stats.due(shard.core.now) {
+                shard.publish_stats();
+            }
         }
         if shard.shutdown_started {
             let deadline = drain_deadline.load(Ordering::Acquire);
@@ -714,6 +752,7 @@ fn run_shard(
             }
         }
         if work > 0 {
+            busy_since = Some(tick_start);
             idle_ticks = 0;
             continue;
         }
@@ -738,6 +777,18 @@ fn run_shard(
             // Reactor work waits for a buffer or an envelope freed elsewhere: look again soon.
             timeout = timeout.min(Duration::from_millis(1));
         }
+        // Statistics are published before sleeping when they changed — at most once per
+        // `PUBLISH_EVERY`: sooner than that, the nap is cut short to publish on time.
+        if shard.core.stats.changed(shard.stats_activity()) {
+            if shard.core.stats.due(shard.core.now) {
+                shard.publish_stats();
+            } else {
+                let published = shard.core.stats.published_at;
+                let left =
+                    (published + crate::stats::PUBLISH_EVERY_NANOS).saturating_sub(shard.core.now);
+                timeout = timeout.min(Duration::from_nanos(left.max(1)));
+            }
+        }
         shard.core.counters.sleeps += 1;
         shard.publish_counters();
         published_at = shard.core.now;
@@ -752,6 +803,7 @@ fn run_shard(
             std::thread::park_timeout(timeout);
         }
         shard.woke();
+        shard.core.stats.asleep_nanos += crate::clock::nanos_of(parked_at.elapsed());
         // Woken by a peer: spin a little, more is likely to follow. Woken by the timeout
         // alone: one tick to fire what is due, then straight back to sleep.
         idle_ticks = if parked_at.elapsed() < timeout {
@@ -764,6 +816,8 @@ fn run_shard(
         .down
         .store(true, Ordering::Release);
     shard.publish_counters();
+    shard.core.set_now(clock.read().as_nanos());
+    shard.publish_stats();
     ShardOutcome {
         counters: shard.counters(),
         drained,

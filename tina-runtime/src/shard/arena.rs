@@ -18,6 +18,24 @@ use crate::shard::states::States;
 use crate::supervision::crash::{self, CrashReport, Truncating};
 use tina_mailbox::PoolIndex;
 
+/// Runs `handle` timed, and records its time in the type's handler histogram (one sampled
+/// invocation; see `crate::stats`). Without a clock (a simulation) it just runs it.
+#[inline(never)]
+fn timed<I: Isolate>(
+    ctx: &mut Ctx<'_, I>,
+    type_index: u16,
+    handle: impl FnOnce(&mut Ctx<'_, I>) -> Effect,
+) -> Effect {
+    let Some(start) = ctx.precise_now() else {
+        return handle(ctx);
+    };
+    let effect = handle(ctx);
+    if let Some(end) = ctx.precise_now() {
+        ctx.record_handler_time(type_index, end.saturating_sub(start));
+    }
+    effect
+}
+
 /// What the shard asks of an arena, without knowing its type.
 pub(crate) trait ErasedArena: Any {
     /// Tells the arena its type's index in the boot spec.
@@ -332,7 +350,11 @@ impl<I: Isolate> Arena<I> {
             ctx.maybe_inject_crash(type_index, false);
             match state.get_mut() {
                 Some(state) => {
-                    let mut effect = state.handle(message, &mut ctx);
+                    let mut effect = if ctx.sample_due() {
+                        timed(&mut ctx, type_index, |ctx| state.handle(message, ctx))
+                    } else {
+                        state.handle(message, &mut ctx)
+                    };
                     // Batch: no envelope, catch_unwind or context set-up per message.
                     if !is_request {
                         while effect == Effect::Receive && batched.get() < batch_room {
@@ -342,7 +364,11 @@ impl<I: Isolate> Arena<I> {
                             batched.set(batched.get() + 1);
                             message_tag.set(Some(next.tag()));
                             ctx.maybe_inject_crash(type_index, false);
-                            effect = state.handle(next, &mut ctx);
+                            effect = if ctx.sample_due() {
+                                timed(&mut ctx, type_index, |ctx| state.handle(next, ctx))
+                            } else {
+                                state.handle(next, &mut ctx)
+                            };
                         }
                     }
                     effect
@@ -548,6 +574,9 @@ impl<I: Isolate> Arena<I> {
         message_tag: Option<u16>,
     ) {
         core.counters.crashed += 1;
+        if let Some(record) = core.stats.types.get_mut(handle.type_index() as usize) {
+            record.crashes += 1;
+        }
         let report = CrashReport {
             type_name: I::NAME,
             handle,
@@ -727,6 +756,9 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].generation,
         );
         core.record_dispatch(self.type_index, slot, 1 << 16);
+        if let Some(record) = core.stats.types.get_mut(self.type_index as usize) {
+            record.calls += 1;
+        }
         let type_index = self.type_index;
         let mut state = self.states.slot_mut(slot);
         let args = self.args.get(slot);

@@ -118,6 +118,8 @@ pub(crate) struct Calls {
     entries: Vec<CallEntry>,
     /// The first free entry ([`NO_ENTRY`] when full); free entries link through `next_free`.
     free_head: u32,
+    /// Entries in use.
+    used: usize,
 }
 
 /// The end of the free list.
@@ -142,6 +144,7 @@ impl Calls {
                 })
                 .collect(),
             free_head: if capacity > 0 { 0 } else { NO_ENTRY },
+            used: 0,
         }
     }
 
@@ -164,6 +167,7 @@ impl Calls {
     ) -> Option<CallIndex> {
         let index = self.free_head;
         let entry = self.entries.get_mut(index as usize)?;
+        self.used += 1;
         self.free_head = entry.next_free;
         entry.correlation = correlation;
         entry.timer = timer;
@@ -213,6 +217,7 @@ impl Calls {
         // Each entry is freed once: its slot forgets the index at the same time.
         entry.next_free = self.free_head;
         self.free_head = index.0;
+        self.used -= 1;
         taken
     }
 
@@ -227,19 +232,31 @@ impl Calls {
         let taken = (entry.outcome, entry.decoder.take());
         entry.next_free = self.free_head;
         self.free_head = index.0;
+        self.used -= 1;
         taken
     }
 
-    /// Entries in use (for tests).
+    /// Entries in use (calls outstanding).
+    pub(crate) fn outstanding(&self) -> usize {
+        self.used
+    }
+
+    /// Entries in use, counted along the free list (for tests).
     #[cfg(test)]
     pub(crate) fn in_use(&self) -> usize {
+        debug_assert_eq!(self.entries.len() - self.free_len(), self.used);
+        self.entries.len() - self.free_len()
+    }
+
+    #[cfg(test)]
+    fn free_len(&self) -> usize {
         let mut free = 0;
         let mut next = self.free_head;
         while next != NO_ENTRY {
             free += 1;
             next = self.entries[next as usize].next_free;
         }
-        self.entries.len() - free
+        free
     }
 }
 

@@ -353,6 +353,8 @@ pub(crate) struct Core {
     /// The simulation's hooks (fault injection, event log, dispatch checks); `None` in
     /// production and consulted only while `tracing` is on.
     pub(crate) sim: Option<Box<crate::sim::ShardHooks>>,
+    /// Live statistics: what this shard records, and its cell for readers.
+    pub(crate) stats: crate::stats::Recorder,
 }
 
 /// Counts a bounce (or a refused arrival that cannot bounce) that reached no handler.
@@ -503,6 +505,8 @@ impl Core {
         let mailbox = &mut self.slots[global].mailbox;
         let queued = self.pool.try_alloc_enqueue_with(mailbox, || envelope);
         debug_assert!(queued.is_some(), "mailbox and pool room were checked");
+        let depth = mailbox.len();
+        self.stats.note_depth(target.type_index(), depth);
         self.mark_ready(target.type_index(), target.slot());
         Ok(())
     }
@@ -594,7 +598,8 @@ impl Core {
 
     /// Counts a refused send.
     #[inline]
-    pub(crate) fn count_refusal(&mut self, kind: SendErrorKind) {
+    pub(crate) fn count_refusal(&mut self, kind: SendErrorKind, target: RawHandle) {
+        self.stats.count_refused(target.type_index(), kind);
         let counter = match kind {
             SendErrorKind::MailboxFull => &mut self.counters.refused_mailbox_full,
             SendErrorKind::PoolExhausted => &mut self.counters.refused_pool_exhausted,
@@ -619,6 +624,8 @@ impl Core {
     /// through the bounce ring, whose room the drain reserved before taking it; anything
     /// else (a reply, a message from outside the system) is counted.
     pub(crate) fn refuse_arrival(&mut self, mut envelope: Envelope, reason: SendErrorKind) {
+        self.stats
+            .count_refused(envelope.target.type_index(), reason);
         let back = envelope.from.shard();
         let bounces = match envelope.kind {
             Kind::Request => true,
@@ -667,6 +674,9 @@ impl Core {
             return;
         };
         let sender = envelope.from;
+        if let Some(record) = self.stats.types.get_mut(sender.type_index() as usize) {
+            record.bounces += 1;
+        }
         let live = self.live_global(sender).ok();
         if envelope.kind == Kind::Request {
             let correlation = envelope.correlation;

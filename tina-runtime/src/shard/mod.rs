@@ -136,6 +136,7 @@ impl Shard {
                             let ran = self.arenas[type_index as usize]
                                 .dispatch_arrivals(core, global, envelope, &mut batch, *budget);
                             *budget -= ran.min(*budget);
+                            core.stats.types[type_index as usize].calls += ran as u64;
                             if !core.exits.is_empty() {
                                 // Let the supervisor act before anything else runs, as it
                                 // does after each type in the dispatch phase.
@@ -181,6 +182,7 @@ impl Shard {
                     }
                     let ran = self.arenas[index].run(&mut self.core, budget);
                     self.budget_left[index] = budget - ran.min(budget);
+                    self.core.stats.types[index].calls += ran as u64;
                     pass_work += ran;
                     if !self.core.exits.is_empty() {
                         self.supervise();
@@ -252,6 +254,41 @@ impl Shard {
 
     pub(crate) fn counters(&self) -> Counters {
         self.core.counters
+    }
+
+    /// What tells whether the statistics changed since they were last published.
+    pub(crate) fn stats_activity(&self) -> u64 {
+        let counters = &self.core.counters;
+        counters
+            .dispatched
+            .wrapping_add(counters.received_remote)
+            .wrapping_add(counters.bounces_received)
+            .wrapping_add(counters.io_events)
+            .wrapping_add(counters.ingress_accepted)
+            .wrapping_add(counters.quarantines)
+    }
+
+    /// Publishes the shard's live statistics (see `crate::stats`).
+    pub(crate) fn publish_stats(&mut self) {
+        let activity = self.stats_activity();
+        let core = &mut self.core;
+        let view = crate::stats::ShardView {
+            now: core.now,
+            counters: &core.counters,
+            activity,
+            slots: &core.slots,
+            types: &core.types,
+            rings: &mut core.outbound,
+            ring_capacity: self.drain_max as u64,
+            pool_used: (core.pool.capacity() - core.pool.free()) as u64,
+            pool_capacity: core.pool.capacity() as u64,
+            buffers: &core.buffers,
+            connections: core.io.as_ref().map_or(0, |io| io.open() as u64),
+            timers_pending: core.timers.pending() as u64,
+            calls_outstanding: core.calls.outstanding() as u64,
+            quarantined: self.quarantined,
+        };
+        core.stats.publish(view);
     }
 
     /// Marks the shard asleep and re-checks the rings; returns whether it may sleep.
@@ -454,6 +491,7 @@ pub(crate) fn build_shards(
     signals: Arc<[Signals]>,
     ingress: Vec<Consumer<Envelope>>,
     external: Arc<crate::external::ExternalCalls>,
+    stats: &Arc<crate::stats::Shared>,
 ) -> Vec<ShardSeed> {
     let shard_count = spec.shards;
     let (producers, consumers) = ring_matrix(shard_count, spec.ring_capacity);
@@ -536,6 +574,7 @@ pub(crate) fn build_shards(
             deferred: Vec::with_capacity(slot_count),
             io: None,
             sim: None,
+            stats: crate::stats::Recorder::new(stats.clone(), index),
         };
         let (groups, static_args) = build_tree(spec, ShardId(index as u16), &mut core);
         // Every slot the tree did not take goes on its type's free list, highest first, so

@@ -118,6 +118,8 @@ pub struct Simulation {
     events_max: usize,
     /// The simulated network, when the spec has sockets.
     net: Option<Arc<std::sync::Mutex<crate::io::SimNet>>>,
+    /// Every shard's statistics, published when asked for (see [`Simulation::stats`]).
+    stats: crate::StatsReader,
 }
 
 /// Builds the simulated network when the spec has sockets: every shard with socket entries
@@ -216,7 +218,8 @@ impl Simulation {
         let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
-        let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone());
+        let stats = crate::stats::shared_for(&spec);
+        let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone(), &stats);
         let (listener_addrs, net) = simulated_network(&spec, &mut seeds, seed, &faults);
         let mut shards: Vec<Shard> = seeds
             .into_iter()
@@ -269,6 +272,7 @@ impl Simulation {
             events: None,
             events_max: 0,
             net,
+            stats: crate::StatsReader::new(stats),
         };
         if sim.faults.faults_transport() {
             sim.interpose();
@@ -855,6 +859,29 @@ impl Simulation {
     /// The most recent crash reports of `shard` (at most 64), oldest first.
     pub fn crash_reports(&self, shard: ShardId) -> impl Iterator<Item = &crate::CrashReport> {
         self.shards[shard.index()].core.crash_log.iter()
+    }
+
+    /// Publishes every shard's live statistics as they stand between rounds and returns a
+    /// snapshot (handler times are empty: handlers take no simulated time). Publishing
+    /// changes nothing the simulation does, so a run is the same with or without it.
+    pub fn stats(&mut self) -> crate::Stats {
+        self.publish_stats();
+        self.stats.read()
+    }
+
+    /// Publishes every shard's live statistics as they stand, for readers of
+    /// [`Simulation::stats_reader`].
+    pub fn publish_stats(&mut self) {
+        for shard in &mut self.shards {
+            shard.publish_stats();
+        }
+    }
+
+    /// A reader of the statistics the shards last published (see
+    /// [`Simulation::publish_stats`]); isolates get the same through
+    /// [`Ctx::stats_reader`](crate::Ctx::stats_reader).
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.stats.clone()
     }
 
     /// The accounting of `shard`'s transfer-buffer pools, smallest class first.

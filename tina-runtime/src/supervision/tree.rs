@@ -128,6 +128,12 @@ impl Shard {
             return;
         }
         self.core.counters.restarts += 1;
+        if let Child::Isolate { global, .. } = self.core.groups[group as usize].children[index] {
+            let (type_index, _) = self.core.locate(global as usize);
+            if let Some(record) = self.core.stats.types.get_mut(type_index as usize) {
+                record.restarts += 1;
+            }
+        }
         let count = self.core.groups[group as usize].children.len();
         let (from, to) = match self.core.groups[group as usize].strategy {
             Strategy::OneForOne => (index, index + 1),

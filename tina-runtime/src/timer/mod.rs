@@ -152,6 +152,8 @@ pub(crate) struct Expired {
 pub(crate) struct Timers {
     entries: Box<[Entry]>,
     free_head: u32,
+    /// Entries in use (pending or staged timers).
+    in_use: usize,
     lanes: Box<[Lane]>,
     free_lane: u32,
     /// Lanes with timers, ordered by their first timer.
@@ -217,6 +219,7 @@ impl Timers {
         Self {
             entries,
             free_head: 0,
+            in_use: 0,
             lanes,
             free_lane: 0,
             heap: Vec::with_capacity(lane_count),
@@ -227,6 +230,11 @@ impl Timers {
             staged_min: u64::MAX,
             owner_heads: vec![NONE; owners].into_boxed_slice(),
         }
+    }
+
+    /// Timers pending (set and not yet fired or cancelled), staged ones included.
+    pub(crate) fn pending(&self) -> usize {
+        self.in_use
     }
 
     /// Pending timers.
@@ -274,6 +282,7 @@ impl Timers {
         }
         let deadline_nanos = now_nanos.saturating_add(delay_nanos);
         let index = self.free_head;
+        self.in_use += 1;
         let sequence = self.sequence;
         self.sequence += 1;
         let tail = self.staged_tail;
@@ -488,6 +497,7 @@ impl Timers {
         freed.generation = freed.generation.wrapping_add(1);
         freed.next = self.free_head;
         self.free_head = index;
+        self.in_use -= 1;
         Expired {
             target: entry.target,
             action: entry.action,

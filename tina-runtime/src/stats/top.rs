@@ -1,0 +1,1 @@
+//! A `top` for shards: a text view of a [`Stats`](super::Stats) snapshot.
