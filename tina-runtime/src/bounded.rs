@@ -116,6 +116,7 @@ bounded! {
     std::time::Instant, std::time::SystemTime,
     SpawnError, TimerError, BufferError, Rng, Domain, Counters,
     Restart, RestartBudget, Strategy, OverloadPolicy, GroupId,
+    crate::stats::CounterId, crate::stats::HistogramId,
     NonZero<u8>, NonZero<u16>, NonZero<u32>, NonZero<u64>, NonZero<u128>, NonZero<usize>,
     NonZero<i8>, NonZero<i16>, NonZero<i32>, NonZero<i64>, NonZero<i128>, NonZero<isize>,
 }
