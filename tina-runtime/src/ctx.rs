@@ -413,8 +413,6 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         if core.pool.try_alloc_enqueue_with(mailbox, make).is_none() {
             unreachable_refusal(SendErrorKind::PoolExhausted)
         }
-        let depth = mailbox.len();
-        core.stats.note_depth(target.type_index(), depth);
         core.mark_ready(target.type_index(), target.slot());
         core.counters.sent_local += 1;
     }

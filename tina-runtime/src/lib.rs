@@ -61,6 +61,14 @@
 //! direct calls within a [`RestartBudget`]; a group over budget escalates to its parent, and
 //! a shard's root group over budget quarantines the shard until it is revived.
 
+/// Emits a `tracing` event with the `tracing` feature; nothing at all without it.
+macro_rules! trace_event {
+    ($level:ident, $($argument:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: "tina", $($argument)*);
+    };
+}
+
 mod bounce;
 mod bounded;
 mod clock;

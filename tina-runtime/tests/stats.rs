@@ -101,7 +101,7 @@ fn a_simulation_reports_what_its_script_implies() {
     assert_eq!((sink.live, sink.slots), (3, 4));
     assert_eq!(sink.queued, 5 + 3 + 8, "the ninth message was refused");
     assert_eq!(sink.ready, 3);
-    assert_eq!(sink.depth_max, 8, "the deepest mailbox, as it filled");
+    assert_eq!(sink.depth_max, 0, "no sink's dispatch has begun");
     assert_eq!(sink.refused.mailbox_full, 1);
     assert_eq!(sim.state(driver).map(|driver| driver.refused), Some(1));
     assert_eq!(sink.refused.total(), 1);
@@ -122,6 +122,10 @@ fn a_simulation_reports_what_its_script_implies() {
     let sink = sink_of(&stats);
     assert_eq!(sink.queued, 0);
     assert_eq!(sink.ready, 0);
+    assert_eq!(
+        sink.depth_max, 8,
+        "the fullest mailbox as its dispatch began"
+    );
     assert_eq!(sink.calls, 3 + 16);
     assert_eq!(shard.user_counters, vec![3 + 16]);
     let values = &shard.user_histograms[0];
@@ -325,10 +329,11 @@ fn snapshots_read_under_load_are_consistent() {
         );
         let sink = &shard.types[0];
         assert!(sink.calls > 1_000, "the sinks were busy: {}", sink.calls);
-        // One sampled handler call in 16 on average (intervals 8..24).
+        // One dispatch in 16 on average (intervals 8..24) has its first handler call
+        // timed; a dispatch may batch several calls.
         let sampled = sink.handler.count();
         assert!(
-            sampled >= sink.calls / 32 && sampled <= sink.calls / 6,
+            sampled >= 100 && sampled <= sink.calls / 6,
             "{sampled} of {} handler calls timed",
             sink.calls
         );
@@ -361,7 +366,7 @@ fn top_renders_every_shard_and_type() {
     );
     let screen = stats::top::render(&before, None, &stats::top::TopOptions::default());
     assert!(
-        screen.contains("top by queued messages:  Sink 16 (deepest 8)"),
+        screen.contains("top by queued messages:  Sink 16 (deepest 0)"),
         "{screen}"
     );
 }
@@ -393,7 +398,7 @@ proptest! {
             let reported = histogram.quantile(q);
             prop_assert!(reported >= exact, "q {}: {} below the true {}", q, reported, exact);
             prop_assert_eq!(bucket_of(reported), bucket_of(exact), "q {}", q);
-            if exact >= 8 && exact < (1 << 39) {
+            if (8..(1 << 39)).contains(&exact) {
                 prop_assert!(reported - exact <= exact / 8, "q {}: {} vs {}", q, reported, exact);
             }
         }

@@ -340,11 +340,25 @@ impl<I: Isolate> Arena<I> {
         let type_index = self.type_index;
         let mut state = self.states.slot_mut(slot);
         let is_request = core.request.is_some();
+        #[cfg(feature = "tracing")]
+        let span = tracing::trace_span!(
+            target: "tina",
+            "dispatch",
+            shard = core.shard.0,
+            r#type = I::NAME,
+            slot,
+            tag = tracing::field::Empty,
+            batched = tracing::field::Empty,
+        );
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         let mut ctx = Ctx::new(core, me, global);
         // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             // `Message::tag` is user code too (a hand-written `Message` impl): inside the trap.
             let tag = message.tag();
+            #[cfg(feature = "tracing")]
+            span.record("tag", tag);
             message_tag.set(Some(tag));
             ctx.record_dispatch(type_index, slot, u64::from(tag));
             ctx.maybe_inject_crash(type_index, false);
@@ -364,11 +378,7 @@ impl<I: Isolate> Arena<I> {
                             batched.set(batched.get() + 1);
                             message_tag.set(Some(next.tag()));
                             ctx.maybe_inject_crash(type_index, false);
-                            effect = if ctx.sample_due() {
-                                timed(&mut ctx, type_index, |ctx| state.handle(next, ctx))
-                            } else {
-                                state.handle(next, &mut ctx)
-                            };
+                            effect = state.handle(next, &mut ctx);
                         }
                     }
                     effect
@@ -376,6 +386,8 @@ impl<I: Isolate> Arena<I> {
                 None => Effect::Crash("message for an isolate without state"),
             }
         }));
+        #[cfg(feature = "tracing")]
+        span.record("batched", batched.get());
         self.settle(core, global, slot, me, outcome, message_tag.get());
         batched.get()
     }
@@ -416,6 +428,22 @@ impl<I: Isolate> Arena<I> {
         let kept_args = &mut self.args;
         // Only a supervised isolate can be restarted, so only its args are kept.
         let keep_args = matches!(input, Input::Init(_)) && core.group_of(global).is_some();
+        #[cfg(feature = "tracing")]
+        let _entered = tracing::trace_span!(
+            target: "tina",
+            "dispatch",
+            shard = core.shard.0,
+            r#type = I::NAME,
+            slot,
+            input = match &input {
+                Input::Init(_) => "init",
+                Input::Resume => "resume",
+                Input::Shutdown => "shutdown",
+                Input::Bounce(_) => "bounce",
+                Input::Fault | Input::Message(..) => "fault",
+            },
+        )
+        .entered();
         let mut ctx = Ctx::new(core, me, global);
         // The shard's tick holds a `DispatchGuard`, so panics here are recorded, not printed.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -577,6 +605,15 @@ impl<I: Isolate> Arena<I> {
         if let Some(record) = core.stats.types.get_mut(handle.type_index() as usize) {
             record.crashes += 1;
         }
+        trace_event!(
+            warn,
+            shard = core.shard.0,
+            r#type = I::NAME,
+            isolate = %handle,
+            reason = %reason,
+            message_tag = ?message_tag,
+            "isolate crashed"
+        );
         let report = CrashReport {
             type_name: I::NAME,
             handle,
@@ -697,6 +734,10 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             };
             let global = base + slot as usize;
             core.slots[global].ready = false;
+            // A mailbox is deepest when its isolate's dispatch begins: it grows only while
+            // the isolate is not running.
+            core.stats
+                .note_depth(self.type_index, core.slots[global].mailbox.len());
             if let Some(input) = self.next_input(core, global) {
                 dispatched += 1;
                 dispatched +=
@@ -762,6 +803,16 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         let type_index = self.type_index;
         let mut state = self.states.slot_mut(slot);
         let args = self.args.get(slot);
+        #[cfg(feature = "tracing")]
+        let _entered = tracing::trace_span!(
+            target: "tina",
+            "dispatch",
+            shard = core.shard.0,
+            r#type = I::NAME,
+            slot,
+            input = "init",
+        )
+        .entered();
         let mut ctx = Ctx::new(core, me, global);
         let outcome = crash::in_dispatch(|| {
             catch_unwind(AssertUnwindSafe(|| {

@@ -505,8 +505,6 @@ impl Core {
         let mailbox = &mut self.slots[global].mailbox;
         let queued = self.pool.try_alloc_enqueue_with(mailbox, || envelope);
         debug_assert!(queued.is_some(), "mailbox and pool room were checked");
-        let depth = mailbox.len();
-        self.stats.note_depth(target.type_index(), depth);
         self.mark_ready(target.type_index(), target.slot());
         Ok(())
     }
@@ -600,6 +598,13 @@ impl Core {
     #[inline]
     pub(crate) fn count_refusal(&mut self, kind: SendErrorKind, target: RawHandle) {
         self.stats.count_refused(target.type_index(), kind);
+        trace_event!(
+            debug,
+            shard = self.shard.0,
+            target = %target,
+            reason = ?kind,
+            "send refused"
+        );
         let counter = match kind {
             SendErrorKind::MailboxFull => &mut self.counters.refused_mailbox_full,
             SendErrorKind::PoolExhausted => &mut self.counters.refused_pool_exhausted,
@@ -626,6 +631,13 @@ impl Core {
     pub(crate) fn refuse_arrival(&mut self, mut envelope: Envelope, reason: SendErrorKind) {
         self.stats
             .count_refused(envelope.target.type_index(), reason);
+        trace_event!(
+            debug,
+            shard = self.shard.0,
+            target = %envelope.target,
+            reason = ?reason,
+            "arrival refused"
+        );
         let back = envelope.from.shard();
         let bounces = match envelope.kind {
             Kind::Request => true,
@@ -677,6 +689,14 @@ impl Core {
         if let Some(record) = self.stats.types.get_mut(sender.type_index() as usize) {
             record.bounces += 1;
         }
+        trace_event!(
+            debug,
+            shard = self.shard.0,
+            sender = %sender,
+            target = %envelope.target,
+            reason = ?reason,
+            "bounce: refused on arrival at the target's shard"
+        );
         let live = self.live_global(sender).ok();
         if envelope.kind == Kind::Request {
             let correlation = envelope.correlation;

@@ -5,10 +5,13 @@
 //! writes them):
 //!
 //! - per isolate type: handler invocations; handler time, in a fixed-bucket [`Histogram`],
-//!   from a sample of the invocations (one in 16 on average, at randomised intervals so
-//!   periodic traffic cannot hide from it; two clock readings per sample); the deepest
-//!   mailbox since the last peak reset; sends refused to the type, by reason; bounces
-//!   handed back to the type's isolates; crashes and restarts;
+//!   from a sample of the dispatches (one in 16 on average, at randomised intervals so
+//!   periodic traffic cannot hide from it, each timing the dispatch's first handler
+//!   invocation with two clock readings — a dispatch that batches further messages of the
+//!   same mailbox does not time those); the deepest mailbox since the last peak reset (its
+//!   length when its isolate's dispatch began: a mailbox grows only while its isolate is not
+//!   running); sends refused to the type, by reason; bounces handed back to the type's
+//!   isolates; crashes and restarts;
 //! - per shard: the time spent in ticks that did work (busy) and asleep, the longest tick
 //!   since the last peak reset, and the user's own counters and histograms (declared in the
 //!   boot spec: [`BootSpec::counter`](crate::BootSpec::counter),
@@ -25,9 +28,11 @@
 //! hundred relaxed stores on the shard's own cell; readers ([`StatsReader`]) copy the cell
 //! and retry if a publication overlapped the copy, so the shard never waits for them.
 //!
-//! Building with `RUSTFLAGS="--cfg tina_no_stats"` compiles the per-dispatch recording out
-//! (the sampling countdown and the mailbox-depth peak); that build exists to measure what
-//! the statistics cost (BENCHMARKS.md). Snapshots still work in it, with those fields zero.
+//! Nothing is recorded per message: the per-type call count is added once per batch of
+//! dispatches, the sampling countdown and the depth peak once per dispatch. Building with
+//! `RUSTFLAGS="--cfg tina_no_stats"` compiles those two out; that build exists to measure
+//! what the statistics cost (BENCHMARKS.md). Snapshots still work in it, with handler
+//! times and depth peaks empty.
 
 pub(crate) mod histogram;
 pub mod prometheus;
@@ -155,7 +160,7 @@ pub struct TypeStats {
     /// Messages queued in the type's mailboxes.
     pub queued: u64,
     /// The deepest single mailbox of the type since the last peak reset
-    /// ([`StatsReader::reset_peaks`]), measured as messages were queued.
+    /// ([`StatsReader::reset_peaks`]), as its isolate's dispatch began.
     pub depth_max: u64,
     /// Handler invocations (messages, requests, call outcomes, timers, inits).
     pub calls: u64,
@@ -674,7 +679,7 @@ impl Recorder {
         }
     }
 
-    /// Notes the depth of a mailbox of type `type_index` after a message was queued.
+    /// Notes the depth of a mailbox of type `type_index` as its dispatch begins.
     #[inline(always)]
     pub(crate) fn note_depth(&mut self, type_index: u16, depth: usize) {
         #[cfg(not(tina_no_stats))]

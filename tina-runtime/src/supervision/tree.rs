@@ -129,10 +129,20 @@ impl Shard {
         }
         self.core.counters.restarts += 1;
         if let Child::Isolate { global, .. } = self.core.groups[group as usize].children[index] {
-            let (type_index, _) = self.core.locate(global as usize);
+            let (type_index, slot) = self.core.locate(global as usize);
             if let Some(record) = self.core.stats.types.get_mut(type_index as usize) {
                 record.restarts += 1;
             }
+            trace_event!(
+                info,
+                shard = self.core.shard.0,
+                type_index,
+                slot,
+                group,
+                "restarting after an exit"
+            );
+            #[cfg(not(feature = "tracing"))]
+            let _ = slot;
         }
         let count = self.core.groups[group as usize].children.len();
         let (from, to) = match self.core.groups[group as usize].strategy {
@@ -278,6 +288,11 @@ impl Shard {
             io.refusing = true;
         }
         self.core.counters.quarantines += 1;
+        trace_event!(
+            error,
+            shard = self.core.shard.0,
+            "shard quarantined: its root group went over its restart budget"
+        );
         self.core.record_health(true);
         if !self.core.groups.is_empty() {
             self.release_dynamic(0);
