@@ -74,7 +74,7 @@ fn sim_spec() -> (BootSpec, [Handle<Sink>; 3], Handle<Driver>) {
     let mut spec = BootSpec::new(1);
     let counter = spec.counter("sink_messages_total", "Messages a sink handled.");
     let histogram = spec.histogram("sink_values", "The values sinks were sent.");
-    spec.isolate::<Sink>(4).isolate::<Driver>(1);
+    spec.isolate::<Sink>(6).isolate::<Driver>(1);
     let sinks: [Handle<Sink>; 3] =
         core::array::from_fn(|_| spec.root::<Sink>(ShardId(0), (counter, histogram)));
     let driver = spec.root::<Driver>(ShardId(0), sinks);
@@ -98,7 +98,8 @@ fn a_simulation_reports_what_its_script_implies() {
     let shard = &stats.shards[0];
     assert_eq!(shard.version, 1, "one publication so far");
     let sink = sink_of(&stats);
-    assert_eq!((sink.live, sink.slots), (3, 4));
+    assert_eq!((sink.live, sink.slots), (3, 6));
+    assert_eq!(sink.waiting, 0, "free slots are not waiting on a call");
     assert_eq!(sink.queued, 5 + 3 + 8, "the ninth message was refused");
     assert_eq!(sink.ready, 3);
     assert_eq!(sink.depth_max, 0, "no sink's dispatch has begun");
@@ -359,7 +360,7 @@ fn top_renders_every_shard_and_type() {
         .lines()
         .find(|line| line.starts_with("Sink "))
         .unwrap_or_else(|| panic!("no Sink row in\n{screen}"));
-    assert!(sink_row.contains(" 3/4 "), "{sink_row}");
+    assert!(sink_row.contains(" 3/6 "), "{sink_row}");
     assert!(
         screen.contains("top by queued messages: (none queued)"),
         "{screen}"

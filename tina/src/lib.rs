@@ -27,3 +27,6 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private;
+
+#[cfg(feature = "top")]
+pub mod top;

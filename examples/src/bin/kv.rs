@@ -19,7 +19,7 @@ fn main() {
         println!(
             "usage: kv [--port P (0: any free port; default 6380)] [--shards N (default 2)] \
              [--maxkeys N (default 200000)] [--connections N per shard (default 256)] \
-             [--maxmemory-policy noeviction|allkeys-lru] [--quiet]"
+             [--maxmemory-policy noeviction|allkeys-lru] [--quiet] [--top]"
         );
         return;
     }
@@ -60,7 +60,17 @@ fn main() {
         "kv: {} shards, {} keys, {} connections per shard, {:?}; Ctrl-C to stop",
         config.shards, config.max_keys, config.connections, config.policy
     );
-    while !system.wait_for_signal(Duration::from_secs(3600)) {}
+    if switch("--top") {
+        // A live view of the shards and isolate types until Ctrl-C (or q).
+        let reader = system.stats_reader();
+        if let Err(error) = tina::top::run(&reader, Duration::from_secs(1), || {
+            system.wait_for_signal(Duration::ZERO)
+        }) {
+            eprintln!("kv: --top: {error}");
+        }
+    } else {
+        while !system.wait_for_signal(Duration::from_secs(3600)) {}
+    }
     let summary = system.shutdown(Duration::from_secs(2));
     eprintln!(
         "kv: stopped; {} dispatches, {} connections accepted",

@@ -96,7 +96,7 @@ fn main() {
     if switch("--help") {
         println!(
             "usage: tcp_echo [--seconds N] [--connections N] [--message-bytes N] \
-             [--tight-budget] [--serve PORT]"
+             [--tight-budget] [--serve PORT] [--top]"
         );
         return;
     }
@@ -141,7 +141,16 @@ fn main() {
     }
     if serve.is_some() {
         println!("serving echo on {addr} (both shards); Ctrl-C to stop");
-        while !system.wait_for_signal(Duration::from_secs(3600)) {}
+        if switch("--top") {
+            let reader = system.stats_reader();
+            if let Err(error) = tina::top::run(&reader, Duration::from_secs(1), || {
+                system.wait_for_signal(Duration::ZERO)
+            }) {
+                eprintln!("--top: {error}");
+            }
+        } else {
+            while !system.wait_for_signal(Duration::from_secs(3600)) {}
+        }
         print_summary(&system.shutdown(Duration::from_secs(2)), None);
         return;
     }
@@ -163,7 +172,25 @@ fn main() {
         connect_timeout: Duration::from_secs(2),
         ..loadgen::Config::new(addr)
     };
-    let report = match loadgen::run(&config) {
+    // `--top`: a live view of the shards and isolate types while the load runs.
+    let load_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let top = switch("--top").then(|| {
+        let reader = system.stats_reader();
+        let done = load_done.clone();
+        std::thread::spawn(move || {
+            tina::top::run(&reader, Duration::from_secs(1), || {
+                done.load(std::sync::atomic::Ordering::Relaxed)
+            })
+        })
+    });
+    let report = loadgen::run(&config);
+    load_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(top) = top
+        && let Ok(Err(error)) = top.join()
+    {
+        eprintln!("--top: {error}");
+    }
+    let report = match report {
         Ok(report) => report,
         Err(error) => {
             eprintln!("the load generator failed: {error}");

@@ -874,7 +874,8 @@ impl Recorder {
             if meta.ready {
                 partial.ready += 1;
             }
-            if meta.parked || meta.call.is_some() {
+            // A free slot's `call` field links the free list: only running slots wait.
+            if meta.status.is_running() && (meta.parked || meta.call.is_some()) {
                 partial.waiting += 1;
             }
             partial.queued += meta.mailbox.len() as u64;
