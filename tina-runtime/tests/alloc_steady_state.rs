@@ -6,7 +6,8 @@
 //! boot and never grow). So do bounces (a flood into a mailbox of 4 on another shard, the
 //! refusals handed back to the sender's `Undelivered` handler), sends into the system from
 //! the test thread through the ingress queue, blocking calls from outside, and transfer
-//! buffers taken, handed over to another shard, copied there and returned.
+//! buffers taken, handed over to another shard, copied there and returned. So do the live
+//! statistics: the shards' publications, and reading them into a snapshot already used.
 //!
 //! One `#[test]` only: tests in one binary run in parallel and would count each other.
 
@@ -836,13 +837,32 @@ fn steady_state_never_allocates() {
     // Real threads.
     let system = System::start(spec()).unwrap();
     assert!(system.wait_until(Duration::from_secs(10), |totals| totals.live_isolates == 11));
+    // Live statistics: the shards publish every millisecond while counted, and this
+    // thread reads them into a snapshot that already held one (the first read allocates
+    // its vectors; later ones reuse them).
+    let reader = system.stats_reader();
+    let stats = std::cell::RefCell::new(reader.read());
+    let reads = std::cell::Cell::new(0u64);
     let (finished, allocations) = counting(|| {
         system.wait_until(Duration::from_secs(120), |totals| {
+            reader.read_into(&mut stats.borrow_mut());
+            reads.set(reads.get() + 1);
             totals.calls_timed_out == 0
                 && totals.timers_fired >= 4 * CALLS - 4
                 && totals.dispatched > 1_000_000
         })
     });
+    let published: u64 = stats
+        .borrow()
+        .shards
+        .iter()
+        .map(|shard| shard.version)
+        .sum();
+    assert!(
+        reads.get() > 10 && published > 10,
+        "{} reads, {published} publications",
+        reads.get()
+    );
     let summary = system.shutdown(Duration::from_secs(5));
     assert!(finished, "{:?}", summary.total);
     let totals = &summary.total;
