@@ -9,6 +9,7 @@
 #
 #   bash tina-bench/ab/stats_ab.sh            # ROUNDS=5 by default
 #   ROUNDS=9 bash tina-bench/ab/stats_ab.sh
+#   bash tina-bench/ab/stats_ab.sh --build-only   # the three builds, for stats_instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-5}
@@ -29,6 +30,7 @@ echo "building: stats compiled out ..." >&2
 OFF=$(build target/ab-stats-off "--cfg tina_no_stats" "")
 echo "building: tracing feature, no subscriber ..." >&2
 TRACING=$(build target/ab-tracing "" "--features tina-runtime/tracing")
+if [ "${1:-}" = "--build-only" ]; then exit 0; fi
 exe() { echo "$1" | awk -v n="$2" '$1 == n { print $2 }'; }
 # One sample: the tina row's figure (millions per second) of one quick round.
 sample() { # $1: executable, $2: row name

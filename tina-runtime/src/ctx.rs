@@ -275,20 +275,17 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         self.core.counters
     }
 
-    /// Whether the handler invocation about to run is one the statistics time.
+    /// 0, or — for a dispatch the statistics sample — the clock reading it starts at.
     #[inline(always)]
-    pub(crate) fn sample_due(&mut self) -> bool {
-        self.core.stats.sample_due()
+    pub(crate) fn sample_start(&mut self) -> u64 {
+        self.core.stats.sample_start()
     }
 
-    /// A precise reading of the OS clock in nanoseconds since boot (`None` in simulation).
-    #[inline]
-    pub(crate) fn precise_now(&self) -> Option<u64> {
-        self.core.clock.map(|clock| clock.read().as_nanos())
-    }
-
-    /// Records one timed handler invocation.
-    pub(crate) fn record_handler_time(&mut self, type_index: u16, nanos: u64) {
+    /// Records the handler time of a sampled dispatch that started at `started`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn sample_end(&mut self, type_index: u16, started: u64) {
+        let nanos = crate::clock::monotonic_nanos().saturating_sub(started);
         self.core.stats.record_handler(type_index, nanos);
     }
 

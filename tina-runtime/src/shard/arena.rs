@@ -18,24 +18,6 @@ use crate::shard::states::States;
 use crate::supervision::crash::{self, CrashReport, Truncating};
 use tina_mailbox::PoolIndex;
 
-/// Runs `handle` timed, and records its time in the type's handler histogram (one sampled
-/// invocation; see `crate::stats`). Without a clock (a simulation) it just runs it.
-#[inline(never)]
-fn timed<I: Isolate>(
-    ctx: &mut Ctx<'_, I>,
-    type_index: u16,
-    handle: impl FnOnce(&mut Ctx<'_, I>) -> Effect,
-) -> Effect {
-    let Some(start) = ctx.precise_now() else {
-        return handle(ctx);
-    };
-    let effect = handle(ctx);
-    if let Some(end) = ctx.precise_now() {
-        ctx.record_handler_time(type_index, end.saturating_sub(start));
-    }
-    effect
-}
-
 /// What the shard asks of an arena, without knowing its type.
 pub(crate) trait ErasedArena: Any {
     /// Tells the arena its type's index in the boot spec.
@@ -364,11 +346,12 @@ impl<I: Isolate> Arena<I> {
             ctx.maybe_inject_crash(type_index, false);
             match state.get_mut() {
                 Some(state) => {
-                    let mut effect = if ctx.sample_due() {
-                        timed(&mut ctx, type_index, |ctx| state.handle(message, ctx))
-                    } else {
-                        state.handle(message, &mut ctx)
-                    };
+                    // 0, or the clock reading a sampled dispatch started at.
+                    let sampled_at = ctx.sample_start();
+                    let mut effect = state.handle(message, &mut ctx);
+                    if sampled_at != 0 {
+                        ctx.sample_end(type_index, sampled_at);
+                    }
                     // Batch: no envelope, catch_unwind or context set-up per message.
                     if !is_request {
                         while effect == Effect::Receive && batched.get() < batch_room {
@@ -727,6 +710,8 @@ impl<I: Isolate> ErasedArena for Arena<I> {
         // Every pop either dispatches or takes the slot off the queue (a slot is re-queued
         // only with work `next_input` will find); the cap is a second line of defence.
         let mut pops_left = 4 * budget + core.types[type_index].slots;
+        // The deepest mailbox met (noted once, after the loop).
+        let mut deepest = 0;
         while dispatched < budget && pops_left > 0 {
             pops_left -= 1;
             let Some(slot) = core.ready[type_index].pop_front() else {
@@ -736,8 +721,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
             core.slots[global].ready = false;
             // A mailbox is deepest when its isolate's dispatch begins: it grows only while
             // the isolate is not running.
-            core.stats
-                .note_depth(self.type_index, core.slots[global].mailbox.len());
+            deepest = deepest.max(core.slots[global].mailbox.len());
             if let Some(input) = self.next_input(core, global) {
                 dispatched += 1;
                 dispatched +=
@@ -747,6 +731,7 @@ impl<I: Isolate> ErasedArena for Arena<I> {
                 core.mark_ready(self.type_index, slot);
             }
         }
+        core.stats.note_depth(self.type_index, deepest);
         dispatched
     }
 

@@ -439,6 +439,7 @@ impl ShardSeed {
             assert!(installed, "static child args match their isolate type");
         }
         shard.core.set_now(now);
+        shard.core.stats.timing = clock.is_some();
         shard.core.clock = clock;
         shard.core.tracing = tracing;
         shard.start_group(0);

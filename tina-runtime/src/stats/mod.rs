@@ -5,7 +5,7 @@
 //! writes them):
 //!
 //! - per isolate type: handler invocations; handler time, in a fixed-bucket [`Histogram`],
-//!   from a sample of the dispatches (one in 16 on average, at randomised intervals so
+//!   from a sample of the dispatches (one in 64 on average, at randomised intervals so
 //!   periodic traffic cannot hide from it, each timing the dispatch's first handler
 //!   invocation with two clock readings — a dispatch that batches further messages of the
 //!   same mailbox does not time those); the deepest mailbox since the last peak reset (its
@@ -63,7 +63,7 @@ pub const USER_HISTOGRAMS_MAX: usize = 16;
 
 /// Mean handler invocations between two timed ones (the sampling interval is drawn
 /// uniformly from `SAMPLE_MEAN / 2 .. SAMPLE_MEAN * 3 / 2`).
-pub const SAMPLE_MEAN: u32 = 16;
+pub const SAMPLE_MEAN: u32 = 64;
 
 /// A user counter declared in the boot spec; bump it with
 /// [`Ctx::count`](crate::Ctx::count).
@@ -574,6 +574,8 @@ pub(crate) struct Recorder {
     user_histograms: Vec<Histogram>,
     /// Handler invocations left before the next timed one.
     sample_left: u32,
+    /// Whether there is a clock to time handlers with (not in a simulation).
+    pub(crate) timing: bool,
     /// The sampling interval's generator (xorshift32; statistics never steer a run).
     sample_state: u32,
     /// The slot-table scan: the next slot, partial sums, and the last complete pass.
@@ -621,6 +623,7 @@ impl Recorder {
             user_counters: vec![0; layout.user_counters],
             user_histograms: vec![Histogram::new(); layout.user_histograms],
             sample_left: SAMPLE_MEAN,
+            timing: false,
             sample_state: 0x9e37_79b9 ^ (shard as u32).wrapping_mul(0x85eb_ca6b),
             scan_cursor: 0,
             scan_partial: vec![Scanned::default(); layout.types],
@@ -639,34 +642,40 @@ impl Recorder {
         }
     }
 
-    /// Whether the handler invocation about to run is to be timed. The common case is one
-    /// decrement and a branch.
+    /// 0, or — when the dispatch about to run is one to time — a clock reading to time it
+    /// from. The common case is one decrement and a branch.
     #[inline(always)]
-    pub(crate) fn sample_due(&mut self) -> bool {
+    pub(crate) fn sample_start(&mut self) -> u64 {
         #[cfg(tina_no_stats)]
         {
-            false
+            0
         }
         #[cfg(not(tina_no_stats))]
         {
             if self.sample_left > 1 {
                 self.sample_left -= 1;
-                return false;
+                return 0;
             }
-            self.rearm();
-            true
+            self.rearm()
         }
     }
 
+    /// Draws the next sampling interval; returns the clock now (at least 1), or 0 without
+    /// a clock (a simulation, where handlers take no time).
     #[cold]
     #[inline(never)]
-    fn rearm(&mut self) {
+    fn rearm(&mut self) -> u64 {
         let mut x = self.sample_state;
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.sample_state = x;
         self.sample_left = SAMPLE_MEAN / 2 + x % SAMPLE_MEAN;
+        if self.timing {
+            crate::clock::monotonic_nanos().max(1)
+        } else {
+            0
+        }
     }
 
     /// Records a timed handler invocation of type `type_index`.
