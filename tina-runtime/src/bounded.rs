@@ -351,3 +351,18 @@ mod tests {
         assert_bounded::<heapless::BinaryHeap<u8, heapless::binary_heap::Max, 4>>();
     }
 }
+
+/// A stats reader shares one structure sized at boot (a cell per shard, fixed layout).
+#[diagnostic::do_not_recommend]
+// It owns an `Arc` of the shared statistics, whose size the boot spec fixed; reading
+// never grows it.
+// SAFETY: so it owns no growable memory.
+unsafe impl Bounded for crate::stats::StatsReader {}
+
+/// An exposition reserves its snapshot and its text at construction and never grows them.
+#[diagnostic::do_not_recommend]
+// Its snapshot is refilled in place (`StatsReader::read_into` reuses every vector once it
+// has held a snapshot of the same system, which `Exposition::new` reads), and its text
+// buffer refuses a write beyond the capacity it was given.
+// SAFETY: so its memory is fixed when it is built.
+unsafe impl Bounded for crate::stats::prometheus::Exposition {}

@@ -3,11 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! counters {
-    ($( $(#[$doc:meta])* $name:ident, )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident, )*) => {
         /// A shard's counters at one moment.
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct Counters {
-            $( $(#[$doc])* pub $name: u64, )*
+            $( $(#[doc = $doc])* pub $name: u64, )*
         }
 
         impl Counters {
@@ -16,6 +16,10 @@ macro_rules! counters {
 
             /// Field names, in order, for reports.
             pub const NAMES: &'static [&'static str] = &[$( stringify!($name), )*];
+
+            /// What each counter counts (its documentation, lines joined), in
+            /// [`Counters::NAMES`] order: the help text of exported metrics.
+            pub const HELP: &'static [&'static str] = &[$( concat!($($doc, " ",)*), )*];
 
             /// The values, in [`Counters::NAMES`] order.
             pub fn values(&self) -> [u64; Self::LEN] {

@@ -473,6 +473,16 @@ impl BootSpec {
         self
     }
 
+    /// The socket entries per shard set with [`BootSpec::sockets`] (0 by default).
+    pub fn sockets_per_shard(&self) -> usize {
+        self.sockets
+    }
+
+    /// The buffer classes declared so far: `(block_size, blocks)`, in declaration order.
+    pub fn buffer_classes(&self) -> &[(usize, usize)] {
+        &self.buffer_classes
+    }
+
     /// Reads land in blocks of the class with this block size (default: the largest class),
     /// so a spec can keep a few large blocks for big values without making every read take
     /// one. Must be one of the declared classes.

@@ -8,6 +8,9 @@
 //! See the runtime's crate docs for the map of types, [`isolate`] for the shape of an
 //! isolate and what the macro generates, and the book for a tutorial.
 
+// The `#[isolate]` expansion names `::tina`; this crate's own isolates (`metrics`) use it too.
+extern crate self as tina;
+
 pub use heapless;
 pub use tina_macros::{Bounded, Request, isolate};
 pub use tina_runtime::*;
@@ -28,5 +31,6 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private;
 
+pub mod metrics;
 #[cfg(feature = "top")]
 pub mod top;

@@ -19,7 +19,7 @@ fn main() {
         println!(
             "usage: kv [--port P (0: any free port; default 6380)] [--shards N (default 2)] \
              [--maxkeys N (default 200000)] [--connections N per shard (default 256)] \
-             [--maxmemory-policy noeviction|allkeys-lru] [--quiet] [--top]"
+             [--maxmemory-policy noeviction|allkeys-lru] [--quiet] [--top] [--metrics-port P]"
         );
         return;
     }
@@ -40,7 +40,12 @@ fn main() {
         print_crashes: !switch("--quiet"),
         ..KvConfig::default()
     };
-    let (spec, listener) = kv::spec(&config, SocketAddr::from(([127, 0, 0, 1], port)));
+    let (mut spec, listener) = kv::spec(&config, SocketAddr::from(([127, 0, 0, 1], port)));
+    // `--metrics-port P`: Prometheus metrics at http://127.0.0.1:P/metrics.
+    let metrics_port: u16 = flag("--metrics-port", 0);
+    if metrics_port != 0 {
+        tina::metrics::serve(&mut spec, SocketAddr::from(([127, 0, 0, 1], metrics_port)));
+    }
     let system = match System::start(spec) {
         Ok(system) => system,
         Err(error) => {
@@ -55,6 +60,9 @@ fn main() {
         eprintln!("kv: no signal handlers ({error})");
     }
     println!("kv: listening on {addr}");
+    if metrics_port != 0 {
+        println!("kv: metrics at http://127.0.0.1:{metrics_port}/metrics");
+    }
     let _ = std::io::stdout().flush();
     eprintln!(
         "kv: {} shards, {} keys, {} connections per shard, {:?}; Ctrl-C to stop",

@@ -96,7 +96,7 @@ fn main() {
     if switch("--help") {
         println!(
             "usage: tcp_echo [--seconds N] [--connections N] [--message-bytes N] \
-             [--tight-budget] [--serve PORT] [--top]"
+             [--tight-budget] [--serve PORT] [--top] [--metrics-port P]"
         );
         return;
     }
@@ -114,6 +114,12 @@ fn main() {
         .sockets(4)
         .print_crashes(!switch("--quiet"));
     // ANCHOR_END: spec
+    // `--metrics-port P`: Prometheus metrics at http://127.0.0.1:P/metrics.
+    let metrics_port: u16 = flag("--metrics-port", 0);
+    if metrics_port != 0 {
+        tina::metrics::serve(&mut spec, SocketAddr::from(([127, 0, 0, 1], metrics_port)));
+        println!("metrics at http://127.0.0.1:{metrics_port}/metrics");
+    }
     if serve.is_none() {
         let group = spec.supervisor(ShardId(1));
         spec.budget(
