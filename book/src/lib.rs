@@ -67,6 +67,10 @@ mod chapter_07 {}
 #[doc = include_str!("ch08-serving-tcp.md")]
 mod chapter_08 {}
 
+#[cfg(doctest)]
+#[doc = include_str!("ch09-seeing-inside.md")]
+mod chapter_09 {}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -94,7 +98,7 @@ mod tests {
     fn every_chapter_is_compiled() {
         let lib = read(&book_source().join("lib.rs"));
         let chapters = chapters();
-        assert_eq!(chapters.len(), 8, "{chapters:?}");
+        assert_eq!(chapters.len(), 9, "{chapters:?}");
         for chapter in &chapters {
             assert!(
                 book_source().join(chapter).is_file(),

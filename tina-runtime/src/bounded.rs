@@ -326,6 +326,21 @@ unsafe impl<K: Bounded, V: Bounded, S, const N: usize> Bounded for heapless::Ind
 // SAFETY: so nothing in it can grow.
 unsafe impl<T: Bounded, S, const N: usize> Bounded for heapless::IndexSet<T, S, N> {}
 
+/// A stats reader shares one structure sized at boot (a cell per shard, fixed layout).
+#[diagnostic::do_not_recommend]
+// It owns an `Arc` of the shared statistics, whose size the boot spec fixed; reading
+// never grows it.
+// SAFETY: so it owns no growable memory.
+unsafe impl Bounded for crate::stats::StatsReader {}
+
+/// An exposition reserves its snapshot and its text at construction and never grows them.
+#[diagnostic::do_not_recommend]
+// Its snapshot is refilled in place (`StatsReader::read_into` reuses every vector once it
+// has held a snapshot of the same system, which `Exposition::new` reads), and its text
+// buffer refuses a write beyond the capacity it was given.
+// SAFETY: so its memory is fixed when it is built.
+unsafe impl Bounded for crate::stats::prometheus::Exposition {}
+
 #[cfg(test)]
 mod tests {
     use super::Bounded;
@@ -352,17 +367,3 @@ mod tests {
     }
 }
 
-/// A stats reader shares one structure sized at boot (a cell per shard, fixed layout).
-#[diagnostic::do_not_recommend]
-// It owns an `Arc` of the shared statistics, whose size the boot spec fixed; reading
-// never grows it.
-// SAFETY: so it owns no growable memory.
-unsafe impl Bounded for crate::stats::StatsReader {}
-
-/// An exposition reserves its snapshot and its text at construction and never grows them.
-#[diagnostic::do_not_recommend]
-// Its snapshot is refilled in place (`StatsReader::read_into` reuses every vector once it
-// has held a snapshot of the same system, which `Exposition::new` reads), and its text
-// buffer refuses a write beyond the capacity it was given.
-// SAFETY: so its memory is fixed when it is built.
-unsafe impl Bounded for crate::stats::prometheus::Exposition {}

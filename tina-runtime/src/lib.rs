@@ -15,6 +15,8 @@
 //! | [`Undelivered<M>`], [`Spawn<W>`], [`Bounce`] | a message (or `spawn_on`) refused on arrival at another shard, back with its sender |
 //! | [`Buffer`], [`BufferError`] | a transfer buffer: a move-only block of a bounded per-shard pool, for bulk bytes |
 //! | [`ExternalCallError`] | why a [`System::call`] from outside the system failed |
+//! | [`StatsReader`], [`Stats`], [`ShardStats`], [`TypeStats`], [`Histogram`] | live statistics per shard and per isolate type, read as consistent snapshots from any thread ([`stats`]) |
+//! | [`CounterId`], [`HistogramId`] | a user metric declared in the boot spec, bumped through [`Ctx::count`] / [`Ctx::observe`] |
 //!
 //! **Isolates and effects.** An isolate is a plain struct. Its handler is an ordinary
 //! synchronous function that takes one message and a [`Ctx`] and returns an [`Effect`]. It
@@ -54,6 +56,14 @@
 //! (cross-shard drops, delays and partitions, crashes, simulated socket faults), and
 //! [`sim::SimTest`] runs scenarios over many seeds with checkers, a corpus and replayable
 //! failure reports.
+//!
+//! **Seeing inside.** Each shard records per-type figures (handler calls, sampled handler
+//! times, mailbox depth, refusals by reason, bounces, crashes, restarts) and per-shard ones
+//! (utilisation, the longest tick, ring, pool, buffer, socket, timer and call-table use),
+//! and publishes them into a cell of its own that readers copy without a lock
+//! ([`stats`]); [`stats::top`] renders a `top` screen of them and [`stats::prometheus`] the
+//! Prometheus text format. With the `tracing` feature, every dispatch is a `tracing` span
+//! and refusals, bounces, crashes, restarts and quarantines are events (target `tina`).
 //!
 //! **Supervision.** A panic in `init` or a handler, or [`Effect::Crash`], is caught at the
 //! dispatch boundary (the workspace builds with `panic = "unwind"`) and tears down only that

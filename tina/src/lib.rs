@@ -7,6 +7,11 @@
 //!
 //! See the runtime's crate docs for the map of types, [`isolate`] for the shape of an
 //! isolate and what the macro generates, and the book for a tutorial.
+//!
+//! Operating a running system: [`metrics`] serves the live statistics as Prometheus
+//! metrics over HTTP from an isolate; with the `top` feature, `top::run` shows them as a
+//! live `top` in the terminal; with the `tracing` feature, dispatches are `tracing` spans
+//! and refusals, bounces, crashes, restarts and quarantines are events.
 
 // The `#[isolate]` expansion names `::tina`; this crate's own isolates (`metrics`) use it too.
 extern crate self as tina;

@@ -27,6 +27,12 @@ use core::fmt::{self, Write};
 use super::{Histogram, ShardStats, Stats, TypeStats, bucket_high, bucket_of};
 use crate::counters::Counters;
 
+/// A per-shard gauge: name, help, value.
+type ShardGauge = (&'static str, &'static str, fn(&ShardStats) -> u64);
+
+/// A per-type family: name, type, help, value.
+type TypeFamily = (&'static str, &'static str, &'static str, fn(&TypeStats) -> u64);
+
 /// The content type of what [`render`] writes, for an HTTP response.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -93,7 +99,7 @@ pub fn render(stats: &Stats, out: &mut impl Write) -> fmt::Result {
         "The longest tick since the last peak reset.",
         |shard| shard.tick_max_nanos,
     )?;
-    let gauges: [(&str, &str, fn(&ShardStats) -> u64); 6] = [
+    let gauges: [ShardGauge; 6] = [
         (
             "tina_shard_quarantined",
             "1 while the shard is quarantined (its root group went over budget).",
@@ -177,7 +183,7 @@ pub fn render(stats: &Stats, out: &mut impl Write) -> fmt::Result {
             }
         }
     }
-    let per_type: [(&str, &str, &str, fn(&TypeStats) -> u64); 10] = [
+    let per_type: [TypeFamily; 10] = [
         (
             "tina_isolate_slots",
             "gauge",
