@@ -366,4 +366,3 @@ mod tests {
         assert_bounded::<heapless::BinaryHeap<u8, heapless::binary_heap::Max, 4>>();
     }
 }
-

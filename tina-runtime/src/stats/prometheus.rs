@@ -31,7 +31,12 @@ use crate::counters::Counters;
 type ShardGauge = (&'static str, &'static str, fn(&ShardStats) -> u64);
 
 /// A per-type family: name, type, help, value.
-type TypeFamily = (&'static str, &'static str, &'static str, fn(&TypeStats) -> u64);
+type TypeFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&TypeStats) -> u64,
+);
 
 /// The content type of what [`render`] writes, for an HTTP response.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
