@@ -278,7 +278,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// 0, or — for a dispatch the statistics sample — the clock reading it starts at.
     #[inline(always)]
     pub(crate) fn sample_start(&mut self) -> u64 {
-        self.core.stats.sample_start()
+        let dispatched = self.core.counters.dispatched;
+        self.core.stats.sample_start(dispatched)
     }
 
     /// Records the handler time of a sampled dispatch that started at `started`.

@@ -572,8 +572,8 @@ pub(crate) struct Recorder {
     pub(crate) tick_max_nanos: u64,
     user_counters: Vec<u64>,
     user_histograms: Vec<Histogram>,
-    /// Handler invocations left before the next timed one.
-    sample_left: u32,
+    /// The shard's dispatch count at which the next sampled dispatch is due.
+    next_sample: u64,
     /// Whether there is a clock to time handlers with (not in a simulation).
     pub(crate) timing: bool,
     /// The sampling interval's generator (xorshift32; statistics never steer a run).
@@ -622,7 +622,7 @@ impl Recorder {
             tick_max_nanos: 0,
             user_counters: vec![0; layout.user_counters],
             user_histograms: vec![Histogram::new(); layout.user_histograms],
-            sample_left: SAMPLE_MEAN,
+            next_sample: u64::from(SAMPLE_MEAN),
             timing: false,
             sample_state: 0x9e37_79b9 ^ (shard as u32).wrapping_mul(0x85eb_ca6b),
             scan_cursor: 0,
@@ -643,20 +643,21 @@ impl Recorder {
     }
 
     /// 0, or — when the dispatch about to run is one to time — a clock reading to time it
-    /// from. The common case is one decrement and a branch.
+    /// from. `dispatched` is the shard's dispatch count; the common case is one load, a
+    /// compare and a branch.
     #[inline(always)]
-    pub(crate) fn sample_start(&mut self) -> u64 {
+    pub(crate) fn sample_start(&mut self, dispatched: u64) -> u64 {
         #[cfg(tina_no_stats)]
         {
+            let _ = dispatched;
             0
         }
         #[cfg(not(tina_no_stats))]
         {
-            if self.sample_left > 1 {
-                self.sample_left -= 1;
+            if dispatched < self.next_sample {
                 return 0;
             }
-            self.rearm()
+            self.rearm(dispatched)
         }
     }
 
@@ -664,13 +665,13 @@ impl Recorder {
     /// a clock (a simulation, where handlers take no time).
     #[cold]
     #[inline(never)]
-    fn rearm(&mut self) -> u64 {
+    fn rearm(&mut self, dispatched: u64) -> u64 {
         let mut x = self.sample_state;
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         self.sample_state = x;
-        self.sample_left = SAMPLE_MEAN / 2 + x % SAMPLE_MEAN;
+        self.next_sample = dispatched + u64::from(SAMPLE_MEAN / 2 + x % SAMPLE_MEAN);
         if self.timing {
             crate::clock::monotonic_nanos().max(1)
         } else {
