@@ -103,11 +103,13 @@ fn state(args: TokenStream, item: TokenStream) -> TokenStream {
         item = quote!(#stripped);
     }
     let errors = errors.to_compile_errors();
+    let hide_internal = hide_internal_tokens();
     quote! {
         #item
 
         // The bound was read from `#[isolate(mailbox = N)]` and checked to be in range, and
         // every field is asserted `Bounded` below.
+        #hide_internal
         // SAFETY: so the promise of `IsolateStruct` holds.
         unsafe impl #impl_generics #runtime::IsolateStruct for #ident #type_generics #where_clause {
             const MAILBOX: #private::core::primitive::usize = #mailbox;
@@ -352,6 +354,7 @@ fn expand_isolate(
     };
 
     // `From` and `Accepts`: what makes `ctx.send(&handle, Deposit { .. })` compile.
+    let hide_internal = hide_internal_tokens();
     let conversions = handlers.iter().map(|handler| {
         let variant = &handler.variant;
         let message = &handler.message_resolved;
@@ -365,6 +368,7 @@ fn expand_isolate(
                 }
             }
 
+            #hide_internal
             impl #impl_generics #runtime::Accepts<#message> for #self_type #where_clause {
                 #[inline]
                 fn wrap(message: #message) -> #enum_type {
@@ -603,6 +607,7 @@ fn expand_isolate(
         &payload_in_block,
     );
     let name_literal = Literal::string(&name_text);
+    let hide_internal = hide_internal_tokens();
 
     quote! {
         #written
@@ -634,6 +639,7 @@ fn expand_isolate(
         // SAFETY: so the enum is bounded.
         unsafe impl #impl_generics #runtime::Bounded for #enum_type #where_clause {}
 
+        #hide_internal
         impl #impl_generics #runtime::Isolate for #self_type #where_clause {
             type Message = #enum_type;
             #args_item
@@ -971,5 +977,17 @@ mod tests {
             std::fs::write(&target, text).expect("the expansion is written");
             println!("wrote the expansion to {target}");
         }
+    }
+}
+
+/// `#[diagnostic::do_not_recommend]` when expanding inside the `tina` facade itself (its
+/// own isolates, such as the metrics endpoint), so that they are never offered as examples
+/// ("the trait `Isolate` is implemented for `MetricsServer`") in a user's compile errors;
+/// nothing elsewhere, where such hints name the user's own types and help.
+fn hide_internal_tokens() -> TokenStream {
+    if std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "tina") {
+        quote!(#[diagnostic::do_not_recommend])
+    } else {
+        TokenStream::new()
     }
 }

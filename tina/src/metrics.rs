@@ -40,7 +40,7 @@ pub const REQUEST_MAX: usize = 4096;
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where and how the endpoint serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Bounded)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricsConfig {
     /// The address to listen on (loopback, or an interface the scraper reaches).
     pub addr: SocketAddr,
@@ -50,6 +50,13 @@ pub struct MetricsConfig {
     /// would be longer gets `500` and a message saying so.
     pub max_bytes: usize,
 }
+
+// Written out rather than derived so that it is not offered as an example in the
+// "`Bounded` is implemented for …" help of users' compile errors.
+#[diagnostic::do_not_recommend]
+// An address, a shard index and a byte count: plain values that own no heap memory.
+// SAFETY: so nothing in it can grow.
+unsafe impl tina_runtime::Bounded for MetricsConfig {}
 
 impl MetricsConfig {
     /// Serves at `addr` from shard 0, with room for 4 MiB of text.
