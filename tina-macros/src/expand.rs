@@ -830,6 +830,18 @@ fn with_bound(generics: &Generics, bound: &TokenStream) -> Generics {
     generics
 }
 
+/// `#[diagnostic::do_not_recommend]` when expanding inside the `tina` facade itself (its
+/// own isolates, such as the metrics endpoint), so that they are never offered as examples
+/// ("the trait `Isolate` is implemented for `MetricsServer`") in a user's compile errors;
+/// nothing elsewhere, where such hints name the user's own types and help.
+fn hide_internal_tokens() -> TokenStream {
+    if std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "tina") {
+        quote!(#[diagnostic::do_not_recommend])
+    } else {
+        TokenStream::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -977,17 +989,5 @@ mod tests {
             std::fs::write(&target, text).expect("the expansion is written");
             println!("wrote the expansion to {target}");
         }
-    }
-}
-
-/// `#[diagnostic::do_not_recommend]` when expanding inside the `tina` facade itself (its
-/// own isolates, such as the metrics endpoint), so that they are never offered as examples
-/// ("the trait `Isolate` is implemented for `MetricsServer`") in a user's compile errors;
-/// nothing elsewhere, where such hints name the user's own types and help.
-fn hide_internal_tokens() -> TokenStream {
-    if std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "tina") {
-        quote!(#[diagnostic::do_not_recommend])
-    } else {
-        TokenStream::new()
     }
 }
