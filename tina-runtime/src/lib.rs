@@ -121,7 +121,7 @@ pub use isolate::{
 pub use sim::{Domain, Rng, SimReport, Simulation};
 pub use spec::{BUFFER_BLOCK_MAX, BootSpec, MemoryReport, SOCKETS_MAX, SpecError, SpecErrors};
 pub use stats::{CounterId, Histogram, HistogramId, ShardStats, Stats, StatsReader, TypeStats};
-pub use supervision::crash::REASON_BYTES;
+pub use supervision::crash::{CrashReason, REASON_BYTES};
 pub use supervision::{CrashReport, GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 pub use system::{BootError, DROP_DRAIN, ShardHealth, ShardState, Summary, System};
 pub use timer::TimerId;

@@ -1,12 +1,28 @@
 //! Tina: a framework for servers that must not fall over.
 //!
 //! This facade is what users depend on: `tina = "…"` and `use tina::prelude::*;`. It
-//! re-exports the runtime ([`tina_runtime`]), the [`isolate`] attribute with the
+//! re-exports the runtime (every item below), the [`isolate`] attribute with the
 //! [`Bounded`](macro@Bounded) and [`Request`](macro@Request) derives, and the bounded types
 //! messages and states are built from ([`heapless`]).
 //!
-//! See the runtime's crate docs for the map of types, [`isolate`] for the shape of an
-//! isolate and what the macro generates, and the book for a tutorial.
+//! | type | what it is |
+//! |---|---|
+//! | [`isolate`](macro@isolate), [`Isolate`] | an isolate type: a struct with a mailbox bound, `init` and one handler per message type |
+//! | [`Effect`] | what a handler returns: `Receive`, `Yield`, `Done`, `Crash`, `Call`, `Reply` |
+//! | [`Ctx`] | a handler's actions: typed `send`, `spawn`, timers, `call`/`reply`, sockets, buffers, the clock, metrics |
+//! | [`Handle<T>`](Handle) | a typed, generational name for one incarnation of an isolate |
+//! | [`BootSpec`] | every capacity of the system, validated at boot |
+//! | [`System`], [`Simulation`] | the drivers: one pinned thread per shard, or every shard on one thread from a seed |
+//! | [`SendError`], [`SendErrorKind`], [`Undelivered<M>`](Undelivered), [`CallResult<Q>`](CallResult) | what a send or a call tells its sender |
+//! | [`Bounded`](trait@Bounded) | memory fixed at compile time: required of states, args, messages, replies |
+//! | [`Strategy`], [`Restart`], [`RestartBudget`], [`OverloadPolicy`], [`CrashReport`] | supervision, declared in the boot spec, and what a crash reports |
+//! | [`Listen`], [`Socket`], [`IoEvent`], [`Buffer`] | TCP on a reactor per shard, and transfer buffers |
+//! | [`Counters`], [`StatsReader`], [`Stats`], [`stats`] | per-shard counters and live per-type statistics |
+//! | [`metrics`], `top` (feature `top`) | Prometheus over HTTP from an isolate, a live `top` in the terminal |
+//! | [`sim`] | faults, the `SimTest` runner and the seeded PRNG of deterministic simulation |
+//!
+//! See [`isolate`](macro@isolate) for the shape of an isolate and what the macro
+//! generates, and the book for a tutorial.
 //!
 //! Operating a running system: [`metrics`] serves the live statistics as Prometheus
 //! metrics over HTTP from an isolate; with the `top` feature, `top::run` shows them as a

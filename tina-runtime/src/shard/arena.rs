@@ -600,7 +600,7 @@ impl<I: Isolate> Arena<I> {
         let report = CrashReport {
             type_name: I::NAME,
             handle,
-            reason,
+            reason: reason.into(),
             message_tag,
             at: Instant::from_nanos(core.now),
         };

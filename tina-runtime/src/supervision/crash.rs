@@ -49,6 +49,63 @@ use crate::handle::{RawHandle, ShardId};
 /// Bytes of a crash reason kept; longer reasons are cut.
 pub const REASON_BYTES: usize = 96;
 
+/// Why an isolate crashed: the `Effect::Crash` text or the panic message (with its
+/// location), at most [`REASON_BYTES`] bytes, cut on a character boundary. Reads as a
+/// `&str` (it dereferences to one) and prints as one.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct CrashReason(heapless::String<REASON_BYTES>);
+
+impl CrashReason {
+    /// The reason as a string slice.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl From<heapless::String<REASON_BYTES>> for CrashReason {
+    fn from(text: heapless::String<REASON_BYTES>) -> Self {
+        Self(text)
+    }
+}
+
+impl core::ops::Deref for CrashReason {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl AsRef<str> for CrashReason {
+    fn as_ref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl PartialEq<str> for CrashReason {
+    fn eq(&self, other: &str) -> bool {
+        self.0.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CrashReason {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_str() == *other
+    }
+}
+
+impl fmt::Display for CrashReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.0.as_str())
+    }
+}
+
+impl fmt::Debug for CrashReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.as_str(), formatter)
+    }
+}
+
 /// One crash: what crashed, where, why, and what it was handling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashReport {
@@ -57,7 +114,7 @@ pub struct CrashReport {
     /// The incarnation that crashed (stale now).
     pub handle: RawHandle,
     /// The reason: the `Effect::Crash` text or the panic message, cut to 96 bytes.
-    pub reason: heapless::String<REASON_BYTES>,
+    pub reason: CrashReason,
     /// The tag of the message being handled; `None` for `init`, resume or shutdown.
     pub message_tag: Option<u16>,
     /// When, on the runtime clock.
@@ -454,7 +511,7 @@ mod tests {
         CrashReport {
             type_name: "Bomb",
             handle: RawHandle::new(ShardId(3), 0, 0, 0),
-            reason: heapless::String::try_from("panicked: boom").unwrap(),
+            reason: heapless::String::try_from("panicked: boom").unwrap().into(),
             message_tag: Some(1),
             at: Instant::from_nanos(at_millis * 1_000_000),
         }
