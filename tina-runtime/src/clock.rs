@@ -87,11 +87,10 @@ impl Clock {
     }
 }
 
-/// A precise reading of the OS monotonic clock in nanoseconds from an arbitrary origin:
-/// one `clock_gettime` through the vDSO, with none of `std::time::Instant`'s arithmetic,
-/// for timing short intervals (a sampled handler call). Under Miri, `Instant` instead.
+/// `clock_gettime(clock)` in nanoseconds; `None` where it is not available (not Linux, or
+/// under Miri, which runs no foreign code) or fails.
 #[inline]
-pub(crate) fn monotonic_nanos() -> u64 {
+fn clock_nanos(clock: libc::clockid_t) -> Option<u64> {
     #[cfg(all(target_os = "linux", not(miri)))]
     {
         let mut now = libc::timespec {
@@ -101,10 +100,24 @@ pub(crate) fn monotonic_nanos() -> u64 {
         // `clock_gettime` writes one `timespec` through the pointer, which points
         // to a live, aligned local of that type; the clock id is a valid constant.
         // SAFETY: so the call writes only into `now`.
-        let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-        if status == 0 {
-            return (now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64;
-        }
+        let status = unsafe { libc::clock_gettime(clock, &mut now) };
+        (status == 0).then(|| (now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64)
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    {
+        let _ = clock;
+        None
+    }
+}
+
+/// A precise reading of the OS monotonic clock in nanoseconds from an arbitrary origin:
+/// one `clock_gettime` through the vDSO, with none of `std::time::Instant`'s arithmetic,
+/// for timing short intervals (a sampled handler call). Where that is unavailable (Miri),
+/// `Instant` instead.
+#[inline]
+pub(crate) fn monotonic_nanos() -> u64 {
+    if let Some(nanos) = clock_nanos(libc::CLOCK_MONOTONIC) {
+        return nanos;
     }
     static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     nanos_of(ORIGIN.get_or_init(std::time::Instant::now).elapsed())
@@ -117,23 +130,5 @@ pub(crate) fn monotonic_nanos() -> u64 {
 /// Miri, which runs no foreign code): then every check takes a precise reading.
 #[inline]
 pub(crate) fn coarse_nanos() -> Option<u64> {
-    #[cfg(all(target_os = "linux", not(miri)))]
-    {
-        let mut now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // `clock_gettime` writes one `timespec` through the pointer, which points
-        // to a live, aligned local of that type; the clock id is a valid constant.
-        // SAFETY: so the call writes only into `now`.
-        let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
-        if status == 0 {
-            return Some((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64);
-        }
-        None
-    }
-    #[cfg(not(all(target_os = "linux", not(miri))))]
-    {
-        None
-    }
+    clock_nanos(libc::CLOCK_MONOTONIC_COARSE)
 }

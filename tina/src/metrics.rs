@@ -96,7 +96,7 @@ struct Sending {
     head: heapless::Vec<u8, 256>,
     /// Whether the rendered text follows the head (not for `HEAD` or errors).
     body: bool,
-    /// Bytes of head and body queued so far.
+    /// Bytes of head and body queued so far (a refused block counts once it is queued).
     sent: usize,
     /// A block the send queue refused, written again on `Drained`.
     held: Option<Buffer>,
@@ -263,47 +263,39 @@ impl MetricsServer {
         let (Some(socket), Some(mut sending)) = (self.client, self.sending.take()) else {
             return Effect::Receive;
         };
-        if let Some(held) = sending.held.take() {
-            match ctx.write(socket, held) {
-                Ok(()) => {}
-                Err(refused) if refused.error == IoError::QueueFull => {
-                    sending.held = Some(refused.data);
-                    self.sending = Some(sending);
-                    return Effect::Receive;
-                }
-                Err(_) => {
-                    self.finish(ctx);
-                    return Effect::Receive;
-                }
-            }
-        }
         let body: &[u8] = match (sending.body, self.error_body.is_empty()) {
             (false, _) => &[],
             (true, true) => self.exposition.text(),
             (true, false) => self.error_body.as_bytes(),
         };
         let total = sending.head.len() + body.len();
-        while sending.sent < total {
-            let start = sending.sent;
-            let piece = if start < sending.head.len() {
-                &sending.head[start..]
-            } else {
-                let from = start - sending.head.len();
-                &body[from..(from + self.chunk).min(body.len())]
-            };
-            let buffer = match ctx.buffer_from(piece) {
-                Ok(buffer) => buffer,
-                // Every block is in flight: try again next tick.
-                Err(_) => {
-                    self.sending = Some(sending);
-                    return Effect::Yield;
+        loop {
+            // The block the queue refused last time first, then the next piece.
+            let buffer = match sending.held.take() {
+                Some(held) => held,
+                None if sending.sent == total => break,
+                None => {
+                    let start = sending.sent;
+                    let piece = if start < sending.head.len() {
+                        &sending.head[start..]
+                    } else {
+                        let from = start - sending.head.len();
+                        &body[from..(from + self.chunk).min(body.len())]
+                    };
+                    match ctx.buffer_from(piece) {
+                        Ok(buffer) => buffer,
+                        // Every block is in flight: try again next tick.
+                        Err(_) => {
+                            self.sending = Some(sending);
+                            return Effect::Yield;
+                        }
+                    }
                 }
             };
             let length = buffer.len();
             match ctx.write(socket, buffer) {
                 Ok(()) => sending.sent += length,
                 Err(refused) if refused.error == IoError::QueueFull => {
-                    sending.sent += length;
                     sending.held = Some(refused.data);
                     self.sending = Some(sending);
                     return Effect::Receive;

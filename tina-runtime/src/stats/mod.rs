@@ -112,6 +112,15 @@ impl Refusals {
         self.mailbox_full + self.pool_exhausted + self.stale + self.shard_down + self.ring_full
     }
 
+    /// Adds another count's refusals to these.
+    pub fn add(&mut self, other: &Refusals) {
+        self.mailbox_full += other.mailbox_full;
+        self.pool_exhausted += other.pool_exhausted;
+        self.stale += other.stale;
+        self.shard_down += other.shard_down;
+        self.ring_full += other.ring_full;
+    }
+
     fn words(&self) -> [u64; 5] {
         [
             self.mailbox_full,
@@ -290,10 +299,7 @@ impl Stats {
                 total.depth_max = total.depth_max.max(stats.depth_max);
                 total.calls += stats.calls;
                 total.handler.merge(&stats.handler);
-                let (mine, theirs) = (total.refused.words(), stats.refused.words());
-                total.refused = Refusals::from_words(&core::array::from_fn::<u64, 5, _>(|i| {
-                    mine[i] + theirs[i]
-                }));
+                total.refused.add(&stats.refused);
                 total.bounces += stats.bounces;
                 total.crashes += stats.crashes;
                 total.restarts += stats.restarts;
@@ -767,8 +773,7 @@ impl Recorder {
     /// Publishes the shard's statistics into its cell.
     pub(crate) fn publish(&mut self, view: ShardView<'_>) {
         self.scan(view.slots, view.types);
-        let shared = self.shared.clone();
-        let layout = shared.layout;
+        let layout = self.shared.layout;
         let ShardView {
             now,
             counters,
@@ -784,7 +789,7 @@ impl Recorder {
             quarantined,
             ..
         } = view;
-        shared.cells[self.shard]
+        self.shared.cells[self.shard]
             .0
             .write(|words: &mut SeqWriter<'_>| {
                 words.set_all(
@@ -850,7 +855,7 @@ impl Recorder {
             });
         self.published_at = now;
         self.published_activity = activity;
-        let epoch = shared.peak_epoch.load(Ordering::Relaxed);
+        let epoch = self.shared.peak_epoch.load(Ordering::Relaxed);
         if epoch != self.peak_epoch_seen {
             self.peak_epoch_seen = epoch;
             self.tick_max_nanos = 0;
