@@ -40,6 +40,10 @@ mod readme {}
 mod chapter_01 {}
 
 #[cfg(doctest)]
+#[doc = include_str!("ch02-getting-started.md")]
+mod chapter_02 {}
+
+#[cfg(doctest)]
 #[doc = include_str!("ch03-isolates-and-effects.md")]
 mod chapter_03 {}
 
