@@ -64,6 +64,10 @@ mod chapter_07 {}
 mod chapter_08 {}
 
 #[cfg(doctest)]
+#[doc = include_str!("ch09-kv-case-study.md")]
+mod chapter_09 {}
+
+#[cfg(doctest)]
 #[doc = include_str!("ch10-deterministic-simulation.md")]
 mod chapter_10 {}
 

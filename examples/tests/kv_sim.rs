@@ -467,6 +467,7 @@ fn all_done(clients: &Vec<Handle<Client>>, sim: &Simulation) -> Result<(), Strin
     }
 }
 
+// ANCHOR: faults
 fn faults() -> Faults {
     Faults {
         delay: Ratio::new(1, 20),
@@ -513,6 +514,7 @@ fn replies_match_a_sequential_model_under_faults() {
     let swept = test.run(40);
     eprintln!("kv sweep: {swept:?}");
 }
+// ANCHOR_END: faults
 
 #[test]
 fn without_faults_every_reply_is_checked_and_nothing_is_lost() {

@@ -46,6 +46,15 @@ fn main() {
     if metrics_port != 0 {
         tina::metrics::serve(&mut spec, SocketAddr::from(([127, 0, 0, 1], metrics_port)));
     }
+    // What the spec reserves at boot, said before it is reserved (an invalid spec is
+    // reported by `System::start` below).
+    if let Ok(memory) = spec.validate() {
+        eprintln!(
+            "kv: boot reserves {:.1} MiB per shard ({:.1} MiB of it transfer buffers for keys, values and I/O)",
+            memory.bytes_per_shard as f64 / 1048576.0,
+            memory.buffer_bytes as f64 / 1048576.0
+        );
+    }
     let system = match System::start(spec) {
         Ok(system) => system,
         Err(error) => {

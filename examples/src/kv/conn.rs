@@ -167,6 +167,7 @@ impl Conn {
         self.settle(ctx)
     }
 
+    // ANCHOR: failures
     fn deadline(&mut self, _deadline: Deadline, ctx: &mut Ctx<Self>) -> Effect {
         self.deadline_armed = false;
         let now = ctx.now().as_nanos();
@@ -198,6 +199,7 @@ impl Conn {
         self.process(ctx);
         self.settle(ctx)
     }
+    // ANCHOR_END: failures
 }
 
 /// A bulk-string reply of `bytes`, formatted.
@@ -412,6 +414,7 @@ impl Conn {
         self.push_slot(Slot::Ready(out));
     }
 
+    // ANCHOR: op
     /// Sends one key's operation to its shard and holds its place in the reply order.
     fn op(&mut self, key: &[u8], value: &[u8], kind: OpKind, ctx: &mut Ctx<Self>) {
         let seq = self.head_seq.wrapping_add(self.window.len() as u32);
@@ -445,6 +448,7 @@ impl Conn {
             Err(_) => self.ready(Out::Error("ERR the key's shard is overloaded")),
         }
     }
+    // ANCHOR_END: op
 
     /// Sends an operation that is not about one key (to shard `shard`'s store).
     fn shard_op(&mut self, shard: usize, kind: OpKind, ctx: &mut Ctx<Self>) {

@@ -105,6 +105,7 @@ pub struct ExpireCond {
 /// Sequence number of an operation nobody waits for.
 pub const NO_REPLY: u32 = u32::MAX;
 
+// ANCHOR: messages
 /// One operation for a store: from connection `from`, its `seq`-th; the key (then the
 /// value) in `data`, the key `key_len` bytes long.
 #[derive(Bounded)]
@@ -148,6 +149,7 @@ pub struct Answer {
     /// The answer.
     pub value: Value,
 }
+// ANCHOR_END: messages
 
 /// A message published on a channel the connection subscribed to: the whole RESP push,
 /// ready to write.
@@ -221,6 +223,7 @@ pub struct StoreArgs {
     pub policy: Policy,
 }
 
+// ANCHOR: spec
 /// The boot spec of a `kv` server listening at `addr`, and its listener's index.
 pub fn spec(config: &KvConfig, addr: std::net::SocketAddr) -> (BootSpec, usize) {
     let shards = config.shards.max(1);
@@ -262,6 +265,7 @@ pub fn spec(config: &KvConfig, addr: std::net::SocketAddr) -> (BootSpec, usize) 
     let listener = spec.listen(Listen::tcp::<Conn>(addr).max_connections(config.connections));
     (spec, listener)
 }
+// ANCHOR_END: spec
 
 /// FNV-1a: the hash that places a key on a shard and in its store's table.
 pub fn hash(key: &[u8]) -> u64 {

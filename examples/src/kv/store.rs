@@ -183,6 +183,7 @@ pub struct Store {
 
 #[isolate]
 impl Store {
+    // ANCHOR: store_init
     fn init(args: &StoreArgs, ctx: &mut Ctx<Self>) -> Self {
         let shard = ctx.shard();
         if let Some(router) = ctx.boot_handle::<Router>(shard, 0) {
@@ -199,6 +200,7 @@ impl Store {
             stats: StoreStats::default(),
         }
     }
+    // ANCHOR_END: store_init
 
     fn op(&mut self, op: Op, ctx: &mut Ctx<Self>) -> Effect {
         let Op {
@@ -649,6 +651,7 @@ impl Router {
         Effect::Receive
     }
 
+    // ANCHOR: router_op
     fn op(&mut self, op: Op, ctx: &mut Ctx<Self>) -> Effect {
         let Some(store) = self.store else {
             self.refuse(op, "ERR the key's shard is restarting its store", ctx);
@@ -667,6 +670,7 @@ impl Router {
         }
         Effect::Receive
     }
+    // ANCHOR_END: router_op
 }
 
 impl Router {
