@@ -72,6 +72,10 @@ mod chapter_09 {}
 mod chapter_10 {}
 
 #[cfg(doctest)]
+#[doc = include_str!("ch12-what-the-compiler-rejects.md")]
+mod chapter_12 {}
+
+#[cfg(doctest)]
 #[doc = include_str!("ch13-running-in-production.md")]
 mod chapter_13 {}
 
