@@ -172,7 +172,7 @@ impl<T> Pool<T> {
     /// one step; returns `None` (without calling `make`) when the ordinary region or the
     /// queue is full. The send path of a local message.
     // Written out rather than built on `pop_free`: that shape measured 4-6% slower on
-    // one-way and call/reply (BENCHMARKS.md, review notes).
+    // one-way and call/reply (BENCHMARKS-HISTORY.md, tina-runtime review notes).
     #[inline(always)]
     pub fn try_alloc_enqueue_with(
         &mut self,

@@ -269,7 +269,7 @@ impl<T> Producer<T> {
         let tail = self.tail.wrapping_add(1);
         // One store publishes this item and any written before it. It goes first and the
         // private cursors after: on the 2-vCPU VM, storing them first made item-at-a-time
-        // throughput 20-25% lower (BENCHMARKS.md, ring notes).
+        // throughput 20-25% lower (BENCHMARKS-HISTORY.md, tina-mailbox ring).
         self.shared.tail.store(tail, Ordering::Release);
         self.tail = tail;
         self.published = tail;
