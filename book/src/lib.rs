@@ -83,6 +83,10 @@ mod chapter_13 {}
 #[doc = include_str!("ch14-seeing-inside.md")]
 mod chapter_14 {}
 
+#[cfg(doctest)]
+#[doc = include_str!("ch15-coming-from-elsewhere.md")]
+mod chapter_15 {}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
