@@ -56,6 +56,10 @@ mod chapter_04 {}
 mod chapter_05 {}
 
 #[cfg(doctest)]
+#[doc = include_str!("ch06-shards-and-placement.md")]
+mod chapter_06 {}
+
+#[cfg(doctest)]
 #[doc = include_str!("ch07-supervision.md")]
 mod chapter_07 {}
 
@@ -70,6 +74,10 @@ mod chapter_09 {}
 #[cfg(doctest)]
 #[doc = include_str!("ch10-deterministic-simulation.md")]
 mod chapter_10 {}
+
+#[cfg(doctest)]
+#[doc = include_str!("ch11-sizing-the-boot-spec.md")]
+mod chapter_11 {}
 
 #[cfg(doctest)]
 #[doc = include_str!("ch12-what-the-compiler-rejects.md")]
