@@ -18,13 +18,13 @@ pub struct Echo {
 impl Echo {
     /// Arms the first read (idle connections close after a minute) and a write deadline.
     fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
-        // Idle connections are closed after a minute without a byte.
-        let _ = ctx.read_within(*socket, Duration::from_secs(60));
         let _ = ctx.set_write_timeout(*socket, Duration::from_secs(10));
-        Echo {
+        let mut echo = Echo {
             socket: *socket,
             held: None,
-        }
+        };
+        echo.arm_read(ctx);
+        echo
     }
 
     /// Echoes what it reads; ends on end of stream, a failure or a deadline.
@@ -47,7 +47,7 @@ impl Echo {
     fn echo(&mut self, data: Buffer, ctx: &mut Ctx<Self>) -> Effect {
         match ctx.write(self.socket, data) {
             Ok(()) => {
-                let _ = ctx.read_within(self.socket, Duration::from_secs(60));
+                self.arm_read(ctx);
                 Effect::Receive
             }
             Err(refused) if refused.error == IoError::QueueFull => {
@@ -55,6 +55,17 @@ impl Echo {
                 Effect::Receive
             }
             Err(_) => Effect::Done,
+        }
+    }
+
+    /// Arms the next read: idle connections are closed after a minute without a byte. A
+    /// read deadline needs a free timer slot; when every one is pending (the spec below
+    /// reserves two per connection, so only a spec sized otherwise gets here), the read is
+    /// armed without it rather than not at all.
+    #[isolate(helper)]
+    fn arm_read(&mut self, ctx: &mut Ctx<Self>) {
+        if ctx.read_within(self.socket, Duration::from_secs(60)).is_err() {
+            let _ = ctx.read(self.socket);
         }
     }
 }
@@ -68,6 +79,9 @@ pub fn spec(shards: usize, connections: usize, addr: std::net::SocketAddr) -> (B
     spec.isolate::<Echo>(connections)
         // Reads land in 16 KiB blocks; 4096 per shard (64 MiB) bound what is in flight.
         .buffer_class(16 * 1024, 4096)
+        // Two deadlines per connection (the idle read and the write progress), and room
+        // for the demo's own timers.
+        .timer_slots(2 * connections + 64)
         // No idle spinning: the shards sleep in their poll as soon as a tick finds nothing.
         // On a machine whose cores the shards share with other busy threads (the load
         // generator, on 2 cores), a spinning shard steals their time slices and the tail

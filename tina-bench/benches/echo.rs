@@ -766,6 +766,8 @@ fn idle(plan: &Plan, table: &mut Table) {
     let mut spec = BootSpec::new(1);
     spec.isolate::<tina_examples::echo::Echo>(connections)
         .buffer_class(16 * 1024, 64)
+        // Each connection's idle-read deadline (and write deadline) holds a timer slot.
+        .timer_slots(2 * connections + 64)
         .spin_before_sleep(0)
         .pin_threads(false);
     let listener = spec.listen(

@@ -151,6 +151,11 @@ counters! {
     /// Reads that waited a tick for a free read buffer (the socket stays readable; no byte
     /// is dropped).
     io_reads_delayed,
+    /// Times a write-progress deadline or a close linger could not be armed because every
+    /// timer slot was pending (the write goes on without its deadline; arming is tried
+    /// again at the next flush): a sign that `timer_slots` is smaller than the number of
+    /// connections waiting at once.
+    io_deadlines_unarmed,
     /// Bytes read from sockets.
     io_bytes_read,
     /// Bytes written to sockets.

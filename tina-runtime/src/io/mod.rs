@@ -129,7 +129,9 @@ pub enum IoError {
     WriteShut,
     /// The socket's send queue is full: wait for [`IoEvent::Drained`].
     QueueFull,
-    /// The control reserve has no room for the operation's completion; try again later.
+    /// No room for the operation's completion (the control reserve) or, for an operation
+    /// with a deadline (`connect`, `read_within`), for its timer (every one of the
+    /// spec's `timer_slots` is pending); try again later, or size the spec for it.
     PoolExhausted,
     /// The peer refused the connection (nothing listens there).
     Refused,
@@ -166,7 +168,10 @@ impl core::fmt::Display for IoError {
                 formatter.write_str("the socket's send queue is full; retry after IoEvent::Drained")
             }
             IoError::PoolExhausted => {
-                formatter.write_str("no control-reserve envelope for the completion; retry")
+                formatter.write_str(
+                    "no control-reserve envelope for the completion, or no timer slot for its \
+                     deadline; retry, or raise the spec's timer_slots",
+                )
             }
             IoError::Refused => formatter.write_str("connection refused"),
             IoError::Reset => formatter.write_str("connection reset by peer"),
@@ -1301,6 +1306,11 @@ impl Core {
                 None,
                 TimerAction::Io(timer_code(index, Wait::Write)),
             );
+            if entry.write_timer.is_none() {
+                // Every timer slot is taken: this wait runs without its deadline. Counted,
+                // so an undersized `timer_slots` shows; retried at the next progress.
+                self.counters.io_deadlines_unarmed += 1;
+            }
         }
         if entry.drained_wanted && entry.send.len() <= SEND_LOW_WATER {
             let socket = io.socket_of(index);
@@ -1875,6 +1885,11 @@ impl Core {
                 None,
                 TimerAction::Io(timer_code(index as u32, Wait::Write)),
             );
+            if entry.write_timer.is_none() {
+                // No timer slot for the linger: the queue is still flushed, but a peer
+                // that never reads keeps the socket until it does. Counted.
+                self.counters.io_deadlines_unarmed += 1;
+            }
         }
         if entry.writable {
             io.enqueue_work(index);
