@@ -412,8 +412,9 @@ impl BootSpec {
         )))
     }
 
-    /// Ordinary envelope slots per shard (user messages in mailboxes and timers' messages
-    /// come from here; default 4096).
+    /// Ordinary envelope slots per shard: every user message waiting in a mailbox holds
+    /// one (default 4096). Timer messages, replies and spawns come from the reserved
+    /// region instead ([`BootSpec::control_reserve`]).
     pub fn pool_slots(&mut self, slots: usize) -> &mut Self {
         self.pool_slots = slots;
         self
