@@ -339,8 +339,8 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     ///
     /// What `Ok` means depends on where the target lives:
     ///
-    /// - **Same shard**: the message is in the target's mailbox. Every refusal (mailbox
-    ///   full, pool exhausted, stale handle) is returned here, with the message.
+    /// - **Same shard**: the message is in the target's mailbox. Every refusal is returned
+    ///   here, with the message (see Errors).
     /// - **Another shard**: the message is in this tick's ring to the target's shard
     ///   (published at the end of the tick). Only a full ring or a shard known to be down is
     ///   refused here. The target's shard decides on arrival; if it refuses (mailbox full,
@@ -350,6 +350,83 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     ///   `undelivered_*` counters. Nothing is lost silently: a message sent with `Ok` is
     ///   handled, bounced or counted — unless the target accepted it into its mailbox and
     ///   then crashed or exited before handling it.
+    ///
+    /// # Errors
+    ///
+    /// A refusal hands the message back in the [`SendError`] (`error.message`, or
+    /// [`SendError::into_message`]) and is counted in this shard's `refused_*` counter for
+    /// its kind. The kind says why:
+    ///
+    /// - [`SendErrorKind::Stale`]: the target is on this shard and the incarnation `to`
+    ///   names has exited or been restarted; or `to` names a shard this system does not
+    ///   have.
+    /// - [`SendErrorKind::MailboxFull`] (same shard): the target's mailbox holds its bound
+    ///   of messages ([`Isolate::MAILBOX`]).
+    /// - [`SendErrorKind::PoolExhausted`] (same shard): this shard's envelope pool has no
+    ///   free ordinary slot ([`BootSpec::pool_slots`](crate::BootSpec::pool_slots)).
+    /// - [`SendErrorKind::ShardDown`] (another shard): the target's shard is quarantined or
+    ///   stopped, or partitioned off in a simulation.
+    /// - [`SendErrorKind::RingFull`] (another shard): this tick's ring to the target's
+    ///   shard is full ([`BootSpec::ring_capacity`](crate::BootSpec::ring_capacity)).
+    ///
+    /// # Examples
+    ///
+    /// A sender fills a mailbox of four on its own shard; the fifth send is refused at once:
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Ping;
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Counter {
+    ///     pings: u32,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Counter {
+    ///     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    ///         Counter { pings: 0 }
+    ///     }
+    ///
+    ///     fn ping(&mut self, _ping: Ping, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.pings += 1;
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Sender {
+    ///     refused: Option<SendErrorKind>,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Sender {
+    ///     fn init(counter: &Handle<Counter>, ctx: &mut Ctx<Self>) -> Self {
+    ///         let mut refused = None;
+    ///         for _ in 0..5 {
+    ///             if let Err(error) = ctx.send(counter, Ping) {
+    ///                 refused = Some(error.kind());
+    ///             }
+    ///         }
+    ///         Sender { refused }
+    ///     }
+    ///
+    ///     fn ping(&mut self, _ping: Ping, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Counter>(1).isolate::<Sender>(1);
+    /// let counter = spec.root::<Counter>(ShardId(0), ());
+    /// let sender = spec.root::<Sender>(ShardId(0), counter);
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.run(1_000);
+    /// assert_eq!(sim.state(counter).unwrap().pings, 4);
+    /// assert_eq!(sim.state(sender).unwrap().refused, Some(SendErrorKind::MailboxFull));
+    /// ```
     #[inline]
     pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
     where
@@ -447,7 +524,53 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// Delivers `message` to this isolate after `delay`, through the shard's timer queue.
     /// Timer messages use reserved capacity: full mailboxes and an exhausted pool cannot
-    /// delay or drop them.
+    /// delay or drop them. The [`TimerId`] cancels it ([`Ctx::cancel`]).
+    ///
+    /// # Errors
+    ///
+    /// Nothing is scheduled, and the message is dropped (not handed back), when:
+    ///
+    /// - [`TimerError::NoFreeTimer`]: every timer slot of this shard is in use — pending
+    ///   timers, call timeouts and socket deadlines share them
+    ///   ([`BootSpec::timer_slots`](crate::BootSpec::timer_slots));
+    /// - [`TimerError::PoolExhausted`]: the reserved region of this shard's envelope pool,
+    ///   which holds the message until the timer fires, is full (a burst of replies or
+    ///   spawns; see [`BootSpec::control_reserve`](crate::BootSpec::control_reserve)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Ring;
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Alarm {
+    ///     rang_at: Option<Instant>,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Alarm {
+    ///     fn init(ctx: &mut Ctx<Self>) -> Self {
+    ///         ctx.after(Duration::from_millis(5), Ring).expect("a free timer slot");
+    ///         Alarm { rang_at: None }
+    ///     }
+    ///
+    ///     fn ring(&mut self, _ring: Ring, ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.rang_at = Some(ctx.now());
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Alarm>(1);
+    /// let alarm = spec.root::<Alarm>(ShardId(0), ());
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.run(1_000);
+    /// let rang_at = sim.state(alarm).unwrap().rang_at.expect("the timer fired");
+    /// assert!(rang_at.as_nanos() >= 5_000_000);
+    /// ```
     pub fn after<M>(&mut self, delay: Duration, message: M) -> Result<TimerId, TimerError>
     where
         I: Accepts<M>,
@@ -492,7 +615,76 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     }
 
     /// Spawns an isolate of type `W` on this shard and returns its handle at once; its `init`
-    /// runs before any message sent to it.
+    /// runs before any message sent to it. The new isolate belongs to no supervision group
+    /// (see [`Ctx::spawn_child`] for one that is restarted).
+    ///
+    /// # Errors
+    ///
+    /// - [`SpawnError::UnknownType`]: `W` was not registered with
+    ///   [`BootSpec::isolate`](crate::BootSpec::isolate).
+    /// - [`SpawnError::NoFreeSlot`]: every slot of `W` on this shard is in use (the slots of
+    ///   static children stay reserved for them, even when they have ended).
+    /// - [`SpawnError::PoolExhausted`]: the reserved region of this shard's envelope pool
+    ///   has no room for the init envelope; the slot is released again.
+    ///
+    /// The args are dropped with the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Job(u32);
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Worker {
+    ///     done: u32,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Worker {
+    ///     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    ///         Worker { done: 0 }
+    ///     }
+    ///
+    ///     fn job(&mut self, job: Job, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.done += job.0;
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Boss {
+    ///     worker: Handle<Worker>,
+    ///     second: Option<tina::SpawnError>,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Boss {
+    ///     fn init(ctx: &mut Ctx<Self>) -> Self {
+    ///         let worker = ctx.spawn::<Worker>(()).expect("a free Worker slot");
+    ///         // Its `init` has not run yet, but it can take messages already.
+    ///         ctx.send(&worker, Job(7)).expect("room in the new mailbox");
+    ///         // Worker has one slot per shard, now taken.
+    ///         let second = ctx.spawn::<Worker>(()).err();
+    ///         Boss { worker, second }
+    ///     }
+    ///
+    ///     fn job(&mut self, _job: Job, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Boss>(1).isolate::<Worker>(1);
+    /// let boss = spec.root::<Boss>(ShardId(0), ());
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.run(1_000);
+    /// let boss = sim.state(boss).unwrap();
+    /// assert_eq!(boss.second, Some(tina::SpawnError::NoFreeSlot));
+    /// assert_eq!(sim.state(boss.worker).unwrap().done, 7);
+    /// ```
     pub fn spawn<W: Isolate>(&mut self, args: W::Args) -> Result<Handle<W>, SpawnError> {
         const {
             assert!(
@@ -513,9 +705,20 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     }
 
     /// Spawns an isolate of type `W` on this shard as a dynamic child of this isolate's own
-    /// supervision group, restarted according to `restart`. Refused when this isolate is not
-    /// supervised (it was itself spawned with [`Ctx::spawn`]) or the group has no room left
-    /// (see [`BootSpec::dynamic_children`](crate::BootSpec::dynamic_children)).
+    /// supervision group, restarted according to `restart`.
+    ///
+    /// # Errors
+    ///
+    /// - [`SpawnError::NotSupervised`]: this isolate belongs to no supervision group (it
+    ///   was itself spawned with [`Ctx::spawn`] or [`Ctx::spawn_on`], or accepted by a
+    ///   [`Listen`](crate::Listen)).
+    /// - [`SpawnError::GroupFull`]: the group already holds as many children as it
+    ///   declares plus its room for dynamic ones (see
+    ///   [`BootSpec::dynamic_children`](crate::BootSpec::dynamic_children), default 0).
+    /// - [`SpawnError::UnknownType`], [`SpawnError::NoFreeSlot`],
+    ///   [`SpawnError::PoolExhausted`]: as for [`Ctx::spawn`].
+    ///
+    /// The args are dropped with the error.
     pub fn spawn_child<W: Isolate>(
         &mut self,
         args: W::Args,
@@ -548,11 +751,23 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     }
 
     /// Asks `shard` to spawn an isolate of type `W`. The handle is not known here: the new
-    /// isolate announces itself (the check-in pattern). Refused at once when the ring to
-    /// that shard is full or the shard is down. `Ok` means the request is on its way; if the
-    /// shard then has no free slot of `W` (or no pool room), the args come back to this
-    /// isolate as an [`Undelivered<Spawn<W>>`](crate::Spawn) through its handler for that
-    /// type, or are counted in `undelivered_no_free_slot` (…) without one.
+    /// isolate announces itself (the check-in pattern). `Ok` means the request is on its
+    /// way; if the shard then has no free slot of `W` (or no pool room), the args come back
+    /// to this isolate as an [`Undelivered<Spawn<W>>`](crate::Spawn) through its handler for
+    /// that type, or are counted in `undelivered_no_free_slot` (…) without one. With `shard`
+    /// this isolate's own shard it is [`Ctx::spawn`], and the handle is dropped.
+    ///
+    /// # Errors
+    ///
+    /// Refused at once, with the args dropped:
+    ///
+    /// - [`SpawnError::UnknownType`]: `W` was not registered with
+    ///   [`BootSpec::isolate`](crate::BootSpec::isolate), or `shard` is not a shard of this
+    ///   system.
+    /// - [`SpawnError::ShardDown`]: `shard` is quarantined or stopped, or partitioned off in
+    ///   a simulation.
+    /// - [`SpawnError::RingFull`]: this tick's ring to `shard` is full.
+    /// - On this isolate's own shard: what [`Ctx::spawn`] returns.
     pub fn spawn_on<W: Isolate>(
         &mut self,
         shard: ShardId,
@@ -598,13 +813,95 @@ impl<'a, I: Isolate> Ctx<'a, I> {
 
     /// Sends `request` to `to` and returns the [`Effect`] that parks this isolate until the
     /// reply or the timeout, whichever comes first; either arrives as a
-    /// [`CallResult<Q>`] message. The request carries the deadline `now + timeout`:
+    /// [`CallResult<Q>`] message (so does a refusal on arrival at another shard, at once, as
+    /// [`CallResult::Refused`]). The request carries the deadline `now + timeout`:
     /// if it reaches the head of the callee's mailbox later than that, it is dropped
-    /// unprocessed.
+    /// unprocessed. Return the effect from the handler: the isolate waits from then on.
     ///
-    /// Refused at once, with the request handed back, when the target is this isolate, when
-    /// a call is already outstanding, when no timer slot is free, or when the send itself is
-    /// refused.
+    /// # Errors
+    ///
+    /// Refused at once, before anything is sent, with the request handed back in the
+    /// [`CallRefused`] (`refused.request`); `refused.error` says why:
+    ///
+    /// - [`CallError::SelfCall`]: `to` is this isolate itself, which would wait for itself.
+    /// - [`CallError::AlreadyPending`]: this isolate already has a call outstanding (a
+    ///   second `call` in one handler invocation, or a call whose effect was not returned);
+    ///   a call stays outstanding until its outcome has been handled.
+    /// - [`CallError::NoTimer`]: every timer slot of this shard is in use, or its table of
+    ///   outstanding calls is full, so the call could not have a timeout.
+    /// - [`CallError::Send`]: the request could not be sent, for any reason
+    ///   [`Ctx::send`] gives (counted the same way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded, Request)]
+    /// #[reply(u64)]
+    /// struct GetBalance;
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Bank {
+    ///     balance: u64,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Bank {
+    ///     fn init(balance: &u64, _ctx: &mut Ctx<Self>) -> Self {
+    ///         Bank { balance: *balance }
+    ///     }
+    ///
+    ///     fn get_balance(
+    ///         &mut self,
+    ///         _request: GetBalance,
+    ///         reply: ReplyTo<GetBalance>,
+    ///         ctx: &mut Ctx<Self>,
+    ///     ) -> Effect {
+    ///         ctx.reply(reply, self.balance)
+    ///     }
+    /// }
+    ///
+    /// #[derive(Bounded)]
+    /// struct Ask;
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Client {
+    ///     bank: Handle<Bank>,
+    ///     answer: Option<u64>,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Client {
+    ///     fn init(bank: &Handle<Bank>, ctx: &mut Ctx<Self>) -> Self {
+    ///         let me = ctx.me();
+    ///         ctx.send(&me, Ask).expect("room in an empty mailbox");
+    ///         Client { bank: *bank, answer: None }
+    ///     }
+    ///
+    ///     fn ask(&mut self, _ask: Ask, ctx: &mut Ctx<Self>) -> Effect {
+    ///         match ctx.call(&self.bank, GetBalance, Duration::from_millis(10)) {
+    ///             // Parked until the outcome arrives.
+    ///             Ok(wait) => wait,
+    ///             // Nothing was sent: `refused.error` says why.
+    ///             Err(_refused) => Effect::Receive,
+    ///         }
+    ///     }
+    ///
+    ///     fn outcome(&mut self, outcome: CallResult<GetBalance>, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.answer = outcome.reply();
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Bank>(1).isolate::<Client>(1);
+    /// let bank = spec.root::<Bank>(ShardId(1), 42);
+    /// let client = spec.root::<Client>(ShardId(0), bank);
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.run(10_000);
+    /// assert_eq!(sim.state(client).unwrap().answer, Some(42));
+    /// ```
     pub fn call<T, Q>(
         &mut self,
         to: &Handle<T>,
@@ -767,11 +1064,18 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// Answers a request later, from another handler invocation than the one that received
     /// it (keep the [`ReplyTo<Q>`] in the state meanwhile). The caller may have timed out
     /// meanwhile: then the reply is dropped on arrival and counted as late, never delivered
-    /// to a later call.
+    /// to a later call. A reply to a caller on this shard or outside the system is never
+    /// refused here: one that finds its call over is counted as late.
     ///
-    /// Refused, with nothing sent and the value handed back, when the route to the caller
-    /// refuses it, or (as [`SendErrorKind::Stale`]) when the request was sent with `send`,
-    /// so nobody waits for an answer.
+    /// # Errors
+    ///
+    /// Refused, with nothing sent and the value handed back in the [`SendError`]:
+    ///
+    /// - [`SendErrorKind::Stale`]: the request was sent with `send`, not called, so nobody
+    ///   waits for an answer (counted in `late_replies_dropped`).
+    /// - [`SendErrorKind::ShardDown`], [`SendErrorKind::RingFull`]: the caller is on another
+    ///   shard, and that shard is down or this tick's ring to it is full (counted as a
+    ///   refused send).
     pub fn reply_to<Q: Request>(
         &mut self,
         to: ReplyTo<Q>,
@@ -851,6 +1155,14 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// to another shard, ownership is handed over: the receiver uses the same block and it
     /// returns to this shard's pool when dropped there (copy it into the receiver's own pool
     /// with [`Ctx::buffer_from`] if it is to live long there).
+    ///
+    /// # Errors
+    ///
+    /// - [`BufferError::TooLarge`](crate::BufferError::TooLarge): no size class of the boot
+    ///   spec has blocks of `len` bytes or more (`largest` is the largest block, 0 when the
+    ///   spec declares no class: see [`BootSpec::buffer_class`](crate::BootSpec::buffer_class)).
+    /// - [`BufferError::Exhausted`](crate::BufferError::Exhausted): every block of every
+    ///   class large enough is in use (counted as `buffers_refused`).
     pub fn buffer(&mut self, len: usize) -> Result<crate::Buffer, crate::BufferError> {
         let core = &mut *self.core;
         let mut fits = false;
@@ -875,6 +1187,10 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     /// A transfer buffer from this shard's pool holding a copy of `bytes` (see
     /// [`Ctx::buffer`]): for bulk data to be kept, or a buffer from another shard to be
     /// copied into this one's pool.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ctx::buffer`] for `bytes.len()`.
     pub fn buffer_from(&mut self, bytes: &[u8]) -> Result<crate::Buffer, crate::BufferError> {
         let mut buffer = self.buffer(bytes.len())?;
         let copied = buffer.try_extend_from_slice(bytes);

@@ -71,6 +71,10 @@
 //! direct calls within a [`RestartBudget`]; a group over budget escalates to its parent, and
 //! a shard's root group over budget quarantines the shard until it is revived.
 
+// Doctests deny warnings (dead code aside), so an example that drops a `#[must_use]` result
+// fails.
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
+
 /// Emits a `tracing` event with the `tracing` feature; nothing at all without it.
 macro_rules! trace_event {
     ($level:ident, $($argument:tt)*) => {
