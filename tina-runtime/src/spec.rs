@@ -159,6 +159,41 @@ impl BootSpec {
     /// A spec for `shards` shards with default capacities: 4096 envelopes and a control
     /// reserve of 256 per shard, rings of 1024 envelopes, 1024 timers per shard, a dispatch
     /// budget of 256 per type per tick, threads pinned to cores.
+    ///
+    /// Nothing is checked here: every value is checked at once by [`BootSpec::validate`],
+    /// which `System::start` and `Simulation::new` run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    /// # #[derive(Bounded)]
+    /// # struct Hello;
+    /// # #[isolate(mailbox = 8)]
+    /// # struct Greeter {
+    /// #     greeted: u32,
+    /// # }
+    /// # #[isolate]
+    /// # impl Greeter {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Greeter { greeted: 0 }
+    /// #     }
+    /// #     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         self.greeted += 1;
+    /// #         Effect::Receive
+    /// #     }
+    /// # }
+    ///
+    /// let mut spec = BootSpec::new(2);
+    /// spec.pool_slots(1024).timer_slots(64);
+    /// assert_eq!(spec.shards(), 2);
+    /// // Not bootable yet: no isolate type is registered.
+    /// assert!(spec.validate().is_err());
+    ///
+    /// spec.isolate::<Greeter>(16);
+    /// let report = spec.validate().expect("a valid spec");
+    /// assert!(report.pool_bytes > 0);
+    /// ```
     pub fn new(shards: usize) -> Self {
         Self {
             shards,
@@ -228,6 +263,77 @@ impl BootSpec {
     /// its handle: a [`Restart::Transient`] child of the shard's root supervision group
     /// (restarted after a crash, not after `Done`). Register `I` with [`BootSpec::isolate`]
     /// first. Static children start in the order they were declared.
+    ///
+    /// Mistakes are not reported here but by [`BootSpec::validate`] (and so at boot): a
+    /// type not registered ([`SpecError::RootOfUnregisteredType`]), a shard the spec does
+    /// not have ([`SpecError::RootOnMissingShard`]), more roots of `I` on a shard than it
+    /// has slots ([`SpecError::TooManyRoots`]). The handle returned then names no isolate.
+    ///
+    /// # Panics
+    ///
+    /// With debug assertions on, when `I` was registered after [`TYPES_MAX`] other types
+    /// (a release build leaves it to `validate`, which reports
+    /// [`SpecError::TooManyTypes`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Hello;
+    ///
+    /// #[isolate(mailbox = 8)]
+    /// struct Greeter {
+    ///     greeted: u32,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Greeter {
+    ///     fn init(greeted: &u32, _ctx: &mut Ctx<Self>) -> Self {
+    ///         Greeter { greeted: *greeted }
+    ///     }
+    ///
+    ///     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.greeted += 1;
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Greeter>(4);
+    /// let first = spec.root::<Greeter>(ShardId(1), 0);
+    /// let second = spec.root::<Greeter>(ShardId(1), 10);
+    /// assert_eq!(first.shard(), ShardId(1));
+    ///
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.send(&first, Hello).unwrap();
+    /// sim.run(1_000);
+    /// assert_eq!(sim.state(first).unwrap().greeted, 1);
+    /// assert_eq!(sim.state(second).unwrap().greeted, 10);
+    /// ```
+    ///
+    /// A root on a shard the spec does not have is refused at boot:
+    ///
+    /// ```
+    /// # use tina::prelude::*;
+    /// # #[isolate(mailbox = 8)]
+    /// # struct Greeter;
+    /// # #[isolate]
+    /// # impl Greeter {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Greeter
+    /// #     }
+    /// #     fn hello(&mut self, _hello: u8, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         Effect::Receive
+    /// #     }
+    /// # }
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Greeter>(4);
+    /// let _nowhere = spec.root::<Greeter>(ShardId(7), ());
+    /// let errors = Simulation::new(spec, 1).unwrap_err();
+    /// assert!(matches!(errors.0[..], [tina::SpecError::RootOnMissingShard { .. }]));
+    /// ```
     pub fn root<I: Isolate>(&mut self, shard: ShardId, args: I::Args) -> Handle<I> {
         let group = self.supervisor(shard);
         self.child::<I>(group, Restart::Transient, args)
@@ -352,6 +458,13 @@ impl BootSpec {
     /// stays reserved for it — its group restarts it when the group is rebuilt (escalation,
     /// revive) — and is never handed to `Ctx::spawn`. Register the type with more slots
     /// than it has static children to leave room for spawns.
+    ///
+    /// Mistakes are reported by [`BootSpec::validate`], as for [`BootSpec::root`] (and
+    /// [`SpecError::UnknownGroup`] for a `group` this spec did not declare).
+    ///
+    /// # Panics
+    ///
+    /// As [`BootSpec::root`].
     pub fn child<I: Isolate>(
         &mut self,
         group: GroupId,
@@ -635,6 +748,44 @@ impl BootSpec {
 
     /// Checks every value and reports all mistakes at once, each saying what to change; on
     /// success, reports the memory each shard reserves at boot.
+    ///
+    /// `System::start` and `Simulation::new` run it, then check the whole reservation
+    /// against [`BootSpec::memory_limit`] and what the OS allows
+    /// ([`SpecError::MemoryCeiling`]); `System::start` also checks the open-file limit for
+    /// the sockets ([`SpecError::FileLimit`]). Neither of those is checked here.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecErrors`], holding every [`SpecError`] found, in this order: the mistakes
+    /// recorded while the spec was built (a type registered twice, a root or child of an
+    /// unregistered type, on a missing shard or in an unknown group, a metric name that is
+    /// invalid, taken or one too many), then a check of each value — the shard count
+    /// (0, or above [`SHARDS_MAX`]); the types (none, or above [`TYPES_MAX`]), their slots
+    /// (0, or above [`SLOTS_PER_TYPE_MAX`]) and mailbox bounds; roots per shard against
+    /// slots; the envelope pool, control reserve and their sum; ring and ingress
+    /// capacities (powers of two up to 2^20); external call slots; buffer classes; timer
+    /// slots; the dispatch budget; each group's restart budget; each listener's type and
+    /// shards; sockets without a buffer class, a read block that is not a class, too many
+    /// sockets; too many groups.
+    ///
+    /// # Panics
+    ///
+    /// With overflow checks on (debug builds), on capacities so large their sums or
+    /// products overflow `usize` — `pool_slots + control_reserve + timer_slots`, or a
+    /// buffer class's `block_size × blocks` — instead of reporting them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// let mut spec = BootSpec::new(0);
+    /// spec.ring_capacity(1000);
+    /// let errors = spec.validate().unwrap_err();
+    /// // No shards, no isolate type, a ring capacity that is not a power of two.
+    /// assert_eq!(errors.0.len(), 3);
+    /// assert!(errors.to_string().contains("power of two"));
+    /// ```
     pub fn validate(&self) -> Result<MemoryReport, SpecErrors> {
         let mut errors = self.early_errors.clone();
         if self.shards == 0 {

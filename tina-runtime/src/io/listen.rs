@@ -47,6 +47,57 @@ impl Listen {
     /// A TCP listener at `addr` (port 0: an ephemeral port, the same on every shard; ask
     /// [`System::listener_addr`](crate::System::listener_addr) for it) whose connections
     /// are isolates of type `C`.
+    ///
+    /// Checked at boot: `C` must be registered ([`SpecError::ListenerTypeNotRegistered`](crate::SpecError::ListenerTypeNotRegistered)),
+    /// the spec needs a buffer class for reads, and `System::start` fails with
+    /// [`BootError::Os`](crate::BootError::Os) when the address cannot be bound.
+    ///
+    /// # Examples
+    ///
+    /// Each connection to this listener is greeted and closed; the client is a plain
+    /// `std` socket on loopback:
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::net::TcpStream;
+    ///
+    /// use tina::prelude::*;
+    ///
+    /// #[isolate(mailbox = 4)]
+    /// struct Greeter {
+    ///     socket: Socket,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Greeter {
+    ///     fn init(socket: &Socket, ctx: &mut Ctx<Self>) -> Self {
+    ///         // The queued bytes are written before the socket closes.
+    ///         ctx.write_bytes(*socket, b"hello\n").expect("room to queue");
+    ///         ctx.close(*socket).expect("our own socket");
+    ///         Greeter { socket: *socket }
+    ///     }
+    ///
+    ///     fn io(&mut self, _event: IoEvent, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Greeter>(8).buffer_class(1024, 8).pin_threads(false);
+    /// let listener = spec.listen(Listen::tcp::<Greeter>("127.0.0.1:0".parse()?));
+    /// let system = System::start(spec)?;
+    /// let addr = system.listener_addr(listener).expect("bound at boot");
+    ///
+    /// let mut stream = TcpStream::connect(addr)?;
+    /// stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    /// let mut greeting = String::new();
+    /// stream.read_to_string(&mut greeting)?;
+    /// assert_eq!(greeting, "hello\n");
+    /// system.shutdown(Duration::from_secs(1));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn tcp<C>(addr: SocketAddr) -> Self
     where
         C: Isolate + Accepts<IoEvent>,
