@@ -151,6 +151,64 @@ impl System {
     /// core when the spec asks (shard `i` on core `i % cores`; unpinned if the OS gives no
     /// core list). Returns once every shard has started its static supervision tree (every
     /// root's `init` has run) and published its first counters.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is left running when it fails:
+    ///
+    /// - [`BootError::Spec`]: [`BootSpec::validate`] found mistakes; or the whole
+    ///   reservation exceeds [`BootSpec::memory_limit`], `RLIMIT_AS` or the memory the OS
+    ///   reports available ([`SpecError::MemoryCeiling`](crate::SpecError::MemoryCeiling));
+    ///   or the hard open-file limit is below what the spec's sockets need
+    ///   ([`SpecError::FileLimit`](crate::SpecError::FileLimit)).
+    /// - [`BootError::Os`]: the OS refused a resource — reading or raising the open-file
+    ///   limit, binding a declared listener (an address in use, say), a shard's reactor, or
+    ///   a shard thread.
+    /// - [`BootError::RootFailed`]: a shard's root group went over its restart budget
+    ///   while its static children started (a root's `init` kept failing); the system was
+    ///   shut down again, and the report is the crash that took the group over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Hello;
+    ///
+    /// #[isolate(mailbox = 8)]
+    /// struct Greeter {
+    ///     greeted: u32,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Greeter {
+    ///     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    ///         Greeter { greeted: 0 }
+    ///     }
+    ///
+    ///     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.greeted += 1;
+    ///         Effect::Receive
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> Result<(), tina::BootError> {
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Greeter>(4).pin_threads(false);
+    /// let greeter = spec.root::<Greeter>(ShardId(1), ());
+    /// let system = System::start(spec)?;
+    /// system.send(&greeter, Hello).expect("room in the ingress queue");
+    /// assert!(system.wait_until(Duration::from_secs(5), |totals| totals.ingress_accepted == 1));
+    /// let summary = system.shutdown(Duration::from_secs(1));
+    /// assert!(summary.drained);
+    ///
+    /// // A spec with mistakes does not start.
+    /// let refused = System::start(BootSpec::new(0));
+    /// assert!(matches!(refused, Err(tina::BootError::Spec(_))));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start(spec: BootSpec) -> Result<System, BootError> {
         spec.validate_for_boot()?;
         raise_file_limit(&spec)?;
@@ -305,6 +363,11 @@ impl System {
 
     /// Waits until the health generation differs from `seen` (see
     /// [`System::health_generation`]) or `timeout` passes; returns whether it changed.
+    ///
+    /// # Panics
+    ///
+    /// When `timeout` is too long for the OS clock (now plus `timeout` overflows
+    /// [`std::time::Instant`]).
     pub fn wait_for_health_change(&self, seen: u64, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -320,6 +383,10 @@ impl System {
 
     /// The accounting of `shard`'s transfer-buffer pools, smallest class first (a snapshot;
     /// safe to read while the shard runs).
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this system.
     pub fn buffer_stats(&self, shard: ShardId) -> Vec<crate::BufferStats> {
         self.buffers[shard.index()]
             .iter()
@@ -332,11 +399,59 @@ impl System {
     ///
     /// `Ok` means the message is in that queue; the shard takes it at the start of its next
     /// tick (a sleeping shard is woken) and delivers it like a message from another shard.
-    /// Refused at once, with the message, when the queue is full
-    /// ([`SendErrorKind::IngressFull`](crate::SendErrorKind::IngressFull), counted as
-    /// `ingress_refused`), the shard is down, or the handle names no shard of this system.
     /// A refusal on arrival (mailbox full, stale handle) cannot come back to a thread: it
     /// is counted in the shard's `undelivered_*` counters. Never allocates.
+    ///
+    /// # Errors
+    ///
+    /// Refused at once, with the message handed back in the [`SendError`]:
+    ///
+    /// - [`SendErrorKind::IngressFull`](crate::SendErrorKind::IngressFull): the shard's
+    ///   ingress queue is full ([`BootSpec::ingress_capacity`]; counted as
+    ///   `ingress_refused`).
+    /// - [`SendErrorKind::ShardDown`](crate::SendErrorKind::ShardDown): the shard is
+    ///   quarantined, has stopped, or has failed.
+    /// - [`SendErrorKind::Stale`](crate::SendErrorKind::Stale): `to` names a shard this
+    ///   system does not have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tina::prelude::*;
+    /// # #[derive(Bounded)]
+    /// # struct Add(u64);
+    /// # #[derive(Bounded, Request)]
+    /// # #[reply(u64)]
+    /// # struct Total;
+    /// # #[isolate(mailbox = 16)]
+    /// # struct Sum {
+    /// #     total: u64,
+    /// # }
+    /// # #[isolate]
+    /// # impl Sum {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Sum { total: 0 }
+    /// #     }
+    /// #     fn add(&mut self, add: Add, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         self.total += add.0;
+    /// #         Effect::Receive
+    /// #     }
+    /// #     fn total(&mut self, _total: Total, reply: ReplyTo<Total>, ctx: &mut Ctx<Self>) -> Effect {
+    /// #         ctx.reply(reply, self.total)
+    /// #     }
+    /// # }
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Sum>(1).pin_threads(false);
+    /// let sum = spec.root::<Sum>(ShardId(0), ());
+    /// let system = System::start(spec).expect("a valid spec");
+    /// for n in 1..=3 {
+    ///     system.send(&sum, Add(n)).expect("room in the ingress queue");
+    /// }
+    /// // The question goes through the same queue, after the three additions.
+    /// let total = system.call(&sum, Total, Duration::from_secs(5)).expect("an answer");
+    /// assert_eq!(total, 6);
+    /// system.shutdown(Duration::from_secs(1));
+    /// ```
     pub fn send<T, M>(&self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
     where
         T: Accepts<M>,
@@ -359,13 +474,65 @@ impl System {
     /// The request goes through the target shard's ingress queue like
     /// [`System::send`], carrying the deadline `now + timeout`: the callee handles it as a
     /// request from any caller and answers with [`Ctx::reply`](crate::Ctx::reply) (or
-    /// later, with [`Ctx::reply_to`](crate::Ctx::reply_to)). Fails with the request handed back when it cannot be sent
-    /// or every external call slot is in use; with
-    /// [`ExternalCallError::Refused`] when the target's shard refuses it on arrival, at
-    /// once; with [`ExternalCallError::Timeout`] otherwise. A reply that arrives after the
+    /// later, with [`Ctx::reply_to`](crate::Ctx::reply_to)). A reply that arrives after the
     /// timeout is dropped and counted as late. Must not be called from a shard thread
     /// (from inside a handler it would block the shard that has to answer). Never
-    /// allocates.
+    /// allocates. A `timeout` too long for the OS clock waits about a year.
+    ///
+    /// # Errors
+    ///
+    /// - [`ExternalCallError::NotSent`], with the request handed back: `to` names a shard
+    ///   this system does not have ([`SendErrorKind::Stale`](crate::SendErrorKind::Stale)),
+    ///   the shard is down ([`ShardDown`](crate::SendErrorKind::ShardDown)), or its
+    ///   ingress queue is full ([`IngressFull`](crate::SendErrorKind::IngressFull)).
+    /// - [`ExternalCallError::NoCallSlot`], with the request handed back: every call slot
+    ///   for outside callers is taken by other waiting callers
+    ///   ([`BootSpec::external_calls`]).
+    /// - [`ExternalCallError::Refused`], as soon as the shard says so: the shard refused
+    ///   the request on arrival (the target's mailbox full, the pool exhausted, the
+    ///   handle stale).
+    /// - [`ExternalCallError::Timeout`]: no reply within `timeout` — the callee was too
+    ///   slow, the request reached it after its deadline and was dropped, or the callee
+    ///   crashed or dropped its [`ReplyTo`](crate::ReplyTo) without answering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tina::prelude::*;
+    /// # #[derive(Bounded)]
+    /// # struct Add(u64);
+    /// # #[derive(Bounded, Request)]
+    /// # #[reply(u64)]
+    /// # struct Total;
+    /// # #[isolate(mailbox = 16)]
+    /// # struct Sum {
+    /// #     total: u64,
+    /// # }
+    /// # #[isolate]
+    /// # impl Sum {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Sum { total: 0 }
+    /// #     }
+    /// #     fn add(&mut self, add: Add, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         self.total += add.0;
+    /// #         Effect::Receive
+    /// #     }
+    /// #     fn total(&mut self, _total: Total, reply: ReplyTo<Total>, ctx: &mut Ctx<Self>) -> Effect {
+    /// #         ctx.reply(reply, self.total)
+    /// #     }
+    /// # }
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Sum>(1).pin_threads(false);
+    /// let sum = spec.root::<Sum>(ShardId(1), ());
+    /// let system = System::start(spec).expect("a valid spec");
+    /// system.send(&sum, Add(40)).expect("room in the ingress queue");
+    /// system.send(&sum, Add(2)).expect("room in the ingress queue");
+    /// match system.call(&sum, Total, Duration::from_secs(5)) {
+    ///     Ok(total) => assert_eq!(total, 42),
+    ///     Err(error) => panic!("no answer: {error}"),
+    /// }
+    /// system.shutdown(Duration::from_secs(1));
+    /// ```
     pub fn call<T, Q>(
         &self,
         to: &Handle<T>,
@@ -414,6 +581,10 @@ impl System {
 
     /// A snapshot of one shard's counters, published by the shard every 50 µs while it is
     /// busy and before it sleeps (a snapshot may mix two ticks; it never tears a value).
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this system.
     pub fn counters(&self, shard: ShardId) -> Counters {
         let signals = &self.signals[shard.index()];
         let mut counters = signals.counters.snapshot();
@@ -445,6 +616,11 @@ impl System {
 
     /// Polls the totals every millisecond until `condition` holds or `timeout` passes;
     /// returns whether it held.
+    ///
+    /// # Panics
+    ///
+    /// When `timeout` is too long for the OS clock (now plus `timeout` overflows
+    /// [`std::time::Instant`]).
     pub fn wait_until(&self, timeout: Duration, condition: impl Fn(&Counters) -> bool) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         loop {
@@ -460,6 +636,10 @@ impl System {
 
     /// Revives a quarantined shard: its supervision tree is rebuilt from the boot spec and
     /// peers' sends reach it again. Does nothing to a shard that is not quarantined.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this system.
     pub fn revive(&self, shard: ShardId) {
         let signals = &self.signals[shard.index()];
         signals.revive.store(true, Ordering::Release);
@@ -467,13 +647,24 @@ impl System {
     }
 
     /// Installs handlers for SIGINT/SIGTERM, which make [`System::wait_for_signal`] return,
-    /// and SIGUSR2, which revives every quarantined shard.
+    /// and SIGUSR2, which revives every quarantined shard. The handlers are the process's,
+    /// and stay installed.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the first `sigaction` call that failed; the handlers installed
+    /// before it stay.
     pub fn shutdown_on_signals(&self) -> std::io::Result<()> {
         crate::signal::install()
     }
 
     /// Blocks until SIGINT or SIGTERM arrives (after [`System::shutdown_on_signals`]), or
     /// until `timeout` passes; returns whether a signal arrived.
+    ///
+    /// # Panics
+    ///
+    /// When `timeout` is too long for the OS clock (now plus `timeout` overflows
+    /// [`std::time::Instant`]).
     pub fn wait_for_signal(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         while std::time::Instant::now() < deadline {
@@ -488,6 +679,11 @@ impl System {
     /// The shape of a server's `main`: installs the signal handlers, waits for SIGINT or
     /// SIGTERM (SIGUSR2 revives quarantined shards meanwhile), then shuts down, giving the
     /// isolates `drain` to finish, and returns the summary.
+    ///
+    /// # Errors
+    ///
+    /// What [`System::shutdown_on_signals`] returns, before any waiting; the system is then
+    /// dropped, which shuts it down with a drain of [`DROP_DRAIN`].
     pub fn run_until_signal(self, drain: Duration) -> std::io::Result<Summary> {
         self.shutdown_on_signals()?;
         while !self.wait_for_signal(Duration::from_secs(3600)) {}
