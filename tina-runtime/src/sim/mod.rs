@@ -203,12 +203,58 @@ impl std::fmt::Debug for Simulation {
 impl Simulation {
     /// Validates `spec` and builds every shard for simulation with `seed`, injecting no
     /// faults. Each round advances simulated time by 1 µs.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecErrors`]: every mistake [`BootSpec::validate`] finds; or, for a valid spec,
+    /// the one [`SpecError::MemoryCeiling`](crate::SpecError::MemoryCeiling) when the whole
+    /// reservation exceeds [`BootSpec::memory_limit`], `RLIMIT_AS` or the memory the OS
+    /// reports available. (No socket is opened, so the open-file limit is not checked.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use tina::prelude::*;
+    /// # #[derive(Bounded)]
+    /// # struct Hello;
+    /// # #[isolate(mailbox = 8)]
+    /// # struct Greeter {
+    /// #     greeted: u32,
+    /// # }
+    /// # #[isolate]
+    /// # impl Greeter {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Greeter { greeted: 0 }
+    /// #     }
+    /// #     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         self.greeted += 1;
+    /// #         Effect::Receive
+    /// #     }
+    /// # }
+    /// let mut spec = BootSpec::new(2);
+    /// spec.isolate::<Greeter>(1);
+    /// let greeter = spec.root::<Greeter>(ShardId(1), ());
+    /// let mut sim = Simulation::new(spec, 42).expect("a valid spec");
+    /// assert_eq!(sim.seed(), 42);
+    /// sim.send(&greeter, Hello).unwrap();
+    /// sim.run(1_000);
+    /// assert_eq!(sim.state(greeter).unwrap().greeted, 1);
+    ///
+    /// assert!(Simulation::new(BootSpec::new(0), 42).is_err());
+    /// ```
     pub fn new(spec: BootSpec, seed: u64) -> Result<Simulation, SpecErrors> {
         Simulation::with_faults(spec, seed, Faults::none())
     }
 
     /// Validates `spec` and builds every shard for simulation with `seed`, injecting what
     /// `faults` names (see [`Faults`]). Each round advances simulated time by 1 µs.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecErrors`]: every mistake [`BootSpec::validate`] finds; or, for a valid spec,
+    /// the one [`SpecError::MemoryCeiling`](crate::SpecError::MemoryCeiling) when the whole
+    /// reservation exceeds [`BootSpec::memory_limit`], `RLIMIT_AS` or the memory the OS
+    /// reports available. (No socket is opened, so the open-file limit is not checked.)
     pub fn with_faults(
         spec: BootSpec,
         seed: u64,
@@ -403,7 +449,11 @@ impl Simulation {
     ///   taken by it; every bounce sent is in a bounce ring or counted as taken back;
     /// - the socket tables (owners, free lists) and the simulated network's ends.
     ///
-    /// Returns the first violation found.
+    /// # Errors
+    ///
+    /// The first violation found, in the order above, as text naming the shard (and the
+    /// slot, where there is one). Any violation is a runtime bug (or memory corrupted by
+    /// `unsafe` code elsewhere).
     pub fn check(&mut self) -> Result<(), String> {
         self.check_pools()?;
         for (index, shard) in self.shards.iter_mut().enumerate() {
@@ -628,6 +678,44 @@ impl Simulation {
 
     /// Runs rounds until the system is quiescent (a round with no work and no pending
     /// timer) or `max_rounds` have run.
+    ///
+    /// # Examples
+    ///
+    /// The same seed runs the same way, bit for bit:
+    ///
+    /// ```
+    /// # use tina::prelude::*;
+    /// # #[derive(Bounded)]
+    /// # struct Hello;
+    /// # #[isolate(mailbox = 8)]
+    /// # struct Greeter {
+    /// #     greeted: u32,
+    /// # }
+    /// # #[isolate]
+    /// # impl Greeter {
+    /// #     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    /// #         Greeter { greeted: 0 }
+    /// #     }
+    /// #     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    /// #         self.greeted += 1;
+    /// #         Effect::Receive
+    /// #     }
+    /// # }
+    /// let run = |seed| {
+    ///     let mut spec = BootSpec::new(2);
+    ///     spec.isolate::<Greeter>(2);
+    ///     let one = spec.root::<Greeter>(ShardId(0), ());
+    ///     let two = spec.root::<Greeter>(ShardId(1), ());
+    ///     let mut sim = Simulation::new(spec, seed).unwrap();
+    ///     sim.send(&one, Hello).unwrap();
+    ///     sim.send(&two, Hello).unwrap();
+    ///     sim.run(10_000)
+    /// };
+    /// let report = run(7);
+    /// assert!(report.quiescent, "nothing left to do well before the round limit");
+    /// assert!(report.rounds < 10_000);
+    /// assert_eq!(report.trace_hash, run(7).trace_hash);
+    /// ```
     pub fn run(&mut self, max_rounds: u64) -> SimReport {
         let mut quiescent = false;
         for _ in 0..max_rounds {
@@ -695,6 +783,10 @@ impl Simulation {
     }
 
     /// One shard's counters.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn counters(&self, shard: ShardId) -> Counters {
         let mut counters = self.shards[shard.index()].counters();
         counters.ingress_refused = self.shards[shard.index()].core.signals[shard.index()]
@@ -714,7 +806,20 @@ impl Simulation {
 
     /// Sends `message` to `to` from outside the simulated system, as
     /// [`System::send`](crate::System::send) does: through the target shard's ingress
-    /// queue, taken at that shard's next tick. Call it between rounds.
+    /// queue, taken at that shard's next tick. Call it between rounds. A refusal on arrival
+    /// (mailbox full, stale handle) is counted in the shard's `undelivered_*` counters.
+    ///
+    /// # Errors
+    ///
+    /// Refused at once, with the message handed back in the [`SendError`]:
+    ///
+    /// - [`SendErrorKind::IngressFull`](crate::SendErrorKind::IngressFull): the shard's
+    ///   ingress queue is full — more sends between two rounds than
+    ///   [`BootSpec::ingress_capacity`] (counted as `ingress_refused`).
+    /// - [`SendErrorKind::ShardDown`](crate::SendErrorKind::ShardDown): the shard is
+    ///   partitioned ([`Simulation::partition`]), quarantined or failed.
+    /// - [`SendErrorKind::Stale`](crate::SendErrorKind::Stale): `to` names a shard this
+    ///   simulation does not have.
     pub fn send<T, M>(&mut self, to: &Handle<T>, message: M) -> Result<(), SendError<M>>
     where
         T: Accepts<M>,
@@ -743,6 +848,17 @@ impl Simulation {
     /// the request is refused, or `timeout` of simulated time has passed. When the system
     /// goes quiescent without answering, nothing can answer any more: simulated time moves
     /// to the deadline and the call times out.
+    ///
+    /// # Errors
+    ///
+    /// - [`ExternalCallError::NotSent`], with the request handed back: for any reason
+    ///   [`Simulation::send`] gives.
+    /// - [`ExternalCallError::NoCallSlot`], with the request handed back: every call slot
+    ///   for outside callers is taken ([`BootSpec::external_calls`]).
+    /// - [`ExternalCallError::Refused`]: the shard refused the request on arrival (the
+    ///   target's mailbox full, the pool exhausted, the handle stale).
+    /// - [`ExternalCallError::Timeout`]: no reply within `timeout` of simulated time, or
+    ///   the system went quiescent without one.
     pub fn call<T, Q>(
         &mut self,
         to: &Handle<T>,
@@ -816,7 +932,56 @@ impl Simulation {
         })
     }
 
-    /// The state of the live isolate `handle` names, for checkers and assertions.
+    /// The state of the live isolate `handle` names, for checkers and assertions: `None`
+    /// once that incarnation has exited or been restarted (follow it with
+    /// [`Simulation::live_handle`]), and for a handle that names nothing here (from another
+    /// spec, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tina::prelude::*;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Hello;
+    ///
+    /// #[derive(Bounded)]
+    /// struct Stop;
+    ///
+    /// #[isolate(mailbox = 8)]
+    /// struct Greeter {
+    ///     greeted: u32,
+    /// }
+    ///
+    /// #[isolate]
+    /// impl Greeter {
+    ///     fn init(_ctx: &mut Ctx<Self>) -> Self {
+    ///         Greeter { greeted: 0 }
+    ///     }
+    ///
+    ///     fn hello(&mut self, _hello: Hello, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         self.greeted += 1;
+    ///         Effect::Receive
+    ///     }
+    ///
+    ///     fn stop(&mut self, _stop: Stop, _ctx: &mut Ctx<Self>) -> Effect {
+    ///         Effect::Done
+    ///     }
+    /// }
+    ///
+    /// let mut spec = BootSpec::new(1);
+    /// spec.isolate::<Greeter>(1);
+    /// let greeter = spec.root::<Greeter>(ShardId(0), ());
+    /// let mut sim = Simulation::new(spec, 1).unwrap();
+    /// sim.send(&greeter, Hello).unwrap();
+    /// sim.send(&greeter, Hello).unwrap();
+    /// sim.run(1_000);
+    /// assert_eq!(sim.state(greeter).unwrap().greeted, 2);
+    ///
+    /// sim.send(&greeter, Stop).unwrap();
+    /// sim.run(1_000);
+    /// assert!(sim.state(greeter).is_none(), "exited");
+    /// ```
     pub fn state<I: Isolate>(&self, handle: Handle<I>) -> Option<&I> {
         let raw = handle.raw();
         let shard = self.shards.get(raw.shard().index())?;
@@ -828,11 +993,19 @@ impl Simulation {
     /// Cuts `shard` off: sends to it from other shards are refused with
     /// [`SendErrorKind::ShardDown`](crate::SendErrorKind::ShardDown) until [`Simulation::heal`].
     /// The shard itself keeps running.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn partition(&mut self, shard: ShardId) {
         self.set_down(shard, true);
     }
 
     /// Ends a [`Simulation::partition`].
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn heal(&mut self, shard: ShardId) {
         self.set_down(shard, false);
     }
@@ -846,17 +1019,29 @@ impl Simulation {
     }
 
     /// Revives a quarantined shard: its supervision tree is rebuilt from the boot spec.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn revive(&mut self, shard: ShardId) {
         self.shards[shard.index()].core.now = self.now;
         self.shards[shard.index()].revive();
     }
 
     /// Whether `shard` is quarantined.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn is_quarantined(&self, shard: ShardId) -> bool {
         self.shards[shard.index()].quarantined
     }
 
     /// The most recent crash reports of `shard` (at most 64), oldest first.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn crash_reports(&self, shard: ShardId) -> impl Iterator<Item = &crate::CrashReport> {
         self.shards[shard.index()].core.crash_log.iter()
     }
@@ -885,6 +1070,10 @@ impl Simulation {
     }
 
     /// The accounting of `shard`'s transfer-buffer pools, smallest class first.
+    ///
+    /// # Panics
+    ///
+    /// When `shard` is not a shard of this simulation.
     pub fn buffer_stats(&self, shard: ShardId) -> Vec<crate::BufferStats> {
         self.shards[shard.index()]
             .core
@@ -894,7 +1083,11 @@ impl Simulation {
             .collect()
     }
 
-    /// Checks the envelope pool accounting of every shard.
+    /// Checks the envelope pool accounting of every shard (part of [`Simulation::check`]).
+    ///
+    /// # Errors
+    ///
+    /// The first shard whose free lists and counts disagree, as text naming the shard.
     pub fn check_pools(&self) -> Result<(), String> {
         for shard in &self.shards {
             shard
