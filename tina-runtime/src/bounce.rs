@@ -110,7 +110,12 @@ impl Bounce {
         self.payload.holds::<M>()
     }
 
-    /// The typed bounce, if the message is an `M`; otherwise the bounce back unchanged.
+    /// The typed bounce, if the message is an `M`.
+    ///
+    /// # Errors
+    ///
+    /// The bounce back, unchanged, when the bounced message is not an `M` (see
+    /// [`Bounce::is`]), so another type can be tried.
     pub fn downcast<M: 'static>(mut self) -> Result<Undelivered<M>, Bounce> {
         match self.payload.take::<M>() {
             Some(message) => Ok(Undelivered {

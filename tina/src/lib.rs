@@ -29,6 +29,10 @@
 //! live `top` in the terminal; with the `tracing` feature, dispatches are `tracing` spans
 //! and refusals, bounces, crashes, restarts and quarantines are events.
 
+// Doctests deny warnings (dead code aside), so an example that drops a `#[must_use]` result
+// fails.
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
+
 // The `#[isolate]` expansion names `::tina`; this crate's own isolates (`metrics`) use it too.
 extern crate self as tina;
 

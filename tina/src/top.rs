@@ -41,6 +41,17 @@ impl Drop for Restore {
 /// Shows the live `top` of the system `reader` reads, refreshed every `every`, until a
 /// quit key (`q`, Esc, Ctrl-C) or until `stop()` returns true (checked at least every
 /// 50 ms). Without a terminal on standard output, prints each refresh as plain text.
+///
+/// # Errors
+///
+/// The first I/O error of the terminal: switching it to raw mode or the alternate screen,
+/// polling or reading a key press, or writing a refresh to standard output. The terminal
+/// is put back before the error is returned.
+///
+/// # Panics
+///
+/// When `every` is too long for the OS clock (now plus `every` overflows
+/// [`std::time::Instant`]).
 pub fn run(
     reader: &StatsReader,
     every: Duration,

@@ -75,12 +75,20 @@ impl Rng {
     }
 
     /// A number in `0..bound` (`bound > 0`), without floats.
+    ///
+    /// # Panics
+    ///
+    /// When `bound` is 0.
     pub fn below(&mut self, bound: u64) -> u64 {
         assert!(bound > 0);
         ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
     /// True with probability `numerator / denominator`: integer ratios, never floats.
+    ///
+    /// # Panics
+    ///
+    /// When `denominator` is 0.
     pub fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
         self.below(denominator) < numerator
     }

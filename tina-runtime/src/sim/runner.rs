@@ -191,8 +191,12 @@ impl<W> SimTest<W> {
     }
 
     /// Ends each run successfully as soon as `done` holds (checked every 64 rounds), for a
-    /// system that never goes quiescent — a server with periodic timers. A run that reaches
-    /// the round limit first is a liveness failure, quoting `done`'s last answer.
+    /// system that never goes quiescent — a server with periodic timers. `done` answers
+    /// `Ok(())` once the run has done what it should, and `Err(why not yet)` before. A run
+    /// that ends first — at the round limit, or quiescent — while `done` still answers
+    /// `Err` is a liveness failure ([`FailureKind::Liveness`]) quoting that answer. With
+    /// `until` set, a run need not be quiescent at the end
+    /// ([`SimTest::require_quiescence`] no longer applies).
     pub fn until(
         mut self,
         done: impl Fn(&W, &Simulation) -> Result<(), String> + Send + Sync + 'static,
@@ -214,7 +218,9 @@ impl<W> SimTest<W> {
         self
     }
 
-    /// Adds a checker, run every `every` rounds and at the end of the run.
+    /// Adds a checker, run every `every` rounds (0 counts as 1) and at the end of the run.
+    /// `check` answers `Err(what is wrong)` to fail the run, as
+    /// [`FailureKind::Checker`] with `name` and that text.
     pub fn checker(
         mut self,
         name: &'static str,
@@ -229,7 +235,8 @@ impl<W> SimTest<W> {
         self
     }
 
-    /// Adds a checker run only at the end of the run.
+    /// Adds a checker run only at the end of the run; an `Err` from `check` fails the run
+    /// as for [`SimTest::checker`].
     pub fn at_end(
         mut self,
         name: &'static str,
@@ -270,7 +277,13 @@ impl<W> SimTest<W> {
         }
     }
 
-    /// Builds the simulation of `seed`, with its world.
+    /// Builds the simulation of `seed`, with its world (no checker runs, nothing is
+    /// stepped).
+    ///
+    /// # Errors
+    ///
+    /// The text of the [`SpecErrors`](crate::SpecErrors) when the spec the test's `build`
+    /// makes for `seed` is refused ([`Simulation::with_faults`]).
     pub fn build(&self, seed: u64) -> Result<(Simulation, W), String> {
         let (spec, world) = (self.build)(seed);
         let sim = Simulation::with_faults(spec, seed, self.faults_for(seed))
@@ -280,6 +293,26 @@ impl<W> SimTest<W> {
 
     /// Runs one seed. On failure, replays it with the event log on to show the last events
     /// per shard before the failure.
+    ///
+    /// # Errors
+    ///
+    /// The [`SimFailure`] of the run, with the seed, the fault configuration, the report at
+    /// the failure, the last events per shard and the replay command. Its
+    /// [`kind`](SimFailure::kind):
+    ///
+    /// - [`FailureKind::Spec`]: the spec was refused at boot.
+    /// - [`FailureKind::Invariant`]: [`Simulation::check`] failed (checked every 64 rounds
+    ///   and at the end).
+    /// - [`FailureKind::ShardFailed`]: a panic escaped a shard's trap boundary.
+    /// - [`FailureKind::Checker`]: a checker answered `Err`.
+    /// - [`FailureKind::Liveness`]: the run ended stalled on a cut link, or before
+    ///   [`SimTest::until`]'s condition held, or (without `until`, with
+    ///   [`SimTest::require_quiescence`]) still busy at the round limit.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the test's `build` closure or in a checker is not caught: it unwinds out
+    /// of this call. (A panic in an isolate is a crash, handled by supervision.)
     pub fn run_seed(&self, seed: u64) -> Result<SimReport, Box<SimFailure>> {
         match self.attempt(seed, false) {
             Ok(report) => Ok(report),
@@ -445,6 +478,16 @@ impl<W> SimTest<W> {
 
     /// Runs `count` seeds of the sweep, from index `first`, stopping at the first failure;
     /// with `TINA_SEED` set, runs only that seed.
+    ///
+    /// # Errors
+    ///
+    /// The [`SimFailure`] of the first seed that fails (see [`SimTest::run_seed`]).
+    ///
+    /// # Panics
+    ///
+    /// A panic in the test's `build` closure or in a checker is not caught: it unwinds out
+    /// of this call. (A panic in an isolate is a crash, handled by supervision.)
+    /// With overflow checks on, when `first + count` overflows `u64`.
     pub fn sweep(&self, first: u64, count: u64) -> Result<SweepReport, Box<SimFailure>> {
         if let Some(result) = self.seed_from_env() {
             return result;
@@ -459,7 +502,18 @@ impl<W> SimTest<W> {
 
     /// [`SimTest::sweep`] spread over `threads` threads (each builds its own simulations;
     /// a run stays on one thread). Reports the failure with the lowest index, so the result
-    /// does not depend on timing. With `TINA_SEED` set, runs only that seed.
+    /// does not depend on timing. With `TINA_SEED` set, runs only that seed. `threads` is
+    /// taken between 1 and 64.
+    ///
+    /// # Errors
+    ///
+    /// The [`SimFailure`] of the failing seed with the lowest sweep index (see
+    /// [`SimTest::run_seed`]).
+    ///
+    /// # Panics
+    ///
+    /// When the test's `build` closure or a checker panics, on any thread (with "a sweep
+    /// worker panicked").
     pub fn sweep_parallel(&self, count: u64, threads: usize) -> Result<SweepReport, Box<SimFailure>>
     where
         W: 'static,
@@ -537,7 +591,14 @@ impl<W> SimTest<W> {
 
     /// The usual entry point of a `#[test]`: with `TINA_SEED` set, runs that one seed;
     /// otherwise replays the corpus, then sweeps `TINA_SEEDS` seeds (default
-    /// `default_seeds`) on the machine's cores. Panics with the failure report.
+    /// `default_seeds`) on the machine's cores.
+    ///
+    /// # Panics
+    ///
+    /// - On the first failure, with its report (see [`SimTest::run_seed`]) and a reminder
+    ///   to add the seed to the corpus: what fails the `#[test]`.
+    /// - On a corpus line that is not a seed (see [`SimTest::corpus_seeds`]).
+    /// - When the test's `build` closure or a checker panics.
     pub fn run(&self, default_seeds: u64) -> SweepReport
     where
         W: 'static,
@@ -574,7 +635,12 @@ impl<W> SimTest<W> {
     }
 
     /// The determinism oracle for one seed: runs it twice with the event log on and reports
-    /// the first event where the runs differ, if any.
+    /// the first event where the runs differ, if any. Each run is
+    /// [`Simulation::run`] up to the round limit; no checker runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`SimTest::build`]: the text of the spec's errors when it is refused.
     pub fn check_determinism(&self, seed: u64) -> Result<Option<Divergence>, String> {
         let build = || self.build(seed).map(|(sim, _)| sim);
         let max_rounds = self.max_rounds;
@@ -852,6 +918,10 @@ impl fmt::Display for Divergence {
 /// Runs a system twice — `build` makes it, `drive` runs it — with the event log on, and
 /// returns the first event where the two runs differ (`None`: the same events, one by one,
 /// and the same trace hash). The log keeps at most 4 Mi events per run.
+///
+/// # Errors
+///
+/// The first `Err` that `build` returns (for the first run or the second), unchanged.
 pub fn first_divergence(
     build: impl Fn() -> Result<Simulation, String>,
     drive: impl Fn(&mut Simulation),

@@ -59,7 +59,11 @@ pub fn bucket_of(value: u64) -> usize {
     LINEAR as usize + (exponent - SUB_BITS) as usize * SUB + sub
 }
 
-/// The smallest value of bucket `index`.
+/// The smallest value of bucket `index` (meaningful for `index < BUCKETS`).
+///
+/// # Panics
+///
+/// With overflow checks on, for an index far past [`BUCKETS`] (from 520 on).
 pub fn bucket_low(index: usize) -> u64 {
     if index < LINEAR as usize {
         return index as u64;

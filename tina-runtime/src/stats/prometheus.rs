@@ -42,6 +42,11 @@ type TypeFamily = (
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders `stats` in the Prometheus text format into `out`.
+///
+/// # Errors
+///
+/// The [`fmt::Error`] of the first write `out` refuses; what was written before it stays
+/// in `out`. Writing into a `String` never fails (see [`render_to_string`]).
 pub fn render(stats: &Stats, out: &mut impl Write) -> fmt::Result {
     for (index, name) in Counters::NAMES.iter().enumerate() {
         let gauge = *name == "live_isolates";
@@ -352,6 +357,10 @@ impl std::error::Error for TooLarge {}
 
 impl Exposition {
     /// Reserves a snapshot of the system `reader` reads and `capacity` bytes of text.
+    ///
+    /// # Panics
+    ///
+    /// When `capacity` exceeds `isize::MAX` bytes (the text buffer cannot be reserved).
     pub fn new(reader: super::StatsReader, capacity: usize) -> Self {
         let stats = reader.read();
         Self {
@@ -364,6 +373,11 @@ impl Exposition {
     }
 
     /// Reads the latest statistics and renders them; returns the text.
+    ///
+    /// # Errors
+    ///
+    /// [`TooLarge`] when the text does not fit the capacity given to
+    /// [`Exposition::new`]. The snapshot is refreshed all the same.
     pub fn refresh(&mut self) -> Result<&[u8], TooLarge> {
         self.reader.read_into(&mut self.stats);
         self.text.bytes.clear();
