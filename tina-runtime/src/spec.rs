@@ -757,9 +757,11 @@ impl BootSpec {
     /// # Errors
     ///
     /// [`SpecErrors`], holding every [`SpecError`] found, in this order: the mistakes
-    /// recorded while the spec was built (a type registered twice, a root or child of an
-    /// unregistered type, on a missing shard or in an unknown group, a metric name that is
-    /// invalid, taken or one too many), then a check of each value — the shard count
+    /// recorded while the spec was built (a type registered twice; a root or child of an
+    /// unregistered type or on a missing shard; a group this spec did not declare, given
+    /// to `child`, `group`, `strategy`, `budget`, `dynamic_children` or
+    /// `dynamic_child_budget`; a metric name that is invalid, taken or one too many), then
+    /// a check of each value — the shard count
     /// (0, or above [`SHARDS_MAX`]); the types (none, or above [`TYPES_MAX`]), their slots
     /// (0, or above [`SLOTS_PER_TYPE_MAX`]) and mailbox bounds; roots per shard against
     /// slots; the envelope pool, control reserve and their sum; ring and ingress

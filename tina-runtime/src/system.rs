@@ -154,8 +154,6 @@ impl System {
     ///
     /// # Errors
     ///
-    /// Nothing is left running when it fails:
-    ///
     /// - [`BootError::Spec`]: [`BootSpec::validate`] found mistakes; or the whole
     ///   reservation exceeds [`BootSpec::memory_limit`], `RLIMIT_AS` or the memory the OS
     ///   reports available ([`SpecError::MemoryCeiling`](crate::SpecError::MemoryCeiling));

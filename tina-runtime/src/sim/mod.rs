@@ -451,8 +451,8 @@ impl Simulation {
     ///
     /// # Errors
     ///
-    /// The first violation found, in the order above, as text naming the shard (and the
-    /// slot, where there is one). Any violation is a runtime bug (or memory corrupted by
+    /// The first violation found, as text naming the shard (and the slot, where there is
+    /// one). Any violation is a runtime bug (or memory corrupted by
     /// `unsafe` code elsewhere).
     pub fn check(&mut self) -> Result<(), String> {
         self.check_pools()?;
