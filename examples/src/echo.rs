@@ -64,7 +64,10 @@ impl Echo {
     /// armed without it rather than not at all.
     #[isolate(helper)]
     fn arm_read(&mut self, ctx: &mut Ctx<Self>) {
-        if ctx.read_within(self.socket, Duration::from_secs(60)).is_err() {
+        if ctx
+            .read_within(self.socket, Duration::from_secs(60))
+            .is_err()
+        {
             let _ = ctx.read(self.socket);
         }
     }

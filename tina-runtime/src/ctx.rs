@@ -761,9 +761,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
     ///
     /// Refused at once, with the args dropped:
     ///
+    /// - [`SpawnError::UnknownShard`]: `shard` is not a shard of this system.
     /// - [`SpawnError::UnknownType`]: `W` was not registered with
-    ///   [`BootSpec::isolate`](crate::BootSpec::isolate), or `shard` is not a shard of this
-    ///   system.
+    ///   [`BootSpec::isolate`](crate::BootSpec::isolate).
     /// - [`SpawnError::ShardDown`]: `shard` is quarantined or stopped, or partitioned off in
     ///   a simulation.
     /// - [`SpawnError::RingFull`]: this tick's ring to `shard` is full.
@@ -781,6 +781,9 @@ impl<'a, I: Isolate> Ctx<'a, I> {
         };
         if shard == self.core.shard {
             return self.spawn::<W>(args).map(|_| ());
+        }
+        if shard.index() >= self.core.shard_count {
+            return Err(SpawnError::UnknownShard);
         }
         let type_index = self.type_index_of::<W>()?;
         let target = RawHandle::new(shard, type_index, ANY_SLOT, 0);

@@ -112,6 +112,9 @@ pub enum SpawnError {
     ShardDown,
     /// `spawn_on` while the ring to that shard is full for this tick.
     RingFull,
+    /// `spawn_on` a shard this system does not have (the index is at least the spec's
+    /// shard count).
+    UnknownShard,
 }
 
 impl fmt::Display for SpawnError {
@@ -124,6 +127,7 @@ impl fmt::Display for SpawnError {
             SpawnError::GroupFull => "the supervision group has no room left for dynamic children",
             SpawnError::ShardDown => "the target shard is down",
             SpawnError::RingFull => "the ring to the target shard is full for this tick",
+            SpawnError::UnknownShard => "no such shard in this system",
         })
     }
 }

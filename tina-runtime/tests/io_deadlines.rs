@@ -200,7 +200,10 @@ fn with_every_timer_taken_the_write_deadline_is_counted_as_unarmed() {
         let full = run(true, seed);
         assert!(full.taken > 0, "seed {seed}: the hog took the free slots");
         assert!(full.queued > 64 * 1024, "seed {seed}: more than the window");
-        assert!(full.unarmed >= 1, "seed {seed}: the unarmed deadline is counted");
+        assert!(
+            full.unarmed >= 1,
+            "seed {seed}: the unarmed deadline is counted"
+        );
         assert!(!full.timed_out, "seed {seed}: no deadline, no timeout");
         assert_eq!(
             full.read_within,
@@ -217,7 +220,10 @@ fn with_room_the_same_write_times_out() {
         assert_eq!(room.taken, 0);
         assert!(room.queued > 64 * 1024, "seed {seed}: more than the window");
         assert_eq!(room.unarmed, 0, "seed {seed}");
-        assert!(room.timed_out, "seed {seed}: the write-progress deadline fired");
+        assert!(
+            room.timed_out,
+            "seed {seed}: the write-progress deadline fired"
+        );
         assert_eq!(room.read_within, Some(Ok(())), "seed {seed}");
     }
 }

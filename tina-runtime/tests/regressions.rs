@@ -377,3 +377,74 @@ impl Kick {
         Kick
     }
 }
+
+/// Tries `spawn_on` a shard the system does not have, from `init`.
+#[isolate(mailbox = 1)]
+struct OffTheEdge {
+    result: Result<(), SpawnError>,
+}
+
+#[isolate]
+impl OffTheEdge {
+    fn init(shard: &u16, ctx: &mut Ctx<Self>) -> Self {
+        OffTheEdge {
+            result: ctx.spawn_on::<OffTheEdge>(ShardId(*shard), *shard),
+        }
+    }
+}
+
+#[test]
+fn spawn_on_a_shard_the_system_does_not_have_says_so() {
+    let mut spec = BootSpec::new(2);
+    spec.isolate::<OffTheEdge>(2);
+    let beyond = spec.root::<OffTheEdge>(ShardId(0), 2);
+    let mut sim = Simulation::new(spec, 1).unwrap();
+    assert!(sim.run(100).quiescent);
+    let result = sim.state(beyond).unwrap().result;
+    assert_eq!(result, Err(SpawnError::UnknownShard));
+    assert_eq!(
+        SpawnError::UnknownShard.to_string(),
+        "no such shard in this system"
+    );
+}
+
+/// Writes more bytes than any buffer block holds, and a few that fit.
+#[isolate(mailbox = 4)]
+struct Oversized {
+    too_large: Option<Result<(), IoError>>,
+    small: Option<Result<(), IoError>>,
+}
+
+#[isolate]
+impl Oversized {
+    fn init(ctx: &mut Ctx<Self>) -> Self {
+        let addr = "127.0.0.1:7000".parse().unwrap();
+        let mut state = Oversized {
+            too_large: None,
+            small: None,
+        };
+        if let Ok(socket) = ctx.connect(addr, Duration::from_secs(1)) {
+            state.too_large = Some(ctx.write_bytes(socket, &[7; 8192]));
+            state.small = Some(ctx.write_bytes(socket, b"fits"));
+        }
+        state
+    }
+
+    fn io(&mut self, _event: IoEvent, _ctx: &mut Ctx<Self>) -> Effect {
+        Effect::Receive
+    }
+}
+
+#[test]
+fn write_bytes_larger_than_every_block_is_too_large_not_exhausted() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Oversized>(1)
+        .buffer_class(4096, 8)
+        .sockets(2);
+    let writer = spec.root::<Oversized>(ShardId(0), ());
+    let mut sim = Simulation::new(spec, 3).unwrap();
+    sim.run(1_000);
+    let state = sim.state(writer).unwrap();
+    assert_eq!(state.too_large, Some(Err(IoError::TooLarge)));
+    assert_eq!(state.small, Some(Ok(())));
+}

@@ -559,4 +559,19 @@ fn a_failing_checker_reports_seed_faults_events_and_replay() {
         matches!(failure.kind, FailureKind::Liveness(_)),
         "{failure}"
     );
+    // A `done` condition that never holds in a run that goes quiescent says that, not
+    // that the round limit was reached.
+    let never = SimTest::new("never", |_seed| {
+        let (spec, _, _) = pair(20);
+        (spec, ())
+    })
+    .until(|_, _| Err("never".into()))
+    .max_rounds(100_000);
+    let failure = never.run_seed(1).expect_err("never done");
+    let text = failure.to_string();
+    assert!(
+        matches!(&failure.kind, FailureKind::Liveness(why) if why.contains("went quiescent")),
+        "{text}"
+    );
+    assert!(!text.contains("(the limit)"), "{text}");
 }

@@ -182,6 +182,24 @@ fn peaks_last_until_a_reader_resets_them() {
 }
 
 #[test]
+fn an_exposition_that_does_not_fit_is_refused_and_leaves_no_partial_text() {
+    let (spec, _, _) = sim_spec();
+    let mut sim = Simulation::new(spec, 11).unwrap();
+    sim.run(1_000);
+    let mut small = stats::prometheus::Exposition::new(sim.stats_reader(), 64);
+    let refused = small.refresh().expect_err("the text is far over 64 bytes");
+    assert!(refused.capacity >= 64, "{refused}");
+    assert!(
+        small.text().is_empty(),
+        "a cut-off exposition is never kept"
+    );
+    let mut large = stats::prometheus::Exposition::new(sim.stats_reader(), 1 << 20);
+    let text = large.refresh().expect("fits in 1 MiB").to_vec();
+    assert!(text.starts_with(b"# HELP"));
+    assert_eq!(large.text(), &text[..]);
+}
+
+#[test]
 fn a_simulation_publishes_the_same_figures_on_every_replay() {
     let run = || {
         let (spec, _, _) = sim_spec();

@@ -137,14 +137,16 @@ impl<I: Isolate + Accepts<IoEvent>> Ctx<'_, I> {
     ///
     /// Nothing is queued, and the copy (if one was made) goes back to its pool, when:
     ///
-    /// - [`IoError::PoolExhausted`]: [`Ctx::buffer_from`] refused — every block large
-    ///   enough is in use, or no size class is as large as `bytes` (which no retry cures);
+    /// - [`IoError::PoolExhausted`]: every block large enough for `bytes` is in use (retry
+    ///   later);
+    /// - [`IoError::TooLarge`]: no size class is as large as `bytes` (no retry cures it);
     /// - any error of [`Ctx::write`]: [`IoError::QueueFull`], [`IoError::WriteShut`],
     ///   [`IoError::Unsupported`], [`IoError::Stale`].
     pub fn write_bytes(&mut self, socket: Socket, bytes: &[u8]) -> Result<(), IoError> {
-        let buffer = self
-            .buffer_from(bytes)
-            .map_err(|_| IoError::PoolExhausted)?;
+        let buffer = self.buffer_from(bytes).map_err(|error| match error {
+            crate::BufferError::TooLarge { .. } => IoError::TooLarge,
+            crate::BufferError::Exhausted => IoError::PoolExhausted,
+        })?;
         self.write(socket, buffer).map_err(|refused| refused.error)
     }
 

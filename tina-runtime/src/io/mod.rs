@@ -139,6 +139,10 @@ pub enum IoError {
     Reset,
     /// This shard has no reactor: the spec gave it no sockets.
     Unsupported,
+    /// [`Ctx::write_bytes`](crate::Ctx::write_bytes) was given more bytes than the spec's
+    /// largest buffer block holds: no retry helps; split the bytes, or declare a larger
+    /// class.
+    TooLarge,
     /// Any other OS error, by its `errno`.
     Os(i32),
 }
@@ -167,16 +171,18 @@ impl core::fmt::Display for IoError {
             IoError::QueueFull => {
                 formatter.write_str("the socket's send queue is full; retry after IoEvent::Drained")
             }
-            IoError::PoolExhausted => {
-                formatter.write_str(
-                    "no control-reserve envelope for the completion, or no timer slot for its \
+            IoError::PoolExhausted => formatter.write_str(
+                "no control-reserve envelope for the completion, or no timer slot for its \
                      deadline; retry, or raise the spec's timer_slots",
-                )
-            }
+            ),
             IoError::Refused => formatter.write_str("connection refused"),
             IoError::Reset => formatter.write_str("connection reset by peer"),
             IoError::Unsupported => formatter
                 .write_str("this shard has no reactor (no sockets in the spec, or a simulation)"),
+            IoError::TooLarge => formatter.write_str(
+                "more bytes than the spec's largest buffer block holds; split them or declare \
+                 a larger buffer class",
+            ),
             IoError::Os(errno) => {
                 write!(formatter, "{}", std::io::Error::from_raw_os_error(*errno))
             }

@@ -433,11 +433,20 @@ impl<W> SimTest<W> {
             && until(&world, &sim).is_err()
         {
             return Err(fail(
-                FailureKind::Liveness(format!(
-                    "not done after {} rounds (the limit): {}",
-                    self.max_rounds,
-                    until(&world, &sim).err().unwrap_or_default()
-                )),
+                FailureKind::Liveness(if report.quiescent {
+                    format!(
+                        "went quiescent after {} rounds without being done (nothing left \
+                         to run, no timer pending): {}",
+                        report.rounds,
+                        until(&world, &sim).err().unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "not done after {} rounds (the limit): {}",
+                        self.max_rounds,
+                        until(&world, &sim).err().unwrap_or_default()
+                    )
+                }),
                 report,
                 Some(&sim),
             ));

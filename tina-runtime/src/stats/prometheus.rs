@@ -383,9 +383,13 @@ impl Exposition {
         self.text.bytes.clear();
         match render(&self.stats, &mut self.text) {
             Ok(()) => Ok(&self.text.bytes),
-            Err(_) => Err(TooLarge {
-                capacity: self.text.bytes.capacity(),
-            }),
+            Err(_) => {
+                // A cut-off exposition is never served: what was written is dropped.
+                self.text.bytes.clear();
+                Err(TooLarge {
+                    capacity: self.text.bytes.capacity(),
+                })
+            }
         }
     }
 
