@@ -15,6 +15,7 @@
 //! | [`Undelivered<M>`], [`Spawn<W>`], [`Bounce`] | a message (or `spawn_on`) refused on arrival at another shard, back with its sender |
 //! | [`Buffer`], [`BufferError`] | a transfer buffer: a move-only block of a bounded per-shard pool, for bulk bytes |
 //! | [`ExternalCallError`] | why a [`System::call`] from outside the system failed |
+//! | [`Listen`], [`Socket`], [`IoEvent`], [`IoError`] | TCP on the shard's reactor: a listener declared in the boot spec, a socket owned by one isolate, what the reactor reports, why a socket call was refused |
 //! | [`StatsReader`], [`Stats`], [`ShardStats`], [`TypeStats`], [`Histogram`] | live statistics per shard and per isolate type, read as consistent snapshots from any thread ([`stats`]) |
 //! | [`CounterId`], [`HistogramId`] | a user metric declared in the boot spec, bumped through [`Ctx::count`] / [`Ctx::observe`] |
 //!
