@@ -14,6 +14,8 @@ pub const WINDOW: usize = 320;
 pub const CHANNELS: usize = 32;
 /// Buffers of output waiting for the socket's send queue.
 const HELD: usize = 4;
+/// Gathered output written even while later replies are still awaited.
+const FLUSH_AT: usize = 4096;
 
 /// Combines several answers into one reply.
 #[derive(Bounded, Clone, Copy, Debug, PartialEq, Eq)]
@@ -925,7 +927,13 @@ impl Conn {
                 }
             }
         }
-        self.write_out(ctx);
+        // The replies gathered leave once nothing the client sent is still awaited, so a
+        // pipeline's replies go out together (as Redis writes them, once per batch) rather
+        // than as each store answers; or once a good part of a block is gathered.
+        let gathered = self.out.as_ref().map_or(0, |out| out.len());
+        if self.window.is_empty() || gathered >= FLUSH_AT {
+            self.write_out(ctx);
+        }
     }
 
     fn emit_group(&mut self, kind: GroupKind, parts: usize, ctx: &mut Ctx<Self>) {

@@ -1233,9 +1233,59 @@ impl Core {
         }
         let mut written_total = 0u64;
         let mut failure = None;
+        // Several blocks queued on a kernel socket: one vectored write for all of them, so a
+        // pipelined client's replies leave in one syscall rather than one each. (The
+        // simulated network takes them block by block below: its trace does not change.)
+        let vectored =
+            io.entries[slot].send.len() > 1 && matches!(io.entries[slot].source, Source::Stream(_));
+        if vectored {
+            let entry = &mut io.entries[slot];
+            let result = {
+                let mut slices = [std::io::IoSlice::new(&[]); SEND_QUEUE];
+                let mut count = 0;
+                for (position, block) in entry.send.iter().enumerate() {
+                    let bytes = block.as_slice();
+                    slices[position] = std::io::IoSlice::new(if position == 0 {
+                        &bytes[entry.sent..]
+                    } else {
+                        bytes
+                    });
+                    count += 1;
+                }
+                match &mut entry.source {
+                    Source::Stream(stream) => stream.write_vectored(&slices[..count]),
+                    _ => Ok(0),
+                }
+            };
+            match result {
+                Ok(0) => failure = Some(IoError::Reset),
+                Ok(written) => {
+                    written_total += written as u64;
+                    let mut left = written;
+                    while let Some(front) = entry.send.front() {
+                        let rest = front.len() - entry.sent;
+                        if left < rest {
+                            entry.sent += left;
+                            // A short write: the kernel's buffer is full; wait for the edge.
+                            entry.writable = false;
+                            break;
+                        }
+                        left -= rest;
+                        entry.sent = 0;
+                        // The block goes back to its pool here.
+                        drop(entry.send.pop_front());
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    entry.writable = false;
+                }
+                Err(error) => failure = Some(IoError::of(&error)),
+            }
+        }
         // The front block is taken off the queue while it is written (and put back if it is
         // not finished), so the write can borrow the reactor.
-        while let Some(front) = io.entries[slot].send.pop_front() {
+        while !vectored && let Some(front) = io.entries[slot].send.pop_front() {
             let sent = io.entries[slot].sent;
             let result = io.source_write(slot, &front.as_slice()[sent..]);
             let entry = &mut io.entries[slot];
