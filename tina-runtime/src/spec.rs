@@ -770,11 +770,9 @@ impl BootSpec {
     /// shards; sockets without a buffer class, a read block that is not a class, too many
     /// sockets; too many groups.
     ///
-    /// # Panics
-    ///
-    /// With overflow checks on (debug builds), on capacities so large their sums or
-    /// products overflow `usize` — `pool_slots + control_reserve + timer_slots`, or a
-    /// buffer class's `block_size × blocks` — instead of reporting them.
+    /// Capacities too large to add up are reported, not overflowed: the pool's sum as
+    /// [`SpecError::PoolTooLarge`], buffer classes by a reservation that saturates at
+    /// `usize::MAX` bytes, which boot refuses as over the memory ceiling.
     ///
     /// # Examples
     ///
@@ -837,10 +835,12 @@ impl BootSpec {
         if self.control_reserve == 0 {
             errors.push(SpecError::ControlReserve);
         }
-        if self.pool_slots + self.control_reserve + self.timer_slots > tina_mailbox::SLOTS_MAX {
-            errors.push(SpecError::PoolTooLarge {
-                slots: self.pool_slots + self.control_reserve + self.timer_slots,
-            });
+        let pool_total = self
+            .pool_slots
+            .saturating_add(self.control_reserve)
+            .saturating_add(self.timer_slots);
+        if pool_total > tina_mailbox::SLOTS_MAX {
+            errors.push(SpecError::PoolTooLarge { slots: pool_total });
         }
         if !self.ring_capacity.is_power_of_two() || self.ring_capacity > (1 << 20) {
             errors.push(SpecError::RingCapacity {
@@ -1019,15 +1019,23 @@ impl BootSpec {
         let buffers: usize = self
             .buffer_classes
             .iter()
-            .map(|&(block_size, blocks)| block_size * blocks + blocks.div_ceil(64) * 8)
-            .sum();
+            .map(|&(block_size, blocks)| {
+                block_size
+                    .saturating_mul(blocks)
+                    .saturating_add(blocks.div_ceil(64) * 8)
+            })
+            .fold(0, usize::saturating_add);
         let sockets = (0..self.shards)
             .map(|shard| self.socket_entries(ShardId(shard as u16)))
             .max()
             .unwrap_or(0)
             * crate::io::BYTES_PER_SOCKET;
         MemoryReport {
-            bytes_per_shard: pool + rings + slots + states + timers + buffers + sockets,
+            // Every other term is bounded by `validate`'s caps; the buffer blocks are not,
+            // so the sum saturates (and the memory ceiling at boot refuses it).
+            bytes_per_shard: [pool, rings, slots, states, timers, buffers, sockets]
+                .into_iter()
+                .fold(0, usize::saturating_add),
             socket_bytes: sockets,
             buffer_bytes: buffers,
             pool_bytes: pool,

@@ -193,6 +193,34 @@ fn each_invalid_field_has_its_own_error() {
         "keep pool_slots",
     );
 
+    // Capacities whose sums overflow are reported, never a panic (debug) or a wrap
+    // (release).
+    let mut spec = valid();
+    spec.pool_slots(usize::MAX);
+    refused(
+        spec,
+        SpecError::PoolTooLarge { slots: usize::MAX },
+        "keep pool_slots",
+    );
+    let mut spec = valid();
+    spec.buffer_class(1 << 20, usize::MAX / 2);
+    let report = spec.validate().expect("no single setting is out of range");
+    assert_eq!(report.buffer_bytes, usize::MAX, "saturated, not wrapped");
+    assert_eq!(report.bytes_per_shard, usize::MAX);
+    // A cap of its own, so the ceiling exists wherever this runs (Miri reads no /proc).
+    spec.memory_limit(1 << 30);
+    match System::start(spec) {
+        Err(BootError::Spec(errors)) => assert!(
+            errors
+                .0
+                .iter()
+                .any(|error| matches!(error, SpecError::MemoryCeiling { .. })),
+            "{errors}"
+        ),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a reservation of usize::MAX bytes booted"),
+    }
+
     let mut spec = valid();
     spec.ring_capacity(1000);
     refused(
