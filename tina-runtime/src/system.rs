@@ -161,7 +161,7 @@ impl System {
     ///   ([`SpecError::FileLimit`](crate::SpecError::FileLimit)).
     /// - [`BootError::Os`]: the OS refused a resource — reading or raising the open-file
     ///   limit, binding a declared listener (an address in use, say), a shard's reactor, or
-    ///   a shard thread.
+    ///   a shard thread (the shards already started are stopped before it returns).
     /// - [`BootError::RootFailed`]: a shard's root group went over its restart budget
     ///   while its static children started (a root's `init` kept failing); the system was
     ///   shut down again, and the report is the crash that took the group over.
@@ -277,9 +277,26 @@ impl System {
                         spin,
                         &deadline,
                     )
-                })
-                .map_err(BootError::Os)?;
-            threads.push(thread);
+                });
+            match thread {
+                Ok(thread) => threads.push(thread),
+                Err(error) => {
+                    // The OS refused a thread: stop the shards already started, so a failed
+                    // boot leaves nothing running.
+                    let mut started = System {
+                        threads,
+                        signals,
+                        drain_deadline,
+                        clock,
+                        external,
+                        buffers,
+                        listener_addrs,
+                        stats: crate::stats::StatsReader::new(stats),
+                    };
+                    let _ = started.finish(Duration::ZERO);
+                    return Err(BootError::Os(error));
+                }
+            }
         }
         // Return once every shard has started its roots: counters read from here on are real.
         while !signals
