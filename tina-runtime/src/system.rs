@@ -252,15 +252,26 @@ impl System {
         } else {
             None
         };
-        let mut threads = Vec::with_capacity(spec.shards);
+        // The system owns every shard thread from its start: a boot that fails part-way
+        // stops the ones already running through it.
+        let mut system = System {
+            threads: Vec::with_capacity(spec.shards),
+            signals,
+            drain_deadline,
+            clock,
+            external,
+            buffers,
+            listener_addrs,
+            stats: crate::stats::StatsReader::new(stats),
+        };
         for (index, shard) in shards.into_iter().enumerate() {
             let core = cores
                 .as_ref()
                 .filter(|list| !list.is_empty())
                 .map(|list| list[index % list.len()]);
-            let deadline = drain_deadline.clone();
+            let deadline = system.drain_deadline.clone();
             let spin = spec.spin_before_sleep;
-            let own_signals = signals.clone();
+            let own_signals = system.signals.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tina-shard-{index}"))
                 .spawn(move || {
@@ -279,45 +290,26 @@ impl System {
                     )
                 });
             match thread {
-                Ok(thread) => threads.push(thread),
+                Ok(thread) => system.threads.push(thread),
                 Err(error) => {
                     // The OS refused a thread: stop the shards already started, so a failed
                     // boot leaves nothing running.
-                    let mut started = System {
-                        threads,
-                        signals,
-                        drain_deadline,
-                        clock,
-                        external,
-                        buffers,
-                        listener_addrs,
-                        stats: crate::stats::StatsReader::new(stats),
-                    };
-                    let _ = started.finish(Duration::ZERO);
+                    let _ = system.finish(Duration::ZERO);
                     return Err(BootError::Os(error));
                 }
             }
         }
         // Return once every shard has started its roots: counters read from here on are real.
-        while !signals
+        while !system
+            .signals
             .iter()
             .all(|shard| shard.booted.load(Ordering::Acquire))
         {
-            if threads.iter().any(JoinHandle::is_finished) {
+            if system.threads.iter().any(JoinHandle::is_finished) {
                 break;
             }
             std::thread::sleep(Duration::from_micros(100));
         }
-        let mut system = System {
-            threads,
-            signals,
-            drain_deadline,
-            clock,
-            external,
-            buffers,
-            listener_addrs,
-            stats: crate::stats::StatsReader::new(stats),
-        };
         let failed = system
             .signals
             .iter()

@@ -1242,16 +1242,12 @@ impl Core {
             let entry = &mut io.entries[slot];
             let result = {
                 let mut slices = [std::io::IoSlice::new(&[]); SEND_QUEUE];
-                let mut count = 0;
                 for (position, block) in entry.send.iter().enumerate() {
                     let bytes = block.as_slice();
-                    slices[position] = std::io::IoSlice::new(if position == 0 {
-                        &bytes[entry.sent..]
-                    } else {
-                        bytes
-                    });
-                    count += 1;
+                    let start = if position == 0 { entry.sent } else { 0 };
+                    slices[position] = std::io::IoSlice::new(&bytes[start..]);
                 }
+                let count = entry.send.len();
                 match &mut entry.source {
                     Source::Stream(stream) => stream.write_vectored(&slices[..count]),
                     _ => Ok(0),
