@@ -13,7 +13,7 @@ use crate::isolate::Message as _;
 use crate::isolate::{Accepts, Answers, CallError, CallResult, Isolate, Request};
 use crate::shard::calls::ErasedDecoder;
 use crate::shard::core::{ANY_SLOT, Core, RequestInfo};
-use crate::timer::{TimerAction, TimerId};
+use crate::timer::{DeferredTimer, TimerAction, TimerId};
 
 /// How the caller turns its call's outcome into one of its own messages.
 pub(crate) struct CallDecoder<I: Isolate> {
@@ -981,26 +981,24 @@ impl<'a, I: Isolate> Ctx<'a, I> {
                 }
             }
         }
-        let timer = self
-            .core
-            .timers
-            .schedule(
-                now,
-                delay,
-                self.me,
-                // On no owner list: teardown cancels it through the call's entry.
-                None,
-                TimerAction::CallTimeout(correlation),
-            )
-            .expect("a free timer slot was checked before anything was sent");
+        // The timeout's slot is only reserved: a call answered within this tick (the common
+        // case on one shard) never touches the timer queue; one still outstanding at the end
+        // of the tick is scheduled then, in the order it would have had now.
+        let sequence = self.core.timers.reserve_call();
         let decoder: &'static CallDecoder<I> = &Decoders::<I, Q>::TABLE;
         let call = self
             .core
             .calls
-            .insert(
+            .insert_deferred(
                 correlation,
-                timer.as_call_timer(),
                 ErasedDecoder::new(decoder),
+                DeferredTimer {
+                    deadline_nanos: deadline,
+                    delay_nanos: delay,
+                    sequence,
+                    target: self.me,
+                    correlation,
+                },
             )
             .expect("a free call entry was checked before anything was sent");
         self.core.slots[self.global].call = call;

@@ -477,3 +477,93 @@ fn a_full_call_table_does_not_refuse_plain_timers() {
 test_data!(
     Answer, Caller, Eager, GetValue, Go, Mismatch, Mode, Ping, Plan, Server, Tick, Twin, Work
 );
+
+/// Alternates a call answered at once with one never answered, from the same isolate: the
+/// first is over within the tick it was made, so the second reuses its call entry in that
+/// tick, and its timeout (only reserved at the call) must still be scheduled at the end of
+/// the tick and fire on time.
+struct Alternator {
+    quick: Handle<Server>,
+    silent: Handle<Server>,
+    called_silent_at: Option<Instant>,
+    replies: u32,
+    timeouts: Vec<Duration>,
+}
+
+messages!(Alternator => AlternatorMessage { Result(CallResult<GetValue>) });
+// Handles, counters and a recorder of `ALTERNATIONS` durations.
+test_data!(Alternator);
+
+const ALTERNATIONS: usize = 40;
+
+impl Isolate for Alternator {
+    type Message = AlternatorMessage;
+    type Args = (Handle<Server>, Handle<Server>);
+    const MAILBOX: usize = 4;
+    const NAME: &'static str = "Alternator";
+
+    fn init(args: &Self::Args, ctx: &mut Ctx<Self>) -> Self {
+        let alternator = Alternator {
+            quick: args.0,
+            silent: args.1,
+            called_silent_at: None,
+            replies: 0,
+            timeouts: Vec::new(),
+        };
+        // From `init`, at boot: its timeout is scheduled before the first tick.
+        let _ = ctx.call(&alternator.quick, GetValue, Duration::from_secs(1));
+        alternator
+    }
+
+    fn handle(&mut self, message: AlternatorMessage, ctx: &mut Ctx<Self>) -> Effect {
+        let AlternatorMessage::Result(result) = message;
+        match result {
+            CallResult::Reply(42) => {
+                self.replies += 1;
+                self.called_silent_at = Some(ctx.now());
+                ctx.call(&self.silent, GetValue, Duration::from_millis(2))
+                    .unwrap()
+            }
+            CallResult::Timeout => {
+                let called = self
+                    .called_silent_at
+                    .take()
+                    .expect("a silent call was made");
+                self.timeouts.push(Duration::from_nanos(
+                    ctx.now().as_nanos() - called.as_nanos(),
+                ));
+                if self.timeouts.len() == ALTERNATIONS {
+                    return Effect::Receive;
+                }
+                ctx.call(&self.quick, GetValue, Duration::from_secs(1))
+                    .unwrap()
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_call_entry_reused_within_a_tick_still_times_out_on_time() {
+    let mut spec = BootSpec::new(1);
+    spec.pin_threads(false).timer_slots(4);
+    spec.isolate::<Server>(2).isolate::<Alternator>(1);
+    let quick = spec.root::<Server>(ShardId(0), Mode::Immediate);
+    let silent = spec.root::<Server>(ShardId(0), Mode::Ignore);
+    let alternator = spec.root::<Alternator>(ShardId(0), (quick, silent));
+    let mut sim = Simulation::new(spec, 17).unwrap();
+    assert!(sim.run(1_000_000).quiescent);
+    sim.check_pools().unwrap();
+    let state = sim.state(alternator).unwrap();
+    assert_eq!(state.replies as usize, ALTERNATIONS);
+    assert_eq!(state.timeouts.len(), ALTERNATIONS);
+    for waited in &state.timeouts {
+        assert!(
+            *waited >= Duration::from_millis(2) && *waited < Duration::from_millis(3),
+            "a 2 ms timeout fired after {waited:?}"
+        );
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.shards[0].timers_pending, 0, "no timer left behind");
+    assert_eq!(sim.totals().calls_timed_out, ALTERNATIONS as u64);
+}

@@ -12,9 +12,10 @@
 use core::ptr::NonNull;
 
 use crate::ctx::CallDecoder;
+use crate::handle::RawHandle;
 use crate::isolate::Isolate;
 use crate::shard::core::CallOutcome;
-use crate::timer::CallTimer;
+use crate::timer::{CallTimer, DeferredTimer};
 
 /// An index into the [`Calls`] table, as a slot keeps it; [`CallIndex::NONE`] for none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,16 @@ pub(crate) struct CallEntry {
     pub(crate) decoder: Option<ErasedDecoder>,
     /// The next free entry while this one is free.
     next_free: u32,
+    /// The timeout of a call made this tick, whose timer is only reserved
+    /// ([`CallTimer::DEFERRED`]): scheduled at the end of the tick if the call is still
+    /// outstanding then (see [`Calls::next_deferred`]).
+    deadline_nanos: u64,
+    delay_nanos: u64,
+    sequence: u64,
+    caller: RawHandle,
+    /// Links of the deferred list; `previous` is [`NOT_LISTED`] off the list.
+    deferred_previous: u32,
+    deferred_next: u32,
 }
 
 impl CallEntry {
@@ -120,7 +131,16 @@ pub(crate) struct Calls {
     free_head: u32,
     /// Entries in use.
     used: usize,
+    /// The deferred list: entries that held a call made this tick, in the order of their
+    /// latest call (an entry reused within the tick moves to the tail), so the calls on it
+    /// still waiting for their timer are in the order their timer slots were reserved. An
+    /// entry stays listed when its call ends; the walk at the end of the tick skips it.
+    deferred_head: u32,
+    deferred_tail: u32,
 }
+
+/// `deferred_previous` of an entry that is not on the deferred list.
+const NOT_LISTED: u32 = u32::MAX - 1;
 
 /// The end of the free list.
 const NO_ENTRY: u32 = u32::MAX;
@@ -141,10 +161,18 @@ impl Calls {
                     } else {
                         NO_ENTRY
                     },
+                    deadline_nanos: 0,
+                    delay_nanos: 0,
+                    sequence: 0,
+                    caller: RawHandle::from_bits(0),
+                    deferred_previous: NOT_LISTED,
+                    deferred_next: NO_ENTRY,
                 })
                 .collect(),
             free_head: if capacity > 0 { 0 } else { NO_ENTRY },
             used: 0,
+            deferred_head: NO_ENTRY,
+            deferred_tail: NO_ENTRY,
         }
     }
 
@@ -158,6 +186,7 @@ impl Calls {
     }
 
     /// Records a new outstanding call; `None` when the table is full.
+    #[cfg(test)]
     #[inline]
     pub(crate) fn insert(
         &mut self,
@@ -174,6 +203,98 @@ impl Calls {
         entry.outcome = CallOutcome::WAITING;
         entry.decoder = Some(decoder);
         Some(CallIndex(index))
+    }
+
+    /// Records a new outstanding call whose timeout is not scheduled yet: its timer slot is
+    /// reserved ([`Timers::reserve_call`](crate::timer::Timers::reserve_call), which gave
+    /// `sequence`), and the timer is set at the end of the tick only if the call is still
+    /// outstanding then — a call answered within the tick it was made, the common case on
+    /// one shard, never touches the timer queue. `None` when the table is full.
+    #[inline]
+    pub(crate) fn insert_deferred(
+        &mut self,
+        correlation: u32,
+        decoder: ErasedDecoder,
+        timeout: DeferredTimer,
+    ) -> Option<CallIndex> {
+        let index = self.free_head;
+        let entry = self.entries.get_mut(index as usize)?;
+        self.used += 1;
+        self.free_head = entry.next_free;
+        entry.correlation = correlation;
+        entry.timer = CallTimer::DEFERRED;
+        entry.outcome = CallOutcome::WAITING;
+        entry.decoder = Some(decoder);
+        entry.deadline_nanos = timeout.deadline_nanos;
+        entry.delay_nanos = timeout.delay_nanos;
+        entry.sequence = timeout.sequence;
+        entry.caller = timeout.target;
+        if self.deferred_tail != index {
+            if entry.deferred_previous != NOT_LISTED {
+                // Reused within the tick: off its old place, onto the tail.
+                let (previous, next) = (entry.deferred_previous, entry.deferred_next);
+                if previous == NO_ENTRY {
+                    self.deferred_head = next;
+                } else {
+                    self.entries[previous as usize].deferred_next = next;
+                }
+                // Not the tail, so it has a successor.
+                self.entries[next as usize].deferred_previous = previous;
+            }
+            let tail = self.deferred_tail;
+            let entry = &mut self.entries[index as usize];
+            entry.deferred_previous = tail;
+            entry.deferred_next = NO_ENTRY;
+            if tail == NO_ENTRY {
+                self.deferred_head = index;
+            } else {
+                self.entries[tail as usize].deferred_next = index;
+            }
+            self.deferred_tail = index;
+        }
+        Some(CallIndex(index))
+    }
+
+    /// Takes the next entry off the deferred list, oldest first, until it finds a call still
+    /// outstanding with its timer only reserved: returns that call's timeout and entry (give
+    /// it its timer with [`Calls::set_timer`]). `None` once the list is empty. The shard
+    /// empties the list at the end of every tick.
+    #[inline]
+    pub(crate) fn next_deferred(&mut self) -> Option<(DeferredTimer, u32)> {
+        while self.deferred_head != NO_ENTRY {
+            let index = self.deferred_head;
+            let entry = &mut self.entries[index as usize];
+            let next = entry.deferred_next;
+            entry.deferred_previous = NOT_LISTED;
+            entry.deferred_next = NO_ENTRY;
+            let waiting = entry.timer == CallTimer::DEFERRED;
+            let timeout = DeferredTimer {
+                deadline_nanos: entry.deadline_nanos,
+                delay_nanos: entry.delay_nanos,
+                sequence: entry.sequence,
+                target: entry.caller,
+                correlation: entry.correlation,
+            };
+            self.deferred_head = next;
+            if next == NO_ENTRY {
+                self.deferred_tail = NO_ENTRY;
+            } else {
+                self.entries[next as usize].deferred_previous = NO_ENTRY;
+            }
+            if waiting {
+                return Some((timeout, index));
+            }
+        }
+        None
+    }
+
+    /// Gives the call in entry `index` (taken by [`Calls::next_deferred`]) its scheduled
+    /// timer.
+    #[inline]
+    pub(crate) fn set_timer(&mut self, index: u32, timer: CallTimer) {
+        let entry = &mut self.entries[index as usize];
+        debug_assert_eq!(entry.timer, CallTimer::DEFERRED);
+        entry.timer = timer;
     }
 
     /// The entry `index` names.
@@ -333,5 +454,50 @@ mod tests {
         assert!(taken.is_some());
         assert_eq!(calls.in_use(), 1);
         assert!(Calls::new(0).insert(1, CallTimer::NONE, decoder).is_none());
+    }
+
+    /// The deferred list yields the calls still waiting for their timer in the order they
+    /// were made: an entry reused within the tick moves to the tail, an entry whose call
+    /// ended is skipped, and the list is empty afterwards.
+    #[test]
+    fn deferred_calls_come_out_in_the_order_they_were_made() {
+        let decoder = ErasedDecoder::new(&DECODER);
+        let timeout = |sequence: u64| DeferredTimer {
+            deadline_nanos: 1_000 + sequence,
+            delay_nanos: 1_000,
+            sequence,
+            target: RawHandle::from_bits(sequence),
+            correlation: 0,
+        };
+        let mut calls = Calls::new(4);
+        let a = calls.insert_deferred(10, decoder, timeout(0)).unwrap();
+        let b = calls.insert_deferred(11, decoder, timeout(1)).unwrap();
+        let c = calls.insert_deferred(12, decoder, timeout(2)).unwrap();
+        // `a` is answered and its entry reused by a later call; `b` is answered for good.
+        for index in [a, b] {
+            let (timer, ..) = calls.remove(index);
+            assert_eq!(timer, CallTimer::DEFERRED);
+        }
+        let d = calls.insert_deferred(13, decoder, timeout(3)).unwrap();
+        assert_eq!(d, b, "the most recently freed entry first");
+        let e = calls.insert_deferred(14, decoder, timeout(4)).unwrap();
+        assert_eq!(e, a);
+        // `c` is answered too, and reused as the tail's successor.
+        let _ = calls.remove(c);
+        let f = calls.insert_deferred(15, decoder, timeout(5)).unwrap();
+        assert_eq!(f, c);
+        let mut order = Vec::new();
+        while let Some((timer, entry)) = calls.next_deferred() {
+            order.push((timer.sequence, timer.correlation, entry));
+            calls.set_timer(entry, CallTimer::NONE);
+        }
+        assert_eq!(order, [(3, 13, d.0), (4, 14, e.0), (5, 15, f.0)]);
+        assert!(calls.next_deferred().is_none());
+        // The next tick starts with an empty list; a reused entry is listed afresh.
+        let _ = calls.remove(d);
+        let g = calls.insert_deferred(16, decoder, timeout(6)).unwrap();
+        let (timer, entry) = calls.next_deferred().expect("listed");
+        assert_eq!((timer.correlation, entry), (16, g.0));
+        assert!(calls.next_deferred().is_none());
     }
 }

@@ -402,6 +402,20 @@ impl Core {
         self.now
     }
 
+    /// Brings every timer set during the tick into the queue: the staged ones and the
+    /// timeouts of calls made this tick and still outstanding (their slots were only
+    /// reserved), merged in the order they were set. Runs at the end of every tick (and of
+    /// boot), before due timers fire and before anyone asks for the next deadline.
+    #[inline]
+    pub(crate) fn commit_timers(&mut self) {
+        // The deferred list is in reservation order, as is the staged list: merged.
+        while let Some((timeout, entry)) = self.calls.next_deferred() {
+            let timer = self.timers.commit_reserved(&timeout);
+            self.calls.set_timer(entry, timer);
+        }
+        self.timers.commit_staged();
+    }
+
     /// Sets the clock reading at the start of a tick (a precise reading).
     #[inline]
     pub(crate) fn set_now(&mut self, now: u64) {

@@ -201,7 +201,7 @@ impl Shard {
         // 5. Advance timers, by the clock as it is now (handlers may have run for a while).
         //    Timers set this tick are staged; they join the queue first.
         self.core.fresh_now();
-        self.core.timers.commit_staged();
+        self.core.commit_timers();
         work += self.core.fire_timers();
         self.core.counters.ticks += 1;
         self.core.counters.drop_panics += crate::supervision::crash::take_drop_panics();
@@ -444,6 +444,8 @@ impl ShardSeed {
         shard.core.tracing = tracing;
         shard.start_group(0);
         shard.supervise();
+        // Calls made by `init` at boot have their timeouts scheduled before the first tick.
+        shard.core.commit_timers();
         shard
     }
 }

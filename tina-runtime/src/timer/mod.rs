@@ -60,13 +60,22 @@ pub(crate) struct CallTimer(u32);
 impl CallTimer {
     /// Names no timer.
     pub(crate) const NONE: CallTimer = CallTimer(NONE);
+    /// A timer slot reserved for the call ([`Timers::reserve_call`]) but not scheduled yet:
+    /// the shard schedules it at the end of the tick if the call is still outstanding.
+    pub(crate) const DEFERRED: CallTimer = CallTimer(STAGED);
 }
 
-impl TimerId {
-    /// The form a caller's slot keeps.
-    pub(crate) fn as_call_timer(self) -> CallTimer {
-        CallTimer(self.index)
-    }
+/// A call timeout whose slot was reserved during the tick, to be scheduled at its end
+/// ([`Timers::commit_staged`]) with the sequence number it was given when reserved, so it
+/// fires exactly where it would have had it been scheduled at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeferredTimer {
+    pub(crate) deadline_nanos: u64,
+    pub(crate) delay_nanos: u64,
+    pub(crate) sequence: u64,
+    /// The caller.
+    pub(crate) target: RawHandle,
+    pub(crate) correlation: u32,
 }
 
 /// What a timer does when it fires.
@@ -152,7 +161,7 @@ pub(crate) struct Expired {
 pub(crate) struct Timers {
     entries: Box<[Entry]>,
     free_head: u32,
-    /// Entries in use (pending or staged timers).
+    /// Entries in use (pending or staged timers) plus reserved call timeouts.
     in_use: usize,
     lanes: Box<[Lane]>,
     free_lane: u32,
@@ -246,10 +255,23 @@ impl Timers {
             .count()
     }
 
-    /// Whether a slot is free.
+    /// Whether a slot is free (neither in use nor reserved).
     #[inline]
     pub(crate) fn has_room(&self) -> bool {
-        self.free_head != NONE
+        self.in_use < self.entries.len()
+    }
+
+    /// Reserves a slot for a call timeout that will be scheduled at the end of the tick
+    /// (with [`Timers::commit_staged`]) unless [`Timers::cancel_call`] releases it first;
+    /// returns the sequence number it fires by among timers of the same deadline. The caller
+    /// checked [`Timers::has_room`].
+    #[inline]
+    pub(crate) fn reserve_call(&mut self) -> u64 {
+        debug_assert!(self.has_room());
+        self.in_use += 1;
+        let sequence = self.sequence;
+        self.sequence += 1;
+        sequence
     }
 
     /// The earliest deadline, if any timer is pending (with staged timers, possibly a little
@@ -277,7 +299,7 @@ impl Timers {
         owner: Option<usize>,
         action: TimerAction,
     ) -> Option<TimerId> {
-        if self.free_head == NONE {
+        if !self.has_room() {
             return None;
         }
         let deadline_nanos = now_nanos.saturating_add(delay_nanos);
@@ -327,41 +349,91 @@ impl Timers {
     /// `(deadline, sequence)` order). The shard calls this before firing due timers.
     pub(crate) fn commit_staged(&mut self) {
         while self.staged_head != NONE {
-            let index = self.staged_head;
-            let (deadline_nanos, sequence, delay_nanos, next) = {
-                let entry = &self.entries[index as usize];
-                (
-                    entry.deadline_nanos,
-                    entry.sequence,
-                    entry.delay_nanos,
-                    entry.next,
-                )
-            };
-            self.staged_head = next;
-            let lane = self.lane_for(delay_nanos, deadline_nanos);
-            let tail = self.lanes[lane as usize].tail;
-            let entry = &mut self.entries[index as usize];
-            entry.lane = lane;
-            entry.previous = tail;
-            entry.next = NONE;
-            // Onto the lane's tail; a lane that was empty enters the heap.
-            self.lanes[lane as usize].tail = index;
-            if tail == NONE {
-                self.lanes[lane as usize].head = index;
-                let position = self.heap.len();
-                self.lanes[lane as usize].heap_position = position as u32;
-                self.heap.push(HeapItem {
-                    deadline_nanos,
-                    sequence,
-                    lane,
-                });
-                self.sift_up(position);
-            } else {
-                self.entries[tail as usize].next = index;
-            }
+            let index = self.take_staged();
+            self.place(index);
         }
         self.staged_tail = NONE;
         self.staged_min = u64::MAX;
+    }
+
+    /// Schedules a call timeout whose slot [`Timers::reserve_call`] reserved, on its lane
+    /// with the sequence number it was given then, so it fires exactly where it would have
+    /// had it been scheduled at once; staged timers set before it are committed first, so
+    /// lanes stay in order. Commit reserved timeouts in the order they were reserved, then
+    /// the rest with [`Timers::commit_staged`].
+    pub(crate) fn commit_reserved(&mut self, timer: &DeferredTimer) -> CallTimer {
+        while self.staged_head != NONE
+            && self.entries[self.staged_head as usize].sequence < timer.sequence
+        {
+            let index = self.take_staged();
+            self.place(index);
+        }
+        let index = self.take_reserved(timer);
+        self.place(index);
+        CallTimer(index)
+    }
+
+    /// Takes the oldest entry off the staged list.
+    #[inline]
+    fn take_staged(&mut self) -> u32 {
+        let index = self.staged_head;
+        let next = self.entries[index as usize].next;
+        self.staged_head = next;
+        if next == NONE {
+            self.staged_tail = NONE;
+        } else {
+            self.entries[next as usize].previous = NONE;
+        }
+        index
+    }
+
+    /// Fills a free entry with a reserved call timeout (its slot is already counted in
+    /// `in_use`, so a free entry exists).
+    #[inline]
+    fn take_reserved(&mut self, timer: &DeferredTimer) -> u32 {
+        let index = self.free_head;
+        assert!(index != NONE, "a reserved timer slot has a free entry");
+        let entry = &mut self.entries[index as usize];
+        self.free_head = entry.next;
+        entry.deadline_nanos = timer.deadline_nanos;
+        entry.sequence = timer.sequence;
+        entry.delay_nanos = timer.delay_nanos;
+        entry.target = timer.target;
+        entry.action = TimerAction::CallTimeout(timer.correlation);
+        entry.owner = NONE;
+        entry.owner_previous = NONE;
+        entry.owner_next = NONE;
+        index
+    }
+
+    /// Puts entry `index` (off every list but its owner's) on the tail of its lane; a lane
+    /// that was empty enters the heap.
+    #[inline]
+    fn place(&mut self, index: u32) {
+        let (deadline_nanos, sequence, delay_nanos) = {
+            let entry = &self.entries[index as usize];
+            (entry.deadline_nanos, entry.sequence, entry.delay_nanos)
+        };
+        let lane = self.lane_for(delay_nanos, deadline_nanos);
+        let tail = self.lanes[lane as usize].tail;
+        let entry = &mut self.entries[index as usize];
+        entry.lane = lane;
+        entry.previous = tail;
+        entry.next = NONE;
+        self.lanes[lane as usize].tail = index;
+        if tail == NONE {
+            self.lanes[lane as usize].head = index;
+            let position = self.heap.len();
+            self.lanes[lane as usize].heap_position = position as u32;
+            self.heap.push(HeapItem {
+                deadline_nanos,
+                sequence,
+                lane,
+            });
+            self.sift_up(position);
+        } else {
+            self.entries[tail as usize].next = index;
+        }
     }
 
     /// The lane a timer with this delay and deadline goes on: the cached lane for the delay
@@ -427,6 +499,11 @@ impl Timers {
     /// was cancelled, or names another timer now.
     #[inline]
     pub(crate) fn cancel_call(&mut self, timer: CallTimer, correlation: u32) -> bool {
+        if timer == CallTimer::DEFERRED {
+            // Only reserved: nothing to unlink.
+            self.in_use -= 1;
+            return true;
+        }
         let Some(entry) = self.entries.get(timer.0 as usize) else {
             return false;
         };
@@ -599,6 +676,13 @@ impl Timers {
     /// Checks every invariant: lanes sorted, heap ordered and indexed, counts agree.
     #[cfg(test)]
     fn check(&self) {
+        self.check_with_reserved(0);
+    }
+
+    /// [`Timers::check`] when `reserved` call timeouts are reserved and not yet committed.
+    #[cfg(test)]
+    fn check_with_reserved(&self, reserved: usize) {
+        assert_eq!(self.in_use, self.len() + reserved);
         let mut pending = 0;
         for (position, item) in self.heap.iter().enumerate() {
             let lane = &self.lanes[item.lane as usize];
@@ -637,6 +721,13 @@ impl Timers {
         }
         assert_eq!(self.staged_tail, previous);
         assert_eq!(pending, self.len());
+        let mut free = 0;
+        let mut cursor = self.free_head;
+        while cursor != NONE {
+            free += 1;
+            cursor = self.entries[cursor as usize].next;
+        }
+        assert_eq!(pending + free, self.entries.len());
         let lanes_in_use = self
             .lanes
             .iter()
@@ -861,5 +952,141 @@ mod tests {
             }
             timers.check();
         }
+    }
+
+    /// Reserved call timeouts ([`Timers::reserve_call`]) mixed with scheduled timers: the
+    /// reservations count against the capacity at once, a released one leaves no trace, and
+    /// committed ones (handed over in a shuffled order and sorted, as the shard does) fire
+    /// exactly in `(deadline, sequence)` order among the others, ties included.
+    #[test]
+    fn reserved_call_timeouts_fire_in_the_order_they_were_reserved() {
+        #[derive(Clone, Copy, Debug)]
+        enum Held {
+            Scheduled(TimerId),
+            Reserved,
+            Committed(CallTimer),
+        }
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        const CAPACITY: usize = 24;
+        let mut timers = Timers::new(CAPACITY, 2);
+        // (deadline, sequence) -> (how it is held, tag, delay)
+        let mut model: std::collections::BTreeMap<(u64, u64), (Held, u32, u64)> =
+            std::collections::BTreeMap::new();
+        let mut now = 0u64;
+        let mut sequence = 0u64;
+        let mut scratch: Vec<(DeferredTimer, u32)> = Vec::with_capacity(CAPACITY);
+        let mut committed_reserved = 0;
+        for tag in 0..if cfg!(miri) { 1_000 } else { 20_000u32 } {
+            match next() % 10 {
+                0..=5 => {
+                    // Two delays, so equal deadlines are common.
+                    let delay = if next() % 2 == 0 { 100 } else { 300 };
+                    if !timers.has_room() {
+                        assert_eq!(model.len(), CAPACITY, "refused with room left");
+                        assert!(
+                            timers
+                                .schedule(now, delay, target(), None, TimerAction::CallTimeout(tag))
+                                .is_none()
+                        );
+                        continue;
+                    }
+                    if next() % 2 == 0 {
+                        assert_eq!(timers.reserve_call(), sequence);
+                        model.insert((now + delay, sequence), (Held::Reserved, tag, delay));
+                    } else {
+                        let owner = Some((next() % 3) as usize).filter(|&owner| owner < 2);
+                        let id = timers
+                            .schedule(now, delay, target(), owner, TimerAction::CallTimeout(tag))
+                            .expect("room");
+                        model.insert((now + delay, sequence), (Held::Scheduled(id), tag, delay));
+                    }
+                    sequence += 1;
+                }
+                6 | 7 => {
+                    if model.is_empty() {
+                        continue;
+                    }
+                    let skip = (next() as usize) % model.len();
+                    let key = *model.keys().nth(skip).unwrap();
+                    let (held, tag, _) = model.remove(&key).unwrap();
+                    match held {
+                        Held::Scheduled(id) => assert_eq!(
+                            timers.cancel(id).map(|expired| expired.action),
+                            Some(TimerAction::CallTimeout(tag))
+                        ),
+                        Held::Reserved => {
+                            assert!(timers.cancel_call(CallTimer::DEFERRED, tag));
+                        }
+                        Held::Committed(timer) => {
+                            assert!(timers.cancel_call(timer, tag));
+                            assert!(!timers.cancel_call(timer, tag), "cancelled twice");
+                        }
+                    }
+                }
+                _ => {
+                    // The end of a tick: commit the reservations, then fire what is due.
+                    scratch.clear();
+                    for (&(deadline_nanos, sequence), &(held, tag, delay)) in &model {
+                        if let Held::Reserved = held {
+                            scratch.push((
+                                DeferredTimer {
+                                    deadline_nanos,
+                                    delay_nanos: delay,
+                                    sequence,
+                                    target: target(),
+                                    correlation: tag,
+                                },
+                                tag,
+                            ));
+                        }
+                    }
+                    // Shuffle, then sort by sequence as the shard does.
+                    for index in (1..scratch.len()).rev() {
+                        scratch.swap(index, (next() as usize) % (index + 1));
+                    }
+                    scratch.sort_unstable_by_key(|(timer, _)| timer.sequence);
+                    let mut given = Vec::new();
+                    for (timer, tag) in &scratch {
+                        given.push((*tag, timers.commit_reserved(timer)));
+                    }
+                    timers.commit_staged();
+                    assert_eq!(given.len(), scratch.len());
+                    committed_reserved += given.len();
+                    for (tag, timer) in given {
+                        let held = model
+                            .values_mut()
+                            .find(|(_, held_tag, _)| *held_tag == tag)
+                            .expect("committed one of the model's");
+                        held.0 = Held::Committed(timer);
+                    }
+                    now += next() % 250;
+                    while let Some(expired) = timers.pop_due(now) {
+                        let (&key, &(_, tag, _)) = model.iter().next().expect("model has it");
+                        assert!(key.0 <= now);
+                        assert_eq!(expired.action, TimerAction::CallTimeout(tag));
+                        model.remove(&key);
+                    }
+                    assert!(model.keys().next().is_none_or(|key| key.0 > now));
+                    assert_eq!(timers.next_deadline(), model.keys().next().map(|key| key.0));
+                }
+            }
+            assert_eq!(timers.pending(), model.len());
+            timers.check_with_reserved(
+                model
+                    .values()
+                    .filter(|(held, _, _)| matches!(held, Held::Reserved))
+                    .count(),
+            );
+        }
+        assert!(
+            committed_reserved > 1_000,
+            "the test committed reservations"
+        );
     }
 }
