@@ -56,16 +56,34 @@ pub(crate) struct CallEntry {
     pub(crate) decoder: Option<ErasedDecoder>,
     /// The next free entry while this one is free.
     next_free: u32,
-    /// The timeout of a call made this tick, whose timer is only reserved
-    /// ([`CallTimer::DEFERRED`]): scheduled at the end of the tick if the call is still
-    /// outstanding then (see [`Calls::next_deferred`]).
+}
+
+/// The timeout of a call made this tick, whose timer is only reserved
+/// ([`CallTimer::DEFERRED`]), with the entry that holds the call: scheduled at the end of the
+/// tick if that entry still holds that call with its timer still reserved.
+/// Its fields are [`DeferredTimer`]'s, flattened so the entry index fills what would be
+/// padding: 40 bytes.
+#[derive(Clone, Copy)]
+struct DeferredCall {
     deadline_nanos: u64,
     delay_nanos: u64,
     sequence: u64,
     caller: RawHandle,
-    /// Links of the deferred list; `previous` is [`NOT_LISTED`] off the list.
-    deferred_previous: u32,
-    deferred_next: u32,
+    correlation: u32,
+    entry: u32,
+}
+
+impl DeferredCall {
+    #[inline]
+    fn timeout(&self) -> DeferredTimer {
+        DeferredTimer {
+            deadline_nanos: self.deadline_nanos,
+            delay_nanos: self.delay_nanos,
+            sequence: self.sequence,
+            target: self.caller,
+            correlation: self.correlation,
+        }
+    }
 }
 
 impl CallEntry {
@@ -131,16 +149,16 @@ pub(crate) struct Calls {
     free_head: u32,
     /// Entries in use.
     used: usize,
-    /// The deferred list: entries that held a call made this tick, in the order of their
-    /// latest call (an entry reused within the tick moves to the tail), so the calls on it
-    /// still waiting for their timer are in the order their timer slots were reserved. An
-    /// entry stays listed when its call ends; the walk at the end of the tick skips it.
-    deferred_head: u32,
-    deferred_tail: u32,
+    /// The calls made this tick, in the order they were made, so in the order their timer
+    /// slots were reserved: `deferred[..deferred_len]`. A record stays when its call ends
+    /// (the walk at the end of the tick skips it); when the array is full, the records of
+    /// calls that ended are dropped, which always makes room: each record still valid names
+    /// a distinct entry in use other than the new call's, so at most `capacity - 1` remain.
+    deferred: Box<[DeferredCall]>,
+    deferred_len: usize,
+    /// How far the walk at the end of the tick has read.
+    deferred_read: usize,
 }
-
-/// `deferred_previous` of an entry that is not on the deferred list.
-const NOT_LISTED: u32 = u32::MAX - 1;
 
 /// The end of the free list.
 const NO_ENTRY: u32 = u32::MAX;
@@ -161,23 +179,30 @@ impl Calls {
                     } else {
                         NO_ENTRY
                     },
-                    deadline_nanos: 0,
-                    delay_nanos: 0,
-                    sequence: 0,
-                    caller: RawHandle::from_bits(0),
-                    deferred_previous: NOT_LISTED,
-                    deferred_next: NO_ENTRY,
                 })
                 .collect(),
             free_head: if capacity > 0 { 0 } else { NO_ENTRY },
             used: 0,
-            deferred_head: NO_ENTRY,
-            deferred_tail: NO_ENTRY,
+            deferred: vec![
+                DeferredCall {
+                    deadline_nanos: 0,
+                    delay_nanos: 0,
+                    sequence: 0,
+                    caller: RawHandle::from_bits(0),
+                    correlation: 0,
+                    entry: NO_ENTRY,
+                };
+                capacity
+            ]
+            .into_boxed_slice(),
+            deferred_len: 0,
+            deferred_read: 0,
         }
     }
 
-    /// Bytes the table reserves per entry (for the boot spec's memory report).
-    pub(crate) const BYTES_PER_ENTRY: usize = size_of::<CallEntry>();
+    /// Bytes the table reserves per entry, its record of a call made this tick included
+    /// (for the boot spec's memory report).
+    pub(crate) const BYTES_PER_ENTRY: usize = size_of::<CallEntry>() + size_of::<DeferredCall>();
 
     /// Whether another call can be recorded.
     #[inline]
@@ -225,66 +250,75 @@ impl Calls {
         entry.timer = CallTimer::DEFERRED;
         entry.outcome = CallOutcome::WAITING;
         entry.decoder = Some(decoder);
-        entry.deadline_nanos = timeout.deadline_nanos;
-        entry.delay_nanos = timeout.delay_nanos;
-        entry.sequence = timeout.sequence;
-        entry.caller = timeout.target;
-        if self.deferred_tail != index {
-            if entry.deferred_previous != NOT_LISTED {
-                // Reused within the tick: off its old place, onto the tail.
-                let (previous, next) = (entry.deferred_previous, entry.deferred_next);
-                if previous == NO_ENTRY {
-                    self.deferred_head = next;
-                } else {
-                    self.entries[previous as usize].deferred_next = next;
-                }
-                // Not the tail, so it has a successor.
-                self.entries[next as usize].deferred_previous = previous;
-            }
-            let tail = self.deferred_tail;
-            let entry = &mut self.entries[index as usize];
-            entry.deferred_previous = tail;
-            entry.deferred_next = NO_ENTRY;
-            if tail == NO_ENTRY {
-                self.deferred_head = index;
-            } else {
-                self.entries[tail as usize].deferred_next = index;
-            }
-            self.deferred_tail = index;
+        if self.deferred_len == self.deferred.len() {
+            self.compact_deferred();
         }
+        // Room was made above (see `deferred`); the index is in bounds.
+        debug_assert_eq!(timeout.correlation, correlation);
+        self.deferred[self.deferred_len] = DeferredCall {
+            deadline_nanos: timeout.deadline_nanos,
+            delay_nanos: timeout.delay_nanos,
+            sequence: timeout.sequence,
+            caller: timeout.target,
+            correlation,
+            entry: index,
+        };
+        self.deferred_len += 1;
         Some(CallIndex(index))
     }
 
-    /// Takes the next entry off the deferred list, oldest first, until it finds a call still
-    /// outstanding with its timer only reserved: returns that call's timeout and entry (give
-    /// it its timer with [`Calls::set_timer`]). `None` once the list is empty. The shard
-    /// empties the list at the end of every tick.
+    /// Whether the call `record` names is still outstanding with its timer only reserved.
     #[inline]
-    pub(crate) fn next_deferred(&mut self) -> Option<(DeferredTimer, u32)> {
-        while self.deferred_head != NO_ENTRY {
-            let index = self.deferred_head;
-            let entry = &mut self.entries[index as usize];
-            let next = entry.deferred_next;
-            entry.deferred_previous = NOT_LISTED;
-            entry.deferred_next = NO_ENTRY;
-            let waiting = entry.timer == CallTimer::DEFERRED;
-            let timeout = DeferredTimer {
-                deadline_nanos: entry.deadline_nanos,
-                delay_nanos: entry.delay_nanos,
-                sequence: entry.sequence,
-                target: entry.caller,
-                correlation: entry.correlation,
-            };
-            self.deferred_head = next;
-            if next == NO_ENTRY {
-                self.deferred_tail = NO_ENTRY;
-            } else {
-                self.entries[next as usize].deferred_previous = NO_ENTRY;
-            }
-            if waiting {
-                return Some((timeout, index));
+    fn still_deferred(&self, record: &DeferredCall) -> bool {
+        let entry = &self.entries[record.entry as usize];
+        // Correlations are unique among a shard's calls for 2^32 calls, far more than one
+        // tick makes: an entry reused since holds another correlation.
+        entry.timer == CallTimer::DEFERRED && entry.correlation == record.correlation
+    }
+
+    /// The call in entry `index`, whose timer was only reserved, ended within its tick: if
+    /// it was the latest call made (a call answered before the caller's next one, the
+    /// common case), its record goes at once, so a tick of many round trips never needs to
+    /// compact the records.
+    #[inline]
+    pub(crate) fn forget_deferred(&mut self, index: CallIndex) {
+        if let Some(last) = self.deferred_len.checked_sub(1)
+            && last >= self.deferred_read
+            && self.deferred[last].entry == index.0
+        {
+            self.deferred_len = last;
+        }
+    }
+
+    /// Drops the records of calls that ended, keeping the rest in order.
+    #[cold]
+    fn compact_deferred(&mut self) {
+        let mut kept = 0;
+        for read in 0..self.deferred_len {
+            let record = self.deferred[read];
+            if self.still_deferred(&record) {
+                self.deferred[kept] = record;
+                kept += 1;
             }
         }
+        self.deferred_len = kept;
+    }
+
+    /// The next call made this tick that is still outstanding with its timer only reserved,
+    /// oldest first: its timeout and entry (give it its timer with [`Calls::set_timer`]).
+    /// `None` once every call made this tick was seen; the walk starts afresh with the calls
+    /// of the next tick. The shard walks to the end at the end of every tick.
+    #[inline]
+    pub(crate) fn next_deferred(&mut self) -> Option<(DeferredTimer, u32)> {
+        while self.deferred_read < self.deferred_len {
+            let record = self.deferred[self.deferred_read];
+            self.deferred_read += 1;
+            if self.still_deferred(&record) {
+                return Some((record.timeout(), record.entry));
+            }
+        }
+        self.deferred_len = 0;
+        self.deferred_read = 0;
         None
     }
 
@@ -467,7 +501,7 @@ mod tests {
             delay_nanos: 1_000,
             sequence,
             target: RawHandle::from_bits(sequence),
-            correlation: 0,
+            correlation: 10 + sequence as u32,
         };
         let mut calls = Calls::new(4);
         let a = calls.insert_deferred(10, decoder, timeout(0)).unwrap();
@@ -499,5 +533,82 @@ mod tests {
         let (timer, entry) = calls.next_deferred().expect("listed");
         assert_eq!((timer.correlation, entry), (16, g.0));
         assert!(calls.next_deferred().is_none());
+    }
+
+    /// Many more calls within one tick than the table has entries: the record of each ended
+    /// call is dropped when room is needed, and the outstanding ones still come out in the
+    /// order they were made.
+    /// A call answered before the next one is made leaves no record; one answered later
+    /// leaves its record to be skipped.
+    #[test]
+    fn the_latest_call_answered_leaves_no_record() {
+        let decoder = ErasedDecoder::new(&DECODER);
+        let timeout = |sequence: u64| DeferredTimer {
+            deadline_nanos: 1_000,
+            delay_nanos: 1_000,
+            sequence,
+            target: RawHandle::from_bits(sequence),
+            correlation: sequence as u32 + 1,
+        };
+        let mut calls = Calls::new(2);
+        let a = calls.insert_deferred(1, decoder, timeout(0)).unwrap();
+        let b = calls.insert_deferred(2, decoder, timeout(1)).unwrap();
+        // `a` is not the latest: its record stays; `b` is, and goes.
+        calls.forget_deferred(a);
+        assert_eq!(calls.deferred_len, 2);
+        let _ = calls.remove(a);
+        calls.forget_deferred(b);
+        assert_eq!(calls.deferred_len, 1);
+        let _ = calls.remove(b);
+        for sequence in 2..100 {
+            let index = calls
+                .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
+                .unwrap();
+            calls.forget_deferred(index);
+            let _ = calls.remove(index);
+            assert_eq!(calls.deferred_len, 1, "only `a`'s stale record remains");
+        }
+        assert!(calls.next_deferred().is_none());
+        assert_eq!(calls.deferred_len, 0);
+    }
+
+    #[test]
+    fn a_call_entry_and_its_record_take_64_bytes() {
+        assert_eq!(size_of::<DeferredCall>(), 40);
+        let entry = if cfg!(debug_assertions) { 40 } else { 24 };
+        assert_eq!(size_of::<CallEntry>(), entry);
+        assert_eq!(Calls::BYTES_PER_ENTRY, entry + 40);
+    }
+
+    #[test]
+    fn a_tick_may_make_more_calls_than_the_table_holds() {
+        let decoder = ErasedDecoder::new(&DECODER);
+        let timeout = |sequence: u64| DeferredTimer {
+            deadline_nanos: 1_000,
+            delay_nanos: 1_000,
+            sequence,
+            target: RawHandle::from_bits(sequence),
+            correlation: sequence as u32 + 1,
+        };
+        let mut calls = Calls::new(3);
+        // One call stays outstanding throughout; the other two entries are reused 50 times.
+        let first = calls.insert_deferred(1, decoder, timeout(0)).unwrap();
+        let mut sequence = 1;
+        for _ in 0..50 {
+            let index = calls
+                .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
+                .unwrap();
+            sequence += 1;
+            let _ = calls.remove(index);
+        }
+        let last = calls
+            .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
+            .unwrap();
+        let mut order = Vec::new();
+        while let Some((timer, entry)) = calls.next_deferred() {
+            order.push((timer.sequence, entry));
+            calls.set_timer(entry, CallTimer::NONE);
+        }
+        assert_eq!(order, [(0, first.0), (sequence, last.0)]);
     }
 }

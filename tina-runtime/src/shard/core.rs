@@ -720,6 +720,9 @@ impl Core {
                 entry.outcome = CallOutcome::refused(reason);
                 let timer = core::mem::replace(&mut entry.timer, CallTimer::NONE);
                 self.slots[global].call_settled = true;
+                if timer == CallTimer::DEFERRED {
+                    self.calls.forget_deferred(self.slots[global].call);
+                }
                 self.timers.cancel_call(timer, correlation);
                 self.counters.calls_refused += 1;
                 self.mark_ready(sender.type_index(), sender.slot());
@@ -904,6 +907,9 @@ impl Core {
         entry.outcome = CallOutcome::reply(index);
         let timer = core::mem::replace(&mut entry.timer, CallTimer::NONE);
         self.slots[global].call_settled = true;
+        if timer == CallTimer::DEFERRED {
+            self.calls.forget_deferred(self.slots[global].call);
+        }
         self.timers.cancel_call(timer, correlation);
         self.mark_ready(target.type_index(), target.slot());
     }
