@@ -881,7 +881,8 @@ mod tests {
             std::collections::BTreeMap::new();
         let mut now = 0u64;
         let mut sequence = 0u64;
-        for tag in 0..if cfg!(miri) { 1_000 } else { 20_000u32 } {
+        let rounds = if cfg!(miri) { 1_000 } else { 20_000u32 };
+        for tag in 0..rounds {
             match next() % 10 {
                 0..=4 => {
                     // Mostly three recurring delays; sometimes a one-off.
@@ -982,7 +983,8 @@ mod tests {
         let mut sequence = 0u64;
         let mut scratch: Vec<(DeferredTimer, u32)> = Vec::with_capacity(CAPACITY);
         let mut committed_reserved = 0;
-        for tag in 0..if cfg!(miri) { 1_000 } else { 20_000u32 } {
+        let rounds = if cfg!(miri) { 1_000 } else { 20_000u32 };
+        for tag in 0..rounds {
             match next() % 10 {
                 0..=5 => {
                     // Two delays, so equal deadlines are common.
@@ -1085,7 +1087,7 @@ mod tests {
             );
         }
         assert!(
-            committed_reserved > 1_000,
+            committed_reserved > rounds as usize / 20,
             "the test committed reservations"
         );
     }
