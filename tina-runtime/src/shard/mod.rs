@@ -73,6 +73,9 @@ impl Shard {
         //    — which slows that peer's drain of our messages, and so our sends to it, down
         //    to `RingFull`.
         for ring in 0..self.bounce_in.len() {
+            if self.bounce_in[ring].is_empty() {
+                continue;
+            }
             let core = &mut self.core;
             let room = core.pool.ordinary_free().min(self.drain_max);
             let taken = self.bounce_in[ring].drain(room, |envelope| core.accept_bounce(envelope));
@@ -95,6 +98,10 @@ impl Shard {
         self.budget_left.fill(self.dispatch_budget);
         let in_dispatch = (!self.quarantined).then(crate::supervision::crash::DispatchGuard::enter);
         for ring in 0..self.inbound.len() {
+            // Most rings are empty on most ticks: one acquire load says so.
+            if self.inbound[ring].is_empty() {
+                continue;
+            }
             // The ring's sender: rings are ordered by peer, skipping this shard.
             let peer = if ring < self.core.shard.index() {
                 ring

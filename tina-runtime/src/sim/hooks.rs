@@ -69,6 +69,7 @@ impl ShardHooks {
 
     /// Whether the handler call (or `init`) about to run on an isolate of `type_index`
     /// crashes instead.
+    #[inline]
     pub(crate) fn crash_now(&mut self, type_index: u16, init: bool) -> bool {
         if !self
             .targets

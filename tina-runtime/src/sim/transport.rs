@@ -56,6 +56,10 @@ pub(crate) struct Cut {
 pub(crate) struct Transport {
     /// `links[from * shards + to]`; `None` on the diagonal.
     links: Vec<Option<Link>>,
+    /// Per sender: the earliest due time at the front of its links' in-flight queues, cut
+    /// or not (`u64::MAX`: all empty), kept exact, so a sender with nothing due is not
+    /// visited each round.
+    next_due: Vec<u64>,
     shards: usize,
     capacity: usize,
     pub(crate) faults: Faults,
@@ -94,6 +98,7 @@ impl Transport {
         }
         Transport {
             links,
+            next_due: vec![u64::MAX; shards],
             shards,
             capacity,
             faults,
@@ -165,10 +170,17 @@ impl Transport {
             let rng = &mut self.rng;
             let counts = &mut self.counts;
             let capacity = self.capacity;
+            let next_due = &mut self.next_due[from];
             let Some(link) = self.links[from * self.shards + to].as_mut() else {
                 continue;
             };
-            while link.in_flight.len() < capacity {
+            // Envelopes handed straight to the receiver's ring this pump: they count against
+            // the in-flight bound as if they had passed through the queue (which is what
+            // `deliver_due` below would have done with them), so what is taken from the wire,
+            // and hence when a sender meets `RingFull`, is the same either way.
+            let mut direct = 0usize;
+            let mut delivered_direct = false;
+            while link.in_flight.len() + direct < capacity {
                 let Some(envelope) = link.wire.try_pop() else {
                     break;
                 };
@@ -185,15 +197,39 @@ impl Transport {
                     counts.delayed += 1;
                     due = now.saturating_add(1 + rng.below(faults.delay_max_nanos()));
                 }
+                // The fast path: due now, nothing queued that is due now or earlier (so
+                // nothing would be delivered before it), and room in the receiver's ring —
+                // the queue would have held it only until `deliver_due` below.
+                if due <= now
+                    && link.last_due <= now
+                    && link.in_flight.front().is_none_or(|&(first, _)| first > now)
+                    && link.deliver.has_room()
+                {
+                    if link.deliver.try_push(envelope).is_err() {
+                        unreachable!("room was checked");
+                    }
+                    link.last_due = link.last_due.max(due);
+                    link.delivered += 1;
+                    direct += 1;
+                    delivered_direct = true;
+                    continue;
+                }
                 if faults.reorder {
                     // Keep the queue sorted by due time; equal times keep their order.
                     let at = link.in_flight.partition_point(|&(other, _)| other <= due);
                     link.in_flight.insert(at, (due, envelope));
+                    *next_due = (*next_due).min(due);
                 } else {
                     due = due.max(link.last_due);
                     link.last_due = due;
                     link.in_flight.push_back((due, envelope));
+                    // Per-pair FIFO: the front only changes when the queue was empty, and
+                    // then it is this envelope.
+                    *next_due = (*next_due).min(due);
                 }
+            }
+            if delivered_direct {
+                link.deliver.publish();
             }
         }
         self.deliver_due(from, now);
@@ -202,13 +238,21 @@ impl Transport {
     /// Moves every due envelope of `from`'s links into the receivers' rings, as far as they
     /// have room.
     fn deliver_due(&mut self, from: usize, now: u64) {
+        if self.next_due[from] > now {
+            return;
+        }
+        let mut next_due = u64::MAX;
         for to in 0..self.shards {
-            if to == from || self.is_cut(from, to) {
-                continue;
-            }
+            let cut = self.is_cut(from, to);
             let Some(link) = self.links[from * self.shards + to].as_mut() else {
                 continue;
             };
+            if cut {
+                if let Some(&(due, _)) = link.in_flight.front() {
+                    next_due = next_due.min(due);
+                }
+                continue;
+            }
             let mut moved = false;
             while link.in_flight.front().is_some_and(|&(due, _)| due <= now) {
                 if !link.deliver.has_room() {
@@ -227,7 +271,11 @@ impl Transport {
             if moved {
                 link.deliver.publish();
             }
+            if let Some(&(due, _)) = link.in_flight.front() {
+                next_due = next_due.min(due);
+            }
         }
+        self.next_due[from] = next_due;
     }
 
     /// Whether anything is on the way (in a wire or an in-flight queue).
@@ -241,6 +289,15 @@ impl Transport {
     /// The earliest time something on the way could move: a delayed envelope falls due or a
     /// partition heals.
     pub(crate) fn next_deadline(&self, now: u64) -> Option<u64> {
+        if self.cut.is_none() {
+            // No link is cut: the earliest front of any queue, from the per-sender minima
+            // (`u64::MAX` stands for "all empty" but is also a due time a saturated clock
+            // can reach: that case is left to the full scan below).
+            let earliest = self.next_due.iter().copied().min().unwrap_or(u64::MAX);
+            if earliest != u64::MAX {
+                return Some(earliest.max(now));
+            }
+        }
         let mut next: Option<u64> = None;
         let mut consider = |time: u64| next = Some(next.map_or(time, |next| next.min(time)));
         for (index, link) in self.links.iter().enumerate() {
