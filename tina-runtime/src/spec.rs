@@ -113,6 +113,9 @@ pub struct BootSpec {
     pub(crate) timer_slots: usize,
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
+    /// Nanoseconds before a timer's deadline within which an idle shard spins instead of
+    /// sleeping (0: never).
+    pub(crate) timer_spin_nanos: u64,
     pub(crate) pin_threads: bool,
     pub(crate) groups: Vec<GroupSpec>,
     pub(crate) overload_policy: OverloadPolicy,
@@ -209,6 +212,7 @@ impl BootSpec {
             timer_slots: 1024,
             dispatch_budget: 256,
             spin_before_sleep: 1000,
+            timer_spin_nanos: 0,
             pin_threads: true,
             groups: Vec::new(),
             overload_policy: OverloadPolicy::Quarantine,
@@ -717,6 +721,24 @@ impl BootSpec {
         self
     }
 
+    /// How long before a timer's deadline an idle shard stops sleeping and spins, so the
+    /// timer fires within a tick of its deadline instead of within the OS's wake-up
+    /// latency (default zero: never spin for a timer).
+    ///
+    /// An idle shard parks its thread until its next deadline; how late the OS wakes it is
+    /// the OS's affair: tens of microseconds on a quiet machine, up to milliseconds on a
+    /// busy or virtualised one (see the timer figures in `BENCHMARKS.md`). With a window
+    /// `w`, the shard sleeps until `w` before the deadline and spins — ticking, so messages
+    /// arriving meanwhile are handled at once — for the rest. The price is up to `w` of CPU
+    /// per timer that fires on an idle shard (call timeouts and socket deadlines included),
+    /// so a window of 1 ms with a timer every 10 ms costs up to 10% of a core; a shard with
+    /// no deadline within `w` never spins for this. Set it near the wake-up latency
+    /// you measure, for the shards whose timers must be precise.
+    pub fn timer_spin(&mut self, window: std::time::Duration) -> &mut Self {
+        self.timer_spin_nanos = crate::clock::nanos_of(window);
+        self
+    }
+
     /// Whether shard threads are pinned to cores (default true). With fewer cores than
     /// shards, shard `i` is pinned to core `i % cores`; with no core list available, threads
     /// run unpinned.
@@ -872,6 +894,11 @@ impl BootSpec {
         }
         if self.dispatch_budget == 0 {
             errors.push(SpecError::DispatchBudget);
+        }
+        if self.timer_spin_nanos > TIMER_SPIN_MAX_NANOS {
+            errors.push(SpecError::TimerSpin {
+                nanos: self.timer_spin_nanos,
+            });
         }
         for group in &self.groups {
             if group.budget.window.is_zero() {
@@ -1070,6 +1097,10 @@ pub struct MemoryReport {
     pub socket_bytes: usize,
 }
 
+/// The longest [`BootSpec::timer_spin`] window a spec may ask for (10 ms): beyond it the
+/// window is no longer about the OS's wake-up latency but a busy wait.
+const TIMER_SPIN_MAX_NANOS: u64 = 10_000_000;
+
 /// One mistake in a boot spec; its text says what to change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1182,6 +1213,11 @@ pub enum SpecError {
     },
     /// A dispatch budget of zero.
     DispatchBudget,
+    /// A timer spin window above 10 ms ([`BootSpec::timer_spin`]).
+    TimerSpin {
+        /// What was asked, in nanoseconds.
+        nanos: u64,
+    },
     /// A group id that this spec did not create.
     UnknownGroup,
     /// A restart budget with a zero window.
@@ -1403,6 +1439,13 @@ impl fmt::Display for SpecError {
             SpecError::DispatchBudget => write!(
                 formatter,
                 "dispatch_budget is 0: each type needs at least one dispatch per tick"
+            ),
+            SpecError::TimerSpin { nanos } => write!(
+                formatter,
+                "timer_spin is {} µs: a spin window is for the OS's wake-up latency, at most \
+                 {} µs; use a smaller window (or none)",
+                nanos / 1_000,
+                TIMER_SPIN_MAX_NANOS / 1_000
             ),
             SpecError::UnknownGroup => write!(
                 formatter,

@@ -271,6 +271,7 @@ impl System {
                 .map(|list| list[index % list.len()]);
             let deadline = system.drain_deadline.clone();
             let spin = spec.spin_before_sleep;
+            let timer_spin = spec.timer_spin_nanos;
             let own_signals = system.signals.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tina-shard-{index}"))
@@ -285,7 +286,7 @@ impl System {
                     run_shard_guarded(
                         shard.grow(clock.read().as_nanos(), Some(clock), false),
                         clock,
-                        spin,
+                        Idle { spin, timer_spin },
                         &deadline,
                     )
                 });
@@ -787,6 +788,14 @@ struct ShardOutcome {
     ended_at: u64,
 }
 
+/// How an idle shard waits: idle ticks spun before it parks, and the window before a timer's
+/// deadline within which it spins instead of parking (nanoseconds, 0: never).
+#[derive(Clone, Copy, Debug)]
+struct Idle {
+    spin: u32,
+    timer_spin: u64,
+}
+
 /// The shard thread around [`run_shard`]: a panic that escapes the shard's own trap
 /// boundary (every call into user code is trapped, so this is a runtime bug) must not end
 /// the thread silently. The shard is marked down at once, so peers' sends are refused with
@@ -795,13 +804,13 @@ struct ShardOutcome {
 fn run_shard_guarded(
     shard: Shard,
     clock: Clock,
-    spin: u32,
+    idle: Idle,
     drain_deadline: &AtomicU64,
 ) -> ShardOutcome {
     let signals = shard.core.signals.clone();
     let index = shard.core.shard.index();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_shard(shard, clock, spin, drain_deadline)
+        run_shard(shard, clock, idle, drain_deadline)
     })) {
         Ok(outcome) => outcome,
         Err(panic) => {
@@ -886,9 +895,10 @@ fn raise_file_limit(spec: &BootSpec) -> Result<(), BootError> {
 fn run_shard(
     mut shard: Shard,
     clock: Clock,
-    spin: u32,
+    idle: Idle,
     drain_deadline: &AtomicU64,
 ) -> ShardOutcome {
+    let Idle { spin, timer_spin } = idle;
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
     shard.publish_counters();
@@ -969,9 +979,17 @@ fn run_shard(
         }
         let mut timeout = SLEEP_MAX;
         if let Some(deadline) = shard.core.timers.next_deadline() {
-            timeout = timeout.min(Duration::from_nanos(
-                deadline.saturating_sub(shard.core.now),
-            ));
+            let left = deadline.saturating_sub(shard.core.now);
+            if timer_spin > 0 && left <= timer_spin {
+                // Within the spin window of a timer: tick again rather than sleep (the
+                // OS's wake-up latency would make it late); the tick that finds it due
+                // fires it.
+                shard.woke();
+                std::hint::spin_loop();
+                continue;
+            }
+            // Sleep until the window opens; the rest of the wait is spun.
+            timeout = timeout.min(Duration::from_nanos(left - timer_spin.min(left)));
         }
         if shard.shutdown_started {
             timeout = timeout.min(Duration::from_millis(1));

@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use tina_runtime::{BootError, BootSpec, Ctx, Effect, Isolate, ShardId, SpecError, System};
 
 struct Idle;
@@ -240,6 +242,17 @@ fn each_invalid_field_has_its_own_error() {
     let mut spec = valid();
     spec.dispatch_budget(0);
     refused(spec, SpecError::DispatchBudget, "at least one dispatch");
+
+    let mut spec = valid();
+    spec.timer_spin(Duration::from_millis(20));
+    refused(
+        spec,
+        SpecError::TimerSpin { nanos: 20_000_000 },
+        "at most 10000 µs",
+    );
+    let mut spec = valid();
+    spec.timer_spin(Duration::from_millis(10));
+    assert!(spec.validate().is_ok(), "a 10 ms window is allowed");
 
     let mut spec = valid();
     spec.buffer_class(4096, 8).read_block(1024);

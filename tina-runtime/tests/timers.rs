@@ -239,3 +239,68 @@ fn timers_fire_on_time_while_mailboxes_and_pool_are_full() {
 test_data!(
     Clockwork, Data, Fired, Flood, Flooder, Starter, Target, Tick
 );
+
+/// What the spinning shard saw: each timer's tag, when it was due and when it ran (runtime
+/// nanoseconds).
+static SPUN: std::sync::Mutex<Vec<(u32, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// A timer and the runtime instant it is due at.
+struct Due {
+    tag: u32,
+    due: u64,
+}
+
+/// Sets timers inside and beyond its shard's spin window and records when each ran.
+struct Spinner;
+
+messages!(Spinner => SpinnerMessage { Due(Due) });
+// Plain data: integers, and a unit struct.
+test_data!(Due, Spinner);
+
+impl Isolate for Spinner {
+    type Message = SpinnerMessage;
+    type Args = ();
+    const MAILBOX: usize = 8;
+    const NAME: &'static str = "Spinner";
+
+    fn init(_args: &(), ctx: &mut Ctx<Self>) -> Self {
+        let now = ctx.now().as_nanos();
+        // 1 ms and 2 ms are inside the 3 ms window from the start; 8 ms and 5 ms are not:
+        // the shard parks until their window opens.
+        for (tag, delay_micros) in [(0u32, 8_000u64), (1, 1_000), (2, 5_000), (3, 2_000)] {
+            let due = now + delay_micros * 1_000;
+            ctx.after(Duration::from_micros(delay_micros), Due { tag, due })
+                .unwrap();
+        }
+        Spinner
+    }
+
+    fn handle(&mut self, message: SpinnerMessage, ctx: &mut Ctx<Self>) -> Effect {
+        let SpinnerMessage::Due(Due { tag, due }) = message;
+        SPUN.lock().unwrap().push((tag, due, ctx.now().as_nanos()));
+        Effect::Receive
+    }
+}
+
+#[test]
+fn with_a_spin_window_timers_fire_in_order_and_never_early() {
+    let mut spec = BootSpec::new(1);
+    spec.isolate::<Spinner>(1)
+        .pin_threads(false)
+        .spin_before_sleep(0)
+        .timer_spin(Duration::from_millis(3));
+    spec.root::<Spinner>(ShardId(0), ());
+    let system = tina_runtime::System::start(spec).unwrap();
+    assert!(
+        system.wait_until(Duration::from_secs(10), |totals| totals.timers_fired >= 4),
+        "all four timers fire"
+    );
+    let summary = system.shutdown(Duration::from_secs(1));
+    assert_eq!(summary.total.timers_fired, 4);
+    let spun = SPUN.lock().unwrap().clone();
+    let order: Vec<u32> = spun.iter().map(|&(tag, _, _)| tag).collect();
+    assert_eq!(order, [1, 3, 2, 0], "deadline order");
+    for (tag, due, ran) in spun {
+        assert!(ran >= due, "timer {tag} ran {} ns early", due - ran);
+    }
+}
