@@ -139,6 +139,28 @@ impl BufferPool {
     /// its length and its block index in a `u32`), or if `block_size * count` exceeds
     /// `isize::MAX` (the most one allocation can hold).
     pub fn new(block_size: usize, count: usize) -> Arc<BufferPool> {
+        Self::try_new(block_size, count).unwrap_or_else(|error| {
+            panic!(
+                "BufferPool::new: {count} blocks of {block_size} bytes could not be allocated: \
+                 {error}"
+            )
+        })
+    }
+
+    /// [`BufferPool::new`], with an allocation the allocator refuses returned as an error
+    /// instead of ending the process.
+    ///
+    /// # Errors
+    ///
+    /// The allocator's refusal of the blocks or of their bitmap.
+    ///
+    /// # Panics
+    ///
+    /// As [`BufferPool::new`], for a size it cannot describe.
+    pub fn try_new(
+        block_size: usize,
+        count: usize,
+    ) -> Result<Arc<BufferPool>, std::collections::TryReserveError> {
         assert!(
             block_size > 0,
             "BufferPool::new: block_size must be at least 1 byte"
@@ -165,33 +187,27 @@ impl BufferPool {
 
         // Written, not just allocated zeroed, so every page is in memory before the first
         // take rather than faulted in on the first write to it.
-        let bytes = core::iter::repeat_with(|| std::cell::UnsafeCell::new(0))
-            .take(total_bytes)
-            .collect();
-        let block_access = core::iter::repeat_with(|| UnsafeCell::new(()))
-            .take(count)
-            .collect();
+        let bytes = crate::try_boxed_slice(total_bytes, |_| std::cell::UnsafeCell::new(0))?;
+        let block_access = crate::try_boxed_slice(count, |_| UnsafeCell::new(()))?;
         let word_count = count.div_ceil(WORD_BITS);
-        let free_words = (0..word_count)
-            .map(|word| {
-                let blocks_in_word = (count - word * WORD_BITS).min(WORD_BITS);
-                let bits = if blocks_in_word == WORD_BITS {
-                    u64::MAX
-                } else {
-                    (1u64 << blocks_in_word) - 1
-                };
-                AtomicU64::new(bits)
-            })
-            .collect();
+        let free_words = crate::try_boxed_slice(word_count, |word| {
+            let blocks_in_word = (count - word * WORD_BITS).min(WORD_BITS);
+            let bits = if blocks_in_word == WORD_BITS {
+                u64::MAX
+            } else {
+                (1u64 << blocks_in_word) - 1
+            };
+            AtomicU64::new(bits)
+        })?;
 
-        Arc::new(BufferPool {
+        Ok(Arc::new(BufferPool {
             block_size,
             count,
             bytes,
             block_access,
             free_words,
             cursor_word: AtomicUsize::new(0),
-        })
+        }))
     }
 
     /// A free block as a [`Buffer`] of length 0, or `None` when every block is taken.

@@ -47,3 +47,15 @@ pub use mailbox::Mailbox;
 pub use pool::{List, Pool, PoolIndex, PoolStats, Queue, SLOTS_MAX};
 pub use ring::{Batch, Consumer, Producer, Ring};
 pub use seq::{SeqCell, SeqWriter};
+
+/// Builds a boxed slice of `len` items made by `make`, reserving its memory first, so an
+/// allocation the allocator refuses is an error for the caller instead of an abort.
+pub(crate) fn try_boxed_slice<T>(
+    len: usize,
+    make: impl FnMut(usize) -> T,
+) -> Result<Box<[T]>, std::collections::TryReserveError> {
+    let mut items = Vec::new();
+    items.try_reserve_exact(len)?;
+    items.extend((0..len).map(make));
+    Ok(items.into_boxed_slice())
+}

@@ -119,6 +119,25 @@ impl<T> Pool<T> {
     ///
     /// If `ordinary + reserved` is zero or exceeds [`SLOTS_MAX`].
     pub fn new(ordinary: usize, reserved: usize) -> Self {
+        Self::try_new(ordinary, reserved).unwrap_or_else(|error| {
+            panic!("Pool::new: the pool's slots could not be allocated: {error}")
+        })
+    }
+
+    /// [`Pool::new`], with an allocation the allocator refuses returned as an error instead
+    /// of ending the process.
+    ///
+    /// # Errors
+    ///
+    /// The allocator's refusal of the pool's slots.
+    ///
+    /// # Panics
+    ///
+    /// If `ordinary + reserved` is zero or exceeds [`SLOTS_MAX`].
+    pub fn try_new(
+        ordinary: usize,
+        reserved: usize,
+    ) -> Result<Self, std::collections::TryReserveError> {
         let total = ordinary
             .checked_add(reserved)
             .expect("pool size overflows usize");
@@ -127,26 +146,24 @@ impl<T> Pool<T> {
             total <= SLOTS_MAX,
             "a pool holds at most {SLOTS_MAX} slots, asked for {total}"
         );
-        let slots: Box<[Slot<T>]> = (0..total)
-            .map(|index| {
-                // Each region is its own free list, in index order.
-                let next = index + 1;
-                let end_of_region = next == ordinary || next == total;
-                Slot {
-                    value: None,
-                    next: if end_of_region { NONE } else { next as u32 },
-                    state: SlotState::Free,
-                }
-            })
-            .collect();
-        Self {
+        let slots: Box<[Slot<T>]> = crate::try_boxed_slice(total, |index| {
+            // Each region is its own free list, in index order.
+            let next = index + 1;
+            let end_of_region = next == ordinary || next == total;
+            Slot {
+                value: None,
+                next: if end_of_region { NONE } else { next as u32 },
+                state: SlotState::Free,
+            }
+        })?;
+        Ok(Self {
             slots,
             ordinary_capacity: ordinary as u32,
             ordinary_free_head: if ordinary > 0 { 0 } else { NONE },
             reserved_free_head: if reserved > 0 { ordinary as u32 } else { NONE },
             ordinary_free: ordinary as u32,
             reserved_free: reserved as u32,
-        }
+        })
     }
 
     /// Stores `value` in an ordinary slot, or hands it back if the ordinary region is full.

@@ -143,22 +143,36 @@ impl<T: Send> Ring<T> {
     ///
     /// If `capacity` is not a power of two or exceeds [`Ring::CAPACITY_MAX`].
     pub fn new(capacity: usize) -> Self {
+        Self::try_new(capacity).unwrap_or_else(|error| {
+            panic!("Ring::new: the {capacity} slots could not be allocated: {error}")
+        })
+    }
+
+    /// [`Ring::new`], with an allocation the allocator refuses returned as an error instead
+    /// of ending the process.
+    ///
+    /// # Errors
+    ///
+    /// The allocator's refusal of the ring's slots.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is not a power of two or exceeds [`Ring::CAPACITY_MAX`].
+    pub fn try_new(capacity: usize) -> Result<Self, std::collections::TryReserveError> {
         assert!(
             capacity.is_power_of_two() && capacity <= Self::CAPACITY_MAX,
             "ring capacity must be a power of two between 1 and {}, got {capacity}",
             Self::CAPACITY_MAX
         );
-        let slots = (0..capacity)
-            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-            .collect();
-        Self {
+        let slots = crate::try_boxed_slice(capacity, |_| UnsafeCell::new(MaybeUninit::uninit()))?;
+        Ok(Self {
             shared: Arc::new(Shared {
                 head: CachePadded(AtomicUsize::new(0)),
                 tail: CachePadded(AtomicUsize::new(0)),
                 slots,
                 mask: capacity - 1,
             }),
-        }
+        })
     }
 
     /// Splits the ring into its producing and consuming halves; each is `Send`, so each can

@@ -3,6 +3,50 @@
 //! memory the OS reports available — so a spec too large for the machine is refused with
 //! the numbers instead of aborting halfway through boot.
 
+/// An allocation the allocator refused at boot: it becomes [`SpecError::OutOfMemory`]
+/// instead of ending the process.
+///
+/// [`SpecError::OutOfMemory`]: crate::SpecError::OutOfMemory
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// The bytes asked for.
+    pub(crate) bytes: usize,
+}
+
+impl Refused {
+    /// The refusal of `count` items of `T`.
+    pub(crate) fn of<T>(count: usize) -> Refused {
+        Refused {
+            bytes: count.saturating_mul(size_of::<T>()),
+        }
+    }
+}
+
+/// A boxed slice of `len` items made by `make`, its memory reserved first.
+pub(crate) fn try_boxed<T>(len: usize, make: impl FnMut(usize) -> T) -> Result<Box<[T]>, Refused> {
+    let mut items = try_vec(len)?;
+    items.extend((0..len).map(make));
+    Ok(items.into_boxed_slice())
+}
+
+/// An empty double-ended queue with room for `capacity` items, reserved now.
+pub(crate) fn try_deque<T>(capacity: usize) -> Result<std::collections::VecDeque<T>, Refused> {
+    let mut items = std::collections::VecDeque::new();
+    items
+        .try_reserve_exact(capacity)
+        .map_err(|_| Refused::of::<T>(capacity))?;
+    Ok(items)
+}
+
+/// An empty vector with room for `capacity` items, reserved now.
+pub(crate) fn try_vec<T>(capacity: usize) -> Result<Vec<T>, Refused> {
+    let mut items = Vec::new();
+    items
+        .try_reserve_exact(capacity)
+        .map_err(|_| Refused::of::<T>(capacity))?;
+    Ok(items)
+}
+
 /// The tightest bound on memory the process can still get, and where it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Ceiling {

@@ -41,7 +41,8 @@ use crate::shard::core::SlotMeta;
 use crate::supervision::{GroupId, OverloadPolicy, Restart, RestartBudget, Strategy};
 
 /// Builds one type's arena for one shard.
-pub(crate) type ArenaFactory = fn(slots: usize, supervised: usize) -> Box<dyn ErasedArena>;
+pub(crate) type ArenaFactory =
+    fn(slots: usize, supervised: usize) -> Result<Box<dyn ErasedArena>, crate::memory::Refused>;
 
 /// The most socket entries one shard may have.
 pub const SOCKETS_MAX: usize = 1 << 20;
@@ -257,7 +258,9 @@ impl BootSpec {
             // What the arena keeps: the state per slot, the args per supervised slot.
             state_bytes: size_of::<I>(),
             kept_args_bytes: size_of::<(u32, I::Args)>(),
-            make_arena: |slots, supervised| Box::new(Arena::<I>::new(slots, supervised)),
+            make_arena: |slots, supervised| {
+                Ok(Box::new(Arena::<I>::try_new(slots, supervised)?) as Box<dyn ErasedArena>)
+            },
             handles_undelivered: I::HANDLES_UNDELIVERED,
         });
         self
@@ -1213,6 +1216,16 @@ pub enum SpecError {
     },
     /// A dispatch budget of zero.
     DispatchBudget,
+    /// Boot asked the allocator for memory and was refused (the spec's reservation passed
+    /// the memory ceiling, but the allocator could not give it): nothing was started.
+    OutOfMemory {
+        /// The shard being built.
+        shard: ShardId,
+        /// What was being allocated, and the settings that size it.
+        what: &'static str,
+        /// The bytes asked for.
+        bytes: usize,
+    },
     /// A timer spin window above 10 ms ([`BootSpec::timer_spin`]).
     TimerSpin {
         /// What was asked, in nanoseconds.
@@ -1439,6 +1452,11 @@ impl fmt::Display for SpecError {
             SpecError::DispatchBudget => write!(
                 formatter,
                 "dispatch_budget is 0: each type needs at least one dispatch per tick"
+            ),
+            SpecError::OutOfMemory { shard, what, bytes } => write!(
+                formatter,
+                "booting {shard}: the allocator refused {bytes} bytes for {what}; lower those \
+                 settings (or give the process more memory): nothing was started"
             ),
             SpecError::TimerSpin { nanos } => write!(
                 formatter,

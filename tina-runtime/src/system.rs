@@ -215,7 +215,8 @@ impl System {
         } else {
             crate::io::bind_listeners(&spec).map_err(BootError::Os)?
         };
-        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
+        let refused = |error| BootError::Spec(SpecErrors(vec![error]));
+        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec).map_err(refused)?;
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let stats = crate::stats::shared_for(&spec);
@@ -225,7 +226,8 @@ impl System {
             ingress_consumers,
             external.clone(),
             &stats,
-        );
+        )
+        .map_err(refused)?;
         for (index, seed) in shards.iter_mut().enumerate() {
             let sockets = spec.socket_entries(ShardId(index as u16));
             if sockets == 0 {
@@ -283,12 +285,12 @@ impl System {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
                         let _ = core_affinity::set_for_current(core);
                     }
-                    run_shard_guarded(
-                        shard.grow(clock.read().as_nanos(), Some(clock), false),
-                        clock,
-                        Idle { spin, timer_spin },
-                        &deadline,
-                    )
+                    match shard.grow(clock.read().as_nanos(), Some(clock), false) {
+                        Ok(shard) => {
+                            run_shard_guarded(shard, clock, Idle { spin, timer_spin }, &deadline)
+                        }
+                        Err(error) => refused_arenas(&own_signals[index], error, clock),
+                    }
                 });
             match thread {
                 Ok(thread) => system.threads.push(thread),
@@ -310,6 +312,18 @@ impl System {
                 break;
             }
             std::thread::sleep(Duration::from_micros(100));
+        }
+        // A shard whose thread could not build its arenas ended at once: boot fails.
+        let refused_boot = system.signals.iter().find_map(|signals| {
+            signals
+                .boot_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        });
+        if let Some(error) = refused_boot {
+            let _ = system.finish(Duration::ZERO);
+            return Err(refused(error));
         }
         let failed = system
             .signals
@@ -786,6 +800,24 @@ struct ShardOutcome {
     failed: bool,
     /// When the shard stopped, on the runtime clock.
     ended_at: u64,
+}
+
+/// The shard thread whose arenas the allocator refused: it records the error for
+/// [`System::start`], which then stops every shard and returns it, and ends at once.
+fn refused_arenas(signals: &Signals, error: crate::SpecError, clock: Clock) -> ShardOutcome {
+    *signals
+        .boot_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+    signals.down.store(true, Ordering::Release);
+    signals.booted.store(true, Ordering::Release);
+    ShardOutcome {
+        counters: signals.counters.snapshot(),
+        drained: true,
+        crash_reports: Vec::new(),
+        failed: false,
+        ended_at: clock.read().as_nanos(),
+    }
 }
 
 /// How an idle shard waits: idle ticks spun before it parks, and the window before a timer's

@@ -537,15 +537,31 @@ impl Io {
                 Interest::READABLE,
             )?;
         }
+        // The socket table is sized by the spec: a refused allocation is a boot error.
+        let refused = |refused: crate::memory::Refused| {
+            std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!(
+                    "shard {shard}: the allocator refused {} bytes for the socket table (the \
+                     spec's socket entries): lower them",
+                    refused.bytes
+                ),
+            )
+        };
+        let entries = crate::memory::try_boxed(sockets, |_| Entry::new()).map_err(refused)?;
+        let free = crate::memory::try_boxed(sockets, |index| (sockets - 1 - index) as u32)
+            .map_err(refused)?;
+        let owned = crate::memory::try_boxed(slots, |_| NONE).map_err(refused)?;
+        let work = crate::memory::try_vec(sockets).map_err(refused)?;
         Ok(Io {
             shard,
             poll: Some(poll),
             net: None,
             events: Events::with_capacity(1024),
-            entries: (0..sockets).map(|_| Entry::new()).collect(),
-            free: (0..sockets as u32).rev().collect(),
-            owned: vec![NONE; slots],
-            work: Vec::with_capacity(sockets),
+            entries: entries.into_vec(),
+            free: free.into_vec(),
+            owned: owned.into_vec(),
+            work,
             listeners: Vec::new(),
             read_pool,
             timerfd,

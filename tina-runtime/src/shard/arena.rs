@@ -114,13 +114,13 @@ pub(crate) struct Arena<I: Isolate> {
 
 impl<I: Isolate> Arena<I> {
     /// An arena of `slots` slots, able to keep the init args of `supervised` of them.
-    pub(crate) fn new(slots: usize, supervised: usize) -> Self {
-        Self {
+    pub(crate) fn try_new(slots: usize, supervised: usize) -> Result<Self, crate::memory::Refused> {
+        Ok(Self {
             type_index: 0,
-            states: States::new(slots),
-            args: Keyed::with_capacity(supervised.min(slots)),
+            states: States::try_new(slots)?,
+            args: Keyed::try_with_capacity(supervised.min(slots))?,
             fault: heapless::String::new(),
-        }
+        })
     }
 
     /// The state of the isolate in `slot`, if it is alive.

@@ -165,39 +165,41 @@ const NO_ENTRY: u32 = u32::MAX;
 
 impl Calls {
     /// A table with room for `capacity` outstanding calls.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::try_new(capacity).expect("a small test table")
+    }
+
+    /// [`Calls::new`], reporting a refused allocation.
+    pub(crate) fn try_new(capacity: usize) -> Result<Self, crate::memory::Refused> {
         assert!(capacity < NO_ENTRY as usize, "call table too large");
-        Self {
-            entries: (0..capacity as u32)
-                .map(|index| CallEntry {
-                    correlation: 0,
-                    timer: CallTimer::NONE,
-                    outcome: CallOutcome::WAITING,
-                    decoder: None,
-                    next_free: if index + 1 < capacity as u32 {
-                        index + 1
-                    } else {
-                        NO_ENTRY
-                    },
-                })
-                .collect(),
+        let mut entries = crate::memory::try_vec(capacity)?;
+        entries.extend((0..capacity as u32).map(|index| CallEntry {
+            correlation: 0,
+            timer: CallTimer::NONE,
+            outcome: CallOutcome::WAITING,
+            decoder: None,
+            next_free: if index + 1 < capacity as u32 {
+                index + 1
+            } else {
+                NO_ENTRY
+            },
+        }));
+        Ok(Self {
+            entries,
             free_head: if capacity > 0 { 0 } else { NO_ENTRY },
             used: 0,
-            deferred: vec![
-                DeferredCall {
-                    deadline_nanos: 0,
-                    delay_nanos: 0,
-                    sequence: 0,
-                    caller: RawHandle::from_bits(0),
-                    correlation: 0,
-                    entry: NO_ENTRY,
-                };
-                capacity
-            ]
-            .into_boxed_slice(),
+            deferred: crate::memory::try_boxed(capacity, |_| DeferredCall {
+                deadline_nanos: 0,
+                delay_nanos: 0,
+                sequence: 0,
+                caller: RawHandle::from_bits(0),
+                correlation: 0,
+                entry: NO_ENTRY,
+            })?,
             deferred_len: 0,
             deferred_read: 0,
-        }
+        })
     }
 
     /// Bytes the table reserves per entry, its record of a call made this tick included

@@ -228,6 +228,9 @@ pub(crate) struct Signals {
     pub(crate) boot_failed: AtomicBool,
     /// A panic escaped the shard's trap boundary and stopped its thread.
     pub(crate) failed: AtomicBool,
+    /// Set when the shard's thread could not build its arenas (the allocator refused): the
+    /// thread ended before starting anything, and boot fails with this error.
+    pub(crate) boot_error: std::sync::Mutex<Option<crate::SpecError>>,
     /// The crash that took the root group over budget, at the last quarantine (written by
     /// the shard only when it quarantines: never on the message path).
     pub(crate) last_escalation: std::sync::Mutex<Option<crate::CrashReport>>,
@@ -256,6 +259,7 @@ impl Signals {
             quarantined: AtomicBool::new(false),
             boot_failed: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            boot_error: std::sync::Mutex::new(None),
             last_escalation: std::sync::Mutex::new(None),
             health_changes: std::sync::atomic::AtomicU64::new(0),
             sleeping: AtomicBool::new(false),

@@ -18,12 +18,18 @@ pub(crate) struct SlotFifo {
 
 impl SlotFifo {
     /// An empty FIFO with room for `capacity` indices.
+    #[cfg(test)]
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self {
-            items: vec![0; capacity].into_boxed_slice(),
+        Self::try_with_capacity(capacity).expect("a small test queue")
+    }
+
+    /// [`SlotFifo::with_capacity`], reporting a refused allocation.
+    pub(crate) fn try_with_capacity(capacity: usize) -> Result<Self, crate::memory::Refused> {
+        Ok(Self {
+            items: crate::memory::try_boxed(capacity, |_| 0)?,
             head: 0,
             len: 0,
-        }
+        })
     }
 
     /// Queues `slot` at the back. The caller keeps each slot in the FIFO at most once, so

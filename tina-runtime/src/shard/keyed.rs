@@ -16,10 +16,16 @@ pub(crate) struct Keyed<V> {
 
 impl<V> Keyed<V> {
     /// An empty table with room for `capacity` entries.
+    #[cfg(test)]
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        Self {
-            entries: Vec::with_capacity(capacity),
-        }
+        Self::try_with_capacity(capacity).expect("a small test table")
+    }
+
+    /// [`Keyed::with_capacity`], reporting a refused allocation.
+    pub(crate) fn try_with_capacity(capacity: usize) -> Result<Self, crate::memory::Refused> {
+        Ok(Self {
+            entries: crate::memory::try_vec(capacity)?,
+        })
     }
 
     fn position(&self, key: u32) -> Result<usize, usize> {

@@ -415,17 +415,27 @@ impl ShardSeed {
 
     /// Builds the typed arenas on the thread that will run the shard, and starts the static
     /// supervision tree in declared order (`init` runs here, at time `now`).
-    pub(crate) fn grow(self, now: u64, clock: Option<crate::clock::Clock>, tracing: bool) -> Shard {
-        let arenas = self
-            .types
-            .iter()
-            .enumerate()
-            .map(|(type_index, entry)| {
-                let mut arena = (entry.make_arena)(entry.slots, self.supervised);
-                arena.bind(type_index as u16);
-                arena
-            })
-            .collect();
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError::OutOfMemory`](crate::SpecError::OutOfMemory) when the allocator refuses
+    /// an arena; nothing has started then.
+    pub(crate) fn grow(
+        self,
+        now: u64,
+        clock: Option<crate::clock::Clock>,
+        tracing: bool,
+    ) -> Result<Shard, crate::SpecError> {
+        let mut arenas = Vec::with_capacity(self.types.len());
+        for (type_index, entry) in self.types.iter().enumerate() {
+            let mut arena =
+                (entry.make_arena)(entry.slots, self.supervised).map_err(out_of_memory(
+                    self.core.shard.index(),
+                    "the states of an isolate type (its slot count)",
+                ))?;
+            arena.bind(type_index as u16);
+            arenas.push(arena);
+        }
         let mut core = self.core;
         core.groups = self.groups;
         let mut shard = Shard {
@@ -453,7 +463,7 @@ impl ShardSeed {
         shard.supervise();
         // Calls made by `init` at boot have their timeouts scheduled before the first tick.
         shard.core.commit_timers();
-        shard
+        Ok(shard)
     }
 }
 
@@ -466,7 +476,34 @@ type RingMatrix = (
     Vec<Vec<Consumer<Envelope>>>,
 );
 
-fn ring_matrix(shard_count: usize, capacity: usize) -> RingMatrix {
+/// A refused boot allocation on `shard`: the spec error that reports it.
+pub(crate) fn out_of_memory(
+    shard: usize,
+    what: &'static str,
+) -> impl FnOnce(crate::memory::Refused) -> crate::SpecError {
+    move |refused| crate::SpecError::OutOfMemory {
+        shard: ShardId(shard as u16),
+        what,
+        bytes: refused.bytes,
+    }
+}
+
+/// A ring of `capacity` envelopes for `shard`, or the spec error of a refused allocation.
+fn try_ring(
+    shard: usize,
+    capacity: usize,
+    what: &'static str,
+) -> Result<Ring<Envelope>, crate::SpecError> {
+    Ring::try_new(capacity)
+        .map_err(|_| crate::memory::Refused::of::<Envelope>(capacity))
+        .map_err(out_of_memory(shard, what))
+}
+
+fn ring_matrix(
+    shard_count: usize,
+    capacity: usize,
+    what: &'static str,
+) -> Result<RingMatrix, crate::SpecError> {
     let mut producers: Vec<Vec<Option<tina_mailbox::Producer<Envelope>>>> = (0..shard_count)
         .map(|_| (0..shard_count).map(|_| None).collect())
         .collect();
@@ -475,25 +512,36 @@ fn ring_matrix(shard_count: usize, capacity: usize) -> RingMatrix {
     for (from, row) in producers.iter_mut().enumerate() {
         for (to, slot) in row.iter_mut().enumerate() {
             if from != to {
-                let (producer, consumer) = Ring::new(capacity).split();
+                let (producer, consumer) = try_ring(to, capacity, what)?.split();
                 *slot = Some(producer);
                 consumers[to].push(consumer);
             }
         }
     }
-    (producers, consumers)
+    Ok((producers, consumers))
 }
 
-/// The ingress queue of each shard: producers for [`Signals`], consumers for the shards.
-pub(crate) fn ingress_queues(
-    spec: &BootSpec,
-) -> (
+/// Per shard, the two halves of its ingress queue.
+pub(crate) type IngressQueues = (
     Vec<tina_mailbox::Producer<Envelope>>,
     Vec<Consumer<Envelope>>,
-) {
-    (0..spec.shards)
-        .map(|_| Ring::new(spec.ingress_capacity).split())
-        .unzip()
+);
+
+/// The ingress queue of each shard: producers for [`Signals`], consumers for the shards.
+pub(crate) fn ingress_queues(spec: &BootSpec) -> Result<IngressQueues, crate::SpecError> {
+    let mut producers = Vec::with_capacity(spec.shards);
+    let mut consumers = Vec::with_capacity(spec.shards);
+    for shard in 0..spec.shards {
+        let (producer, consumer) = try_ring(
+            shard,
+            spec.ingress_capacity,
+            "the ingress queue (ingress_capacity)",
+        )?
+        .split();
+        producers.push(producer);
+        consumers.push(consumer);
+    }
+    Ok((producers, consumers))
 }
 
 pub(crate) fn build_shards(
@@ -502,13 +550,21 @@ pub(crate) fn build_shards(
     ingress: Vec<Consumer<Envelope>>,
     external: Arc<crate::external::ExternalCalls>,
     stats: &Arc<crate::stats::Shared>,
-) -> Vec<ShardSeed> {
+) -> Result<Vec<ShardSeed>, crate::SpecError> {
     let shard_count = spec.shards;
-    let (producers, consumers) = ring_matrix(shard_count, spec.ring_capacity);
+    let (producers, consumers) = ring_matrix(
+        shard_count,
+        spec.ring_capacity,
+        "the rings between shards (ring_capacity)",
+    )?;
     // Bounce rings are as large as the data rings: a shard takes from a peer's ring only
     // what the bounce ring back has room for, so equal sizes never slow the drain while
     // nothing is refused.
-    let (bounce_producers, bounce_consumers) = ring_matrix(shard_count, spec.ring_capacity);
+    let (bounce_producers, bounce_consumers) = ring_matrix(
+        shard_count,
+        spec.ring_capacity,
+        "the bounce rings between shards (ring_capacity)",
+    )?;
     crate::supervision::crash::install_panic_hook();
     let mut shards = Vec::with_capacity(shard_count);
     let rings = producers
@@ -517,8 +573,11 @@ pub(crate) fn build_shards(
         .zip(bounce_producers.into_iter().zip(bounce_consumers))
         .zip(ingress);
     for (index, (((outbound, inbound), (bounce_out, bounce_in)), ingress)) in rings.enumerate() {
+        let oom = |what| out_of_memory(index, what);
         let mut types = Vec::with_capacity(spec.types.len());
-        let mut slots = Vec::new();
+        let slot_total: usize = spec.types.iter().map(|entry| entry.slots).sum();
+        let mut slots =
+            crate::memory::try_vec(slot_total).map_err(oom("the slot table (isolate slots)"))?;
         let mut ready = Vec::with_capacity(spec.types.len());
         for entry in &spec.types {
             types.push(TypeInfo {
@@ -541,7 +600,10 @@ pub(crate) fn build_shards(
                 call: calls::CallIndex::NONE,
                 call_settled: false,
             }));
-            ready.push(fifo::SlotFifo::with_capacity(entry.slots));
+            ready.push(
+                fifo::SlotFifo::try_with_capacity(entry.slots)
+                    .map_err(oom("the ready queues (isolate slots)"))?,
+            );
         }
         let slot_count = slots.len();
         let supervised = spec.supervised_capacity(ShardId(index as u16));
@@ -553,7 +615,16 @@ pub(crate) fn build_shards(
             clock_mark: 0,
             request: None,
             coarse_mark: None,
-            pool: Pool::new(spec.pool_slots, spec.control_reserve + spec.timer_slots),
+            pool: {
+                let reserved = spec.control_reserve + spec.timer_slots;
+                Pool::try_new(spec.pool_slots, reserved)
+                    .map_err(|_| {
+                        crate::memory::Refused::of::<Option<Envelope>>(spec.pool_slots + reserved)
+                    })
+                    .map_err(oom(
+                        "the envelope pool (pool_slots, control_reserve, timer_slots)",
+                    ))?
+            },
             types,
             slots,
             // Built below, once the static children have their slots.
@@ -562,26 +633,37 @@ pub(crate) fn build_shards(
             outbound,
             bounce_out,
             signals: signals.clone(),
-            timers: Timers::new(spec.timer_slots, slot_count),
-            calls: calls::Calls::new(spec.call_capacity()),
+            timers: Timers::try_new(spec.timer_slots, slot_count)
+                .map_err(oom("the timer queue (timer_slots)"))?,
+            calls: calls::Calls::try_new(spec.call_capacity())
+                .map_err(oom("the call table (call slots of the isolate types)"))?,
             external: external.clone(),
             buffers: {
                 let mut classes = spec.buffer_classes.clone();
                 classes.sort_unstable();
-                classes
-                    .into_iter()
-                    .map(|(block_size, blocks)| tina_mailbox::BufferPool::new(block_size, blocks))
-                    .collect()
+                let mut pools = Vec::with_capacity(classes.len());
+                for (block_size, blocks) in classes {
+                    let pool = tina_mailbox::BufferPool::try_new(block_size, blocks)
+                        .map_err(|_| crate::memory::Refused {
+                            bytes: block_size.saturating_mul(blocks),
+                        })
+                        .map_err(oom("a transfer-buffer class (buffer_class)"))?;
+                    pools.push(pool);
+                }
+                pools
             },
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
             tracing: false,
             next_correlation: 0,
-            membership: keyed::Keyed::with_capacity(supervised),
-            exits: VecDeque::with_capacity(supervised),
+            membership: keyed::Keyed::try_with_capacity(supervised)
+                .map_err(oom("the supervision tables (supervised slots)"))?,
+            exits: crate::memory::try_deque(supervised)
+                .map_err(oom("the supervision tables (supervised slots)"))?,
             crash_log: CrashLog::new(spec.print_crashes),
             groups: Vec::new(),
-            deferred: Vec::with_capacity(slot_count),
+            deferred: crate::memory::try_vec(slot_count)
+                .map_err(oom("the deferred-work list (isolate slots)"))?,
             io: None,
             sim: None,
             stats: crate::stats::Recorder::new(stats.clone(), index),
@@ -612,7 +694,7 @@ pub(crate) fn build_shards(
             read_block: spec.read_block,
         });
     }
-    shards
+    Ok(shards)
 }
 
 /// Builds one shard's supervision groups from the spec (local index 0 is the root group),

@@ -28,11 +28,11 @@ pub(crate) struct StateSlot<'a, I> {
 
 impl<I> States<I> {
     /// `slots` empty slots.
-    pub(crate) fn new(slots: usize) -> Self {
-        Self {
-            values: (0..slots).map(|_| MaybeUninit::uninit()).collect(),
-            present: vec![0; slots.div_ceil(64)].into_boxed_slice(),
-        }
+    pub(crate) fn try_new(slots: usize) -> Result<Self, crate::memory::Refused> {
+        Ok(Self {
+            values: crate::memory::try_boxed(slots, |_| MaybeUninit::uninit())?,
+            present: crate::memory::try_boxed(slots.div_ceil(64), |_| 0)?,
+        })
     }
 
     /// How many slots there are.
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn states_are_stored_replaced_and_dropped_exactly_once() {
         let drops = Rc::new(Cell::new(0));
-        let mut states = States::<Counted>::new(130);
+        let mut states = States::<Counted>::try_new(130).unwrap();
         assert_eq!(states.len(), 130);
         assert!(states.get(0).is_none() && states.get(500).is_none());
         states.slot_mut(0).set(Counted(drops.clone(), 1));

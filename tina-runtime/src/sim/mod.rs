@@ -261,16 +261,18 @@ impl Simulation {
         faults: Faults,
     ) -> Result<Simulation, SpecErrors> {
         spec.validate_for_boot()?;
-        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec);
+        let refused = |error| SpecErrors(vec![error]);
+        let (ingress, ingress_consumers) = crate::shard::ingress_queues(&spec).map_err(refused)?;
         let signals: Arc<[Signals]> = ingress.into_iter().map(Signals::new).collect();
         let external = Arc::new(ExternalCalls::new(spec.external_calls));
         let stats = crate::stats::shared_for(&spec);
-        let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone(), &stats);
+        let mut seeds = build_shards(&spec, signals, ingress_consumers, external.clone(), &stats)
+            .map_err(refused)?;
         let (listener_addrs, net) = simulated_network(&spec, &mut seeds, seed, &faults);
-        let mut shards: Vec<Shard> = seeds
-            .into_iter()
-            .map(|seed| seed.grow(0, None, true))
-            .collect();
+        let mut shards: Vec<Shard> = Vec::with_capacity(seeds.len());
+        for seed in seeds {
+            shards.push(seed.grow(0, None, true).map_err(refused)?);
+        }
         let targets: Vec<bool> = spec
             .types
             .iter()

@@ -189,7 +189,13 @@ impl Timers {
 
     /// A queue with room for `capacity` pending timers set by up to `owners` isolate slots;
     /// the only allocation it makes.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize, owners: usize) -> Self {
+        Self::try_new(capacity, owners).expect("a small test queue")
+    }
+
+    /// [`Timers::new`], reporting a refused allocation.
+    pub(crate) fn try_new(capacity: usize, owners: usize) -> Result<Self, crate::memory::Refused> {
         assert!(capacity > 0 && capacity + LANE_CACHE < NONE as usize);
         let link = |index: usize, count: usize| {
             if index + 1 == count {
@@ -198,47 +204,43 @@ impl Timers {
                 index as u32 + 1
             }
         };
-        let entries = (0..capacity)
-            .map(|index| Entry {
-                deadline_nanos: 0,
-                sequence: 0,
-                delay_nanos: 0,
-                target: RawHandle::from_bits(0),
-                action: TimerAction::CallTimeout(0),
-                generation: 0,
-                lane: NONE,
-                previous: NONE,
-                next: link(index, capacity),
-                owner: NONE,
-                owner_previous: NONE,
-                owner_next: NONE,
-            })
-            .collect();
+        let entries = crate::memory::try_boxed(capacity, |index| Entry {
+            deadline_nanos: 0,
+            sequence: 0,
+            delay_nanos: 0,
+            target: RawHandle::from_bits(0),
+            action: TimerAction::CallTimeout(0),
+            generation: 0,
+            lane: NONE,
+            previous: NONE,
+            next: link(index, capacity),
+            owner: NONE,
+            owner_previous: NONE,
+            owner_next: NONE,
+        })?;
         let lane_count = capacity + LANE_CACHE;
-        let lanes = (0..lane_count)
-            .map(|index| Lane {
-                delay_nanos: 0,
-                head: NONE,
-                tail: NONE,
-                heap_position: NONE,
-                next_free: link(index, lane_count),
-                cached: false,
-            })
-            .collect();
-        Self {
+        let lanes = crate::memory::try_boxed(lane_count, |index| Lane {
+            delay_nanos: 0,
+            head: NONE,
+            tail: NONE,
+            heap_position: NONE,
+            next_free: link(index, lane_count),
+            cached: false,
+        })?;
+        Ok(Self {
             entries,
             free_head: 0,
             in_use: 0,
             lanes,
             free_lane: 0,
-            heap: Vec::with_capacity(lane_count),
+            heap: crate::memory::try_vec(lane_count)?,
             cache: [NONE; LANE_CACHE],
             sequence: 0,
             staged_head: NONE,
             staged_tail: NONE,
             staged_min: u64::MAX,
-            owner_heads: vec![NONE; owners].into_boxed_slice(),
-        }
+            owner_heads: crate::memory::try_boxed(owners, |_| NONE)?,
+        })
     }
 
     /// Timers pending (set and not yet fired or cancelled), staged ones included.
