@@ -516,18 +516,27 @@ fn park_wake_up(count: u64, interval: Duration) -> Vec<f64> {
             }
             latencies
         });
-        if let Some(core) = first {
-            core_affinity::set_for_current(core);
-        }
-        while !ready.load(Ordering::Acquire) {
-            spin_loop();
-        }
-        for next in 1..=count {
-            std::thread::sleep(interval);
-            stamp.store(epoch_nanos(), Ordering::Release);
-            sequence.store(next, Ordering::Release);
-            waiter.thread().unpark();
-        }
+        // The sender is a thread of its own: pinning the calling thread would leave it
+        // pinned for the samples that follow, and a `System` booted from a thread pinned to
+        // one core pins all its shards to that core (`core_affinity` lists the calling
+        // thread's cores).
+        let waiter_thread = waiter.thread().clone();
+        let (stamp, sequence, ready) = (&stamp, &sequence, &ready);
+        let sender = scope.spawn(move || {
+            if let Some(core) = first {
+                core_affinity::set_for_current(core);
+            }
+            while !ready.load(Ordering::Acquire) {
+                spin_loop();
+            }
+            for next in 1..=count {
+                std::thread::sleep(interval);
+                stamp.store(epoch_nanos(), Ordering::Release);
+                sequence.store(next, Ordering::Release);
+                waiter_thread.unpark();
+            }
+        });
+        sender.join().expect("park sender");
         let latencies = waiter.join().expect("park waiter");
         assert!(
             latencies.len() as u64 * 2 >= count,

@@ -744,7 +744,11 @@ impl BootSpec {
 
     /// Whether shard threads are pinned to cores (default true). With fewer cores than
     /// shards, shard `i` is pinned to core `i % cores`; with no core list available, threads
-    /// run unpinned.
+    /// run unpinned. The cores are those the thread calling [`System::start`] may run on
+    /// (its affinity mask, which `taskset` sets for the whole process): boot a system from
+    /// a thread pinned to one core and every shard is pinned to that core.
+    ///
+    /// [`System::start`]: crate::System::start
     pub fn pin_threads(&mut self, pin: bool) -> &mut Self {
         self.pin_threads = pin;
         self
