@@ -990,7 +990,6 @@ impl<'a, I: Isolate> Ctx<'a, I> {
             .core
             .calls
             .insert_deferred(
-                correlation,
                 ErasedDecoder::new(decoder),
                 DeferredTimer {
                     deadline_nanos: deadline,

@@ -1021,7 +1021,7 @@ fn run_shard(
                 continue;
             }
             // Sleep until the window opens; the rest of the wait is spun.
-            timeout = timeout.min(Duration::from_nanos(left - timer_spin.min(left)));
+            timeout = timeout.min(Duration::from_nanos(left.saturating_sub(timer_spin)));
         }
         if shard.shutdown_started {
             timeout = timeout.min(Duration::from_millis(1));

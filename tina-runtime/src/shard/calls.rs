@@ -240,10 +240,10 @@ impl Calls {
     #[inline]
     pub(crate) fn insert_deferred(
         &mut self,
-        correlation: u32,
         decoder: ErasedDecoder,
         timeout: DeferredTimer,
     ) -> Option<CallIndex> {
+        let correlation = timeout.correlation;
         let index = self.free_head;
         let entry = self.entries.get_mut(index as usize)?;
         self.used += 1;
@@ -256,7 +256,6 @@ impl Calls {
             self.compact_deferred();
         }
         // Room was made above (see `deferred`); the index is in bounds.
-        debug_assert_eq!(timeout.correlation, correlation);
         self.deferred[self.deferred_len] = DeferredCall {
             deadline_nanos: timeout.deadline_nanos,
             delay_nanos: timeout.delay_nanos,
@@ -492,35 +491,41 @@ mod tests {
         assert!(Calls::new(0).insert(1, CallTimer::NONE, decoder).is_none());
     }
 
+    /// A call timeout with sequence number `sequence`, due at `deadline`, for call
+    /// `correlation` of the caller named by the sequence number.
+    fn deferred_timer(sequence: u64, deadline: u64, correlation: u64) -> DeferredTimer {
+        DeferredTimer {
+            deadline_nanos: deadline,
+            delay_nanos: 1_000,
+            sequence,
+            target: RawHandle::from_bits(sequence),
+            correlation: correlation as u32,
+        }
+    }
+
     /// The deferred list yields the calls still waiting for their timer in the order they
     /// were made: an entry reused within the tick moves to the tail, an entry whose call
     /// ended is skipped, and the list is empty afterwards.
     #[test]
     fn deferred_calls_come_out_in_the_order_they_were_made() {
         let decoder = ErasedDecoder::new(&DECODER);
-        let timeout = |sequence: u64| DeferredTimer {
-            deadline_nanos: 1_000 + sequence,
-            delay_nanos: 1_000,
-            sequence,
-            target: RawHandle::from_bits(sequence),
-            correlation: 10 + sequence as u32,
-        };
+        let timeout = |sequence: u64| deferred_timer(sequence, 1_000 + sequence, 10 + sequence);
         let mut calls = Calls::new(4);
-        let a = calls.insert_deferred(10, decoder, timeout(0)).unwrap();
-        let b = calls.insert_deferred(11, decoder, timeout(1)).unwrap();
-        let c = calls.insert_deferred(12, decoder, timeout(2)).unwrap();
+        let a = calls.insert_deferred(decoder, timeout(0)).unwrap();
+        let b = calls.insert_deferred(decoder, timeout(1)).unwrap();
+        let c = calls.insert_deferred(decoder, timeout(2)).unwrap();
         // `a` is answered and its entry reused by a later call; `b` is answered for good.
         for index in [a, b] {
             let (timer, ..) = calls.remove(index);
             assert_eq!(timer, CallTimer::DEFERRED);
         }
-        let d = calls.insert_deferred(13, decoder, timeout(3)).unwrap();
+        let d = calls.insert_deferred(decoder, timeout(3)).unwrap();
         assert_eq!(d, b, "the most recently freed entry first");
-        let e = calls.insert_deferred(14, decoder, timeout(4)).unwrap();
+        let e = calls.insert_deferred(decoder, timeout(4)).unwrap();
         assert_eq!(e, a);
         // `c` is answered too, and reused as the tail's successor.
         let _ = calls.remove(c);
-        let f = calls.insert_deferred(15, decoder, timeout(5)).unwrap();
+        let f = calls.insert_deferred(decoder, timeout(5)).unwrap();
         assert_eq!(f, c);
         let mut order = Vec::new();
         while let Some((timer, entry)) = calls.next_deferred() {
@@ -531,30 +536,21 @@ mod tests {
         assert!(calls.next_deferred().is_none());
         // The next tick starts with an empty list; a reused entry is listed afresh.
         let _ = calls.remove(d);
-        let g = calls.insert_deferred(16, decoder, timeout(6)).unwrap();
+        let g = calls.insert_deferred(decoder, timeout(6)).unwrap();
         let (timer, entry) = calls.next_deferred().expect("listed");
         assert_eq!((timer.correlation, entry), (16, g.0));
         assert!(calls.next_deferred().is_none());
     }
 
-    /// Many more calls within one tick than the table has entries: the record of each ended
-    /// call is dropped when room is needed, and the outstanding ones still come out in the
-    /// order they were made.
     /// A call answered before the next one is made leaves no record; one answered later
     /// leaves its record to be skipped.
     #[test]
     fn the_latest_call_answered_leaves_no_record() {
         let decoder = ErasedDecoder::new(&DECODER);
-        let timeout = |sequence: u64| DeferredTimer {
-            deadline_nanos: 1_000,
-            delay_nanos: 1_000,
-            sequence,
-            target: RawHandle::from_bits(sequence),
-            correlation: sequence as u32 + 1,
-        };
+        let timeout = |sequence: u64| deferred_timer(sequence, 1_000, sequence + 1);
         let mut calls = Calls::new(2);
-        let a = calls.insert_deferred(1, decoder, timeout(0)).unwrap();
-        let b = calls.insert_deferred(2, decoder, timeout(1)).unwrap();
+        let a = calls.insert_deferred(decoder, timeout(0)).unwrap();
+        let b = calls.insert_deferred(decoder, timeout(1)).unwrap();
         // `a` is not the latest: its record stays; `b` is, and goes.
         calls.forget_deferred(a);
         assert_eq!(calls.deferred_len, 2);
@@ -563,9 +559,7 @@ mod tests {
         assert_eq!(calls.deferred_len, 1);
         let _ = calls.remove(b);
         for sequence in 2..100 {
-            let index = calls
-                .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
-                .unwrap();
+            let index = calls.insert_deferred(decoder, timeout(sequence)).unwrap();
             calls.forget_deferred(index);
             let _ = calls.remove(index);
             assert_eq!(calls.deferred_len, 1, "only `a`'s stale record remains");
@@ -582,30 +576,23 @@ mod tests {
         assert_eq!(Calls::BYTES_PER_ENTRY, entry + 40);
     }
 
+    /// Many more calls within one tick than the table has entries: the record of each ended
+    /// call is dropped when room is needed, and the outstanding ones still come out in the
+    /// order they were made.
     #[test]
     fn a_tick_may_make_more_calls_than_the_table_holds() {
         let decoder = ErasedDecoder::new(&DECODER);
-        let timeout = |sequence: u64| DeferredTimer {
-            deadline_nanos: 1_000,
-            delay_nanos: 1_000,
-            sequence,
-            target: RawHandle::from_bits(sequence),
-            correlation: sequence as u32 + 1,
-        };
+        let timeout = |sequence: u64| deferred_timer(sequence, 1_000, sequence + 1);
         let mut calls = Calls::new(3);
         // One call stays outstanding throughout; the other two entries are reused 50 times.
-        let first = calls.insert_deferred(1, decoder, timeout(0)).unwrap();
+        let first = calls.insert_deferred(decoder, timeout(0)).unwrap();
         let mut sequence = 1;
         for _ in 0..50 {
-            let index = calls
-                .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
-                .unwrap();
+            let index = calls.insert_deferred(decoder, timeout(sequence)).unwrap();
             sequence += 1;
             let _ = calls.remove(index);
         }
-        let last = calls
-            .insert_deferred(sequence as u32 + 1, decoder, timeout(sequence))
-            .unwrap();
+        let last = calls.insert_deferred(decoder, timeout(sequence)).unwrap();
         let mut order = Vec::new();
         while let Some((timer, entry)) = calls.next_deferred() {
             order.push((timer.sequence, entry));

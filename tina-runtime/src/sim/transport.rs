@@ -179,7 +179,6 @@ impl Transport {
             // `deliver_due` below would have done with them), so what is taken from the wire,
             // and hence when a sender meets `RingFull`, is the same either way.
             let mut direct = 0usize;
-            let mut delivered_direct = false;
             while link.in_flight.len() + direct < capacity {
                 let Some(envelope) = link.wire.try_pop() else {
                     break;
@@ -211,7 +210,6 @@ impl Transport {
                     link.last_due = link.last_due.max(due);
                     link.delivered += 1;
                     direct += 1;
-                    delivered_direct = true;
                     continue;
                 }
                 if faults.reorder {
@@ -228,7 +226,7 @@ impl Transport {
                     *next_due = (*next_due).min(due);
                 }
             }
-            if delivered_direct {
+            if direct > 0 {
                 link.deliver.publish();
             }
         }
@@ -243,18 +241,13 @@ impl Transport {
         }
         let mut next_due = u64::MAX;
         for to in 0..self.shards {
+            // A cut link delivers nothing, but its queue still counts for the minimum.
             let cut = self.is_cut(from, to);
             let Some(link) = self.links[from * self.shards + to].as_mut() else {
                 continue;
             };
-            if cut {
-                if let Some(&(due, _)) = link.in_flight.front() {
-                    next_due = next_due.min(due);
-                }
-                continue;
-            }
             let mut moved = false;
-            while link.in_flight.front().is_some_and(|&(due, _)| due <= now) {
+            while !cut && link.in_flight.front().is_some_and(|&(due, _)| due <= now) {
                 if !link.deliver.has_room() {
                     break;
                 }
