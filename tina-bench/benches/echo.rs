@@ -114,6 +114,9 @@ fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job);
         spec.root::<tina_jobs::Job>(ShardId(2), ());
     }
+    // The compute shard yields its core to the echo shards and the load generator
+    // whenever they want it (the job may wait; the round trips may not).
+    spec.background(ShardId(2));
     let system = System::start(spec).expect("Tina's stall server boots");
     let address = system.listener_addr(listener).expect("bound");
     Some(Server::new(address, move || {

@@ -118,6 +118,8 @@ pub struct BootSpec {
     /// sleeping (0: never).
     pub(crate) timer_spin_nanos: u64,
     pub(crate) pin_threads: bool,
+    /// Shards whose threads run at the OS's lowest priority ([`BootSpec::background`]).
+    pub(crate) background: Vec<ShardId>,
     pub(crate) groups: Vec<GroupSpec>,
     pub(crate) overload_policy: OverloadPolicy,
     pub(crate) print_crashes: bool,
@@ -215,6 +217,7 @@ impl BootSpec {
             spin_before_sleep: 1000,
             timer_spin_nanos: 0,
             pin_threads: true,
+            background: Vec::new(),
             groups: Vec::new(),
             overload_policy: OverloadPolicy::Quarantine,
             print_crashes: true,
@@ -754,6 +757,26 @@ impl BootSpec {
         self
     }
 
+    /// Runs shard `shard`'s thread at the operating system's lowest priority (Linux's
+    /// `SCHED_IDLE`): a shard for work that may wait, such as a long computation, so that
+    /// on a machine with fewer cores than busy threads the OS gives a core to the other
+    /// shards (and to everything else in the process) first.
+    ///
+    /// On a machine with a core to spare for every shard nothing changes. Where cores are
+    /// short, the background shard runs only when nothing else wants the core: its
+    /// messages, replies and timers wait meanwhile (a busy machine can starve it), while
+    /// the shards that serve sockets keep their latency. Isolating heavy work on a shard of
+    /// its own keeps it out of the other shards' ticks; this keeps it off their cores too.
+    /// Best effort, as pinning is: an OS that refuses leaves the thread at its default
+    /// priority, and systems other than Linux keep it. A shard the spec does not have is
+    /// refused ([`SpecError::BackgroundOnMissingShard`]).
+    pub fn background(&mut self, shard: ShardId) -> &mut Self {
+        if !self.background.contains(&shard) {
+            self.background.push(shard);
+        }
+        self
+    }
+
     /// The number of shards.
     pub fn shards(&self) -> usize {
         self.shards
@@ -906,6 +929,14 @@ impl BootSpec {
             errors.push(SpecError::TimerSpin {
                 nanos: self.timer_spin_nanos,
             });
+        }
+        for &shard in &self.background {
+            if shard.index() >= self.shards {
+                errors.push(SpecError::BackgroundOnMissingShard {
+                    shard,
+                    shards: self.shards,
+                });
+            }
         }
         for group in &self.groups {
             if group.budget.window.is_zero() {
@@ -1235,6 +1266,13 @@ pub enum SpecError {
         /// What was asked, in nanoseconds.
         nanos: u64,
     },
+    /// [`BootSpec::background`] named a shard that does not exist.
+    BackgroundOnMissingShard {
+        /// The shard named.
+        shard: ShardId,
+        /// How many shards there are.
+        shards: usize,
+    },
     /// A group id that this spec did not create.
     UnknownGroup,
     /// A restart budget with a zero window.
@@ -1468,6 +1506,14 @@ impl fmt::Display for SpecError {
                  {} µs; use a smaller window (or none)",
                 nanos / 1_000,
                 TIMER_SPIN_MAX_NANOS / 1_000
+            ),
+            SpecError::BackgroundOnMissingShard { shard, shards } => write!(
+                formatter,
+                "background(ShardId({})) names a shard this spec does not have: it has {} \
+                 shard(s), numbered 0 to {}; name one of them or add shards",
+                shard.0,
+                shards,
+                shards.saturating_sub(1)
             ),
             SpecError::UnknownGroup => write!(
                 formatter,

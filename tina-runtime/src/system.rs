@@ -274,6 +274,7 @@ impl System {
             let deadline = system.drain_deadline.clone();
             let spin = spec.spin_before_sleep;
             let timer_spin = spec.timer_spin_nanos;
+            let background = spec.background.contains(&ShardId(index as u16));
             let own_signals = system.signals.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tina-shard-{index}"))
@@ -281,6 +282,9 @@ impl System {
                     // Peers wake this thread by unparking it (see `Signals::wake`).
                     let _ = own_signals[index].thread.set(std::thread::current());
                     precise_timer_slack();
+                    if background {
+                        lowest_priority();
+                    }
                     if let Some(core) = core {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
                         let _ = core_affinity::set_for_current(core);
@@ -877,6 +881,20 @@ fn precise_timer_slack() {
         // other arguments are ignored. No memory is passed.
         // SAFETY: so the call touches no memory.
         let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    }
+}
+
+/// Puts the calling thread in Linux's `SCHED_IDLE` class (see [`BootSpec::background`]).
+/// Best effort; other systems keep the default priority.
+fn lowest_priority() {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // `sched_setscheduler` with pid 0 changes the calling thread's policy; it reads the
+        // `sched_param` behind the pointer, which lives on this stack frame for the call,
+        // and writes nothing. Lowering one's own priority needs no privilege.
+        // SAFETY: so the pointer is valid for the read the call makes.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
     }
 }
 

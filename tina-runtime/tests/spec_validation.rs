@@ -255,6 +255,23 @@ fn each_invalid_field_has_its_own_error() {
     assert!(spec.validate().is_ok(), "a 10 ms window is allowed");
 
     let mut spec = valid();
+    spec.background(ShardId(2));
+    refused(
+        spec,
+        SpecError::BackgroundOnMissingShard {
+            shard: ShardId(2),
+            shards: 2,
+        },
+        "numbered 0 to 1",
+    );
+    let mut spec = valid();
+    spec.background(ShardId(1)).background(ShardId(1));
+    assert!(
+        spec.validate().is_ok(),
+        "an existing shard, named twice, is allowed"
+    );
+
+    let mut spec = valid();
     spec.buffer_class(4096, 8).read_block(1024);
     refused(
         spec,
