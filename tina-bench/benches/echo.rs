@@ -96,6 +96,16 @@ fn tina_echo_server() -> Option<Server> {
 /// Tina's echo server for the stall claim: two echo shards and, when `job` is given, the
 /// CPU job (`busy` every `period`) on an isolate of a third shard of its own.
 fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
+    tina_stall(job, true)
+}
+
+/// The same with the compute shard at the OS's default priority (the A/B of
+/// `BootSpec::background`).
+fn tina_stall_default_priority(job: Option<CpuJob>) -> Option<Server> {
+    tina_stall(job, false)
+}
+
+fn tina_stall(job: Option<CpuJob>, background: bool) -> Option<Server> {
     use tina::prelude::*;
     let mut spec = BootSpec::new(3);
     spec.isolate::<tina_examples::echo::Echo>(1024)
@@ -116,7 +126,9 @@ fn tina_stall_server(job: Option<CpuJob>) -> Option<Server> {
     }
     // The compute shard yields its core to the echo shards and the load generator
     // whenever they want it (the job may wait; the round trips may not).
-    spec.background(ShardId(2));
+    if background {
+        spec.background(ShardId(2));
+    }
     let system = System::start(spec).expect("Tina's stall server boots");
     let address = system.listener_addr(listener).expect("bound");
     Some(Server::new(address, move || {
@@ -559,11 +571,25 @@ fn stall(plan: &Plan, table: &mut Table) {
         variant("tokio multi-thread (2 workers)", false, multi),
         variant("tokio multi-thread (2 workers)", true, multi),
         variant(
-            "tina (2 shards + a compute shard)",
+            "tina (2 shards + a background compute shard)",
             false,
             tina_stall_server,
         ),
-        variant("tina (2 shards + a compute shard)", true, tina_stall_server),
+        variant(
+            "tina (2 shards + a background compute shard)",
+            true,
+            tina_stall_server,
+        ),
+        variant(
+            "tina, compute shard at default priority",
+            false,
+            tina_stall_default_priority,
+        ),
+        variant(
+            "tina, compute shard at default priority",
+            true,
+            tina_stall_default_priority,
+        ),
     ];
     variants.retain(|variant| match (variant.start)(None) {
         Some(server) => {
