@@ -605,6 +605,19 @@ fn get_set_and_set_options_match_redis() {
     let big = vec![b'x'; 300 * 1024];
     d.check(raw(&[b"SET", b"big", &big]));
     d.check(raw(&[b"GET", b"big"]));
+    // Either side of the sizes kv carries inline: key and value together in an operation
+    // (30 bytes), a value in an answer (46 bytes).
+    for (key_len, value_len) in [(10, 19), (10, 20), (10, 21), (30, 0), (31, 0), (4, 45)]
+        .into_iter()
+        .chain([(4, 46), (4, 47), (40, 46), (40, 47), (0, 46)])
+    {
+        let key = vec![b'k'; key_len];
+        let value: Vec<u8> = (0..value_len).map(|i| b'a' + (i % 26) as u8).collect();
+        d.check(raw(&[b"SET", &key, &value]));
+        d.check(raw(&[b"GET", &key]));
+        d.check(raw(&[b"MGET", &key, b"absent", &key]));
+        d.check(raw(&[b"EXISTS", &key]));
+    }
 
     let mut d = pair.fresh("SET NX and XX");
     d.check(c("SET k v NX"));

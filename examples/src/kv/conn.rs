@@ -6,7 +6,7 @@ use tina::prelude::*;
 
 use super::resp::{self, Args, Parsed};
 use super::store::{Router, itoa};
-use super::{Answer, ExpireCond, NO_REPLY, OP_TIMEOUT, Op, OpKind, Push, SetCond, Value};
+use super::{Answer, ExpireCond, NO_REPLY, OP_TIMEOUT, Op, OpData, OpKind, Push, SetCond, Value};
 
 /// Operations (and replies waiting for their turn) one connection may have outstanding.
 pub const WINDOW: usize = 320;
@@ -420,15 +420,20 @@ impl Conn {
     /// Sends one key's operation to its shard and holds its place in the reply order.
     fn op(&mut self, key: &[u8], value: &[u8], kind: OpKind, ctx: &mut Ctx<Self>) {
         let seq = self.head_seq.wrapping_add(self.window.len() as u32);
-        let mut data = match ctx.buffer(key.len() + value.len()) {
-            Ok(data) => data,
-            Err(_) => {
-                self.ready(Out::Error(super::OOM));
-                return;
-            }
+        let data = match OpData::inline(key, value) {
+            Some(inline) => inline,
+            None => match ctx.buffer(key.len() + value.len()) {
+                Ok(mut data) => {
+                    let _ = data.try_extend_from_slice(key);
+                    let _ = data.try_extend_from_slice(value);
+                    OpData::Buffer(data)
+                }
+                Err(_) => {
+                    self.ready(Out::Error(super::OOM));
+                    return;
+                }
+            },
         };
-        let _ = data.try_extend_from_slice(key);
-        let _ = data.try_extend_from_slice(value);
         let since = ctx.now().as_nanos();
         let shard = ctx.key_to_shard(super::hash(key)).index();
         let Some(&router) = self.routers.get(shard) else {
@@ -439,7 +444,7 @@ impl Conn {
             from: ctx.me(),
             seq,
             kind,
-            data: Some(data),
+            data,
             key_len: key.len() as u32,
         };
         match ctx.send(&router, op) {
@@ -464,7 +469,7 @@ impl Conn {
             from: ctx.me(),
             seq,
             kind,
-            data: None,
+            data: OpData::None,
             key_len: 0,
         };
         match ctx.send(&router, op) {
@@ -485,8 +490,12 @@ impl Conn {
         seq: u32,
         ctx: &mut Ctx<Self>,
     ) -> bool {
-        let Ok(data) = ctx.buffer_from(key) else {
-            return false;
+        let data = match OpData::inline(key, &[]) {
+            Some(inline) => inline,
+            None => match ctx.buffer_from(key) {
+                Ok(data) => OpData::Buffer(data),
+                Err(_) => return false,
+            },
         };
         let shard = ctx.key_to_shard(super::hash(key)).index();
         let Some(&router) = self.routers.get(shard) else {
@@ -496,7 +505,7 @@ impl Conn {
             from: ctx.me(),
             seq,
             kind,
-            data: Some(data),
+            data,
             key_len: key_len as u32,
         };
         ctx.send(&router, op).is_ok()
@@ -1002,6 +1011,17 @@ impl Conn {
                     self.emit(b"\r\n", ctx);
                     self.emit_buffer(bytes, ctx);
                     self.emit(b"\r\n", ctx);
+                }
+                Value::Short(bytes) => {
+                    // One copy into the output: `$`, the length, the bytes and both ends.
+                    let mut frame: heapless::Vec<u8, { super::SHORT_VALUE + 8 }> =
+                        heapless::Vec::new();
+                    let _ = frame.push(b'$');
+                    let _ = frame.extend_from_slice(itoa(bytes.len() as i64).as_bytes());
+                    let _ = frame.extend_from_slice(b"\r\n");
+                    let _ = frame.extend_from_slice(&bytes);
+                    let _ = frame.extend_from_slice(b"\r\n");
+                    self.emit(&frame, ctx);
                 }
                 Value::Error(text) => {
                     self.emit(b"-", ctx);

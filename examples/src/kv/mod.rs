@@ -108,6 +108,9 @@ pub const NO_REPLY: u32 = u32::MAX;
 // ANCHOR: messages
 /// One operation for a store: from connection `from`, its `seq`-th; the key (then the
 /// value) in `data`, the key `key_len` bytes long.
+///
+/// An `Op` fits an envelope's 64 inline bytes (the runtime refuses to compile one that
+/// does not), which is what bounds [`INLINE_OP`].
 #[derive(Bounded)]
 pub struct Op {
     /// Who asked (the answer goes there).
@@ -117,9 +120,55 @@ pub struct Op {
     /// What to do.
     pub kind: OpKind,
     /// Key, then value.
-    pub data: Option<Buffer>,
+    pub data: OpData,
     /// Length of the key in `data`.
     pub key_len: u32,
+}
+
+/// The longest key and value, together, that an [`Op`] carries inline.
+pub const INLINE_OP: usize = 30;
+
+/// An operation's bytes, key then value: inline when they are short (most keys of most
+/// commands: no transfer buffer taken, filled and returned), in a buffer when not.
+#[derive(Bounded, Debug)]
+pub enum OpData {
+    /// No bytes (an operation on the whole shard).
+    None,
+    /// Up to [`INLINE_OP`] bytes, in the message itself.
+    Inline {
+        /// How many of `bytes` are used.
+        len: u8,
+        /// The bytes.
+        bytes: [u8; INLINE_OP],
+    },
+    /// Longer bytes, in a transfer buffer.
+    Buffer(Buffer),
+}
+
+impl OpData {
+    /// `key` then `value` inline if they fit, else `None`.
+    pub fn inline(key: &[u8], value: &[u8]) -> Option<OpData> {
+        let len = key.len() + value.len();
+        if len > INLINE_OP {
+            return None;
+        }
+        let mut bytes = [0; INLINE_OP];
+        bytes[..key.len()].copy_from_slice(key);
+        bytes[key.len()..len].copy_from_slice(value);
+        Some(OpData::Inline {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    /// The bytes, key then value.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            OpData::None => &[],
+            OpData::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            OpData::Buffer(buffer) => buffer,
+        }
+    }
 }
 
 /// A store's answer.
@@ -133,12 +182,47 @@ pub enum Value {
     Int(i64),
     /// A bulk string: the bytes of the buffer.
     Bulk(Buffer),
+    /// A bulk string of at most [`SHORT_VALUE`] bytes, carried in the answer itself: a
+    /// short value's reply takes no transfer buffer.
+    Short(ShortBytes),
     /// An error reply (the text after `-`).
     Error(&'static str),
     /// Raw text (an `INFO` section), to be wrapped by the connection.
     Text(Buffer),
     /// The subscription change was made.
     Subscribed,
+}
+
+/// The longest value a [`Value::Short`] carries inline (so that an [`Answer`] still fits
+/// an envelope).
+pub const SHORT_VALUE: usize = 46;
+
+/// Up to [`SHORT_VALUE`] bytes, inline.
+#[derive(Bounded, Clone, Copy, Debug)]
+pub struct ShortBytes {
+    len: u8,
+    bytes: [u8; SHORT_VALUE],
+}
+
+impl ShortBytes {
+    /// `bytes` inline, or `None` when they are longer than [`SHORT_VALUE`].
+    pub fn new(bytes: &[u8]) -> Option<ShortBytes> {
+        let mut short = ShortBytes {
+            len: 0,
+            bytes: [0; SHORT_VALUE],
+        };
+        short.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        short.len = bytes.len() as u8;
+        Some(short)
+    }
+}
+
+impl core::ops::Deref for ShortBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// A store's answer to operation `seq`.

@@ -249,7 +249,7 @@ impl Store {
     fn run(
         &mut self,
         kind: OpKind,
-        data: Option<Buffer>,
+        data: super::OpData,
         key_len: usize,
         from: Handle<super::Conn>,
         ctx: &mut Ctx<Self>,
@@ -257,7 +257,7 @@ impl Store {
         let now = ctx.now().as_nanos();
         self.clock = self.clock.wrapping_add(1);
         let empty: &[u8] = &[];
-        let bytes = data.as_deref().unwrap_or(empty);
+        let bytes = data.bytes();
         let key = &bytes[..key_len.min(bytes.len())];
         match kind {
             OpKind::Get => match self.live(key, now) {
@@ -266,7 +266,11 @@ impl Store {
                     self.table.entries[index].touched = self.clock;
                     let entry = &self.table.entries[index];
                     let stored = entry.data.as_deref().unwrap_or(empty);
-                    match ctx.buffer_from(&stored[entry.key_len as usize..]) {
+                    let value = &stored[entry.key_len as usize..];
+                    if let Some(short) = super::ShortBytes::new(value) {
+                        return Value::Short(short);
+                    }
+                    match ctx.buffer_from(value) {
                         Ok(copy) => Value::Bulk(copy),
                         Err(_) => Value::Error(OOM),
                     }
