@@ -114,6 +114,8 @@ pub struct BootSpec {
     pub(crate) timer_slots: usize,
     pub(crate) dispatch_budget: usize,
     pub(crate) spin_before_sleep: u32,
+    /// Whether an idle spin tick yields the core ([`BootSpec::spin_by_yielding`]).
+    pub(crate) spin_yields: bool,
     /// Nanoseconds before a timer's deadline within which an idle shard spins instead of
     /// sleeping (0: never).
     pub(crate) timer_spin_nanos: u64,
@@ -215,6 +217,7 @@ impl BootSpec {
             timer_slots: 1024,
             dispatch_budget: 256,
             spin_before_sleep: 1000,
+            spin_yields: false,
             timer_spin_nanos: 0,
             pin_threads: true,
             background: Vec::new(),
@@ -724,6 +727,25 @@ impl BootSpec {
     /// Idle ticks a shard spins before it parks its thread (default 1000).
     pub fn spin_before_sleep(&mut self, ticks: u32) -> &mut Self {
         self.spin_before_sleep = ticks;
+        self
+    }
+
+    /// Whether each idle tick of the spin before sleeping ([`spin_before_sleep`]) yields
+    /// the thread's core to any other thread waiting for it (`sched_yield`) instead of
+    /// busy-waiting (default false).
+    ///
+    /// A shard that sleeps costs whoever wakes it a system call and costs itself a
+    /// wake-up; a shard that busy-spins takes its core from every other thread that wants
+    /// it. Where shards share cores with other busy threads (a client on the same machine,
+    /// more threads than cores) and shards talk to each other a lot, yielding gets the
+    /// best of both: the shard keeps looking for work without a wake-up, and the core goes
+    /// to the others whenever they can run. Each yielding tick is a system call, so on
+    /// cores of its own a shard spins more slowly this way than with the busy-wait; and, as
+    /// with any spin, the core is busy (not asleep) until the spin ends.
+    ///
+    /// [`spin_before_sleep`]: BootSpec::spin_before_sleep
+    pub fn spin_by_yielding(&mut self, yields: bool) -> &mut Self {
+        self.spin_yields = yields;
         self
     }
 

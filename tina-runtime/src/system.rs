@@ -273,6 +273,7 @@ impl System {
                 .map(|list| list[index % list.len()]);
             let deadline = system.drain_deadline.clone();
             let spin = spec.spin_before_sleep;
+            let spin_yields = spec.spin_yields;
             let timer_spin = spec.timer_spin_nanos;
             let background = spec.background.contains(&ShardId(index as u16));
             let own_signals = system.signals.clone();
@@ -290,9 +291,16 @@ impl System {
                         let _ = core_affinity::set_for_current(core);
                     }
                     match shard.grow(clock.read().as_nanos(), Some(clock), false) {
-                        Ok(shard) => {
-                            run_shard_guarded(shard, clock, Idle { spin, timer_spin }, &deadline)
-                        }
+                        Ok(shard) => run_shard_guarded(
+                            shard,
+                            clock,
+                            Idle {
+                                spin,
+                                spin_yields,
+                                timer_spin,
+                            },
+                            &deadline,
+                        ),
                         Err(error) => refused_arenas(&own_signals[index], error, clock),
                     }
                 });
@@ -829,6 +837,8 @@ fn refused_arenas(signals: &Signals, error: crate::SpecError, clock: Clock) -> S
 #[derive(Clone, Copy, Debug)]
 struct Idle {
     spin: u32,
+    /// Whether a spin tick yields the core instead of busy-waiting.
+    spin_yields: bool,
     timer_spin: u64,
 }
 
@@ -948,7 +958,11 @@ fn run_shard(
     idle: Idle,
     drain_deadline: &AtomicU64,
 ) -> ShardOutcome {
-    let Idle { spin, timer_spin } = idle;
+    let Idle {
+        spin,
+        spin_yields,
+        timer_spin,
+    } = idle;
     let mut idle_ticks = 0u32;
     let index = shard.core.shard.index();
     shard.publish_counters();
@@ -1021,7 +1035,11 @@ fn run_shard(
         }
         idle_ticks = idle_ticks.saturating_add(1);
         if idle_ticks < spin {
-            std::hint::spin_loop();
+            if spin_yields {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
             continue;
         }
         if !shard.prepare_to_sleep() {

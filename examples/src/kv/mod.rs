@@ -329,7 +329,12 @@ pub fn spec(config: &KvConfig, addr: std::net::SocketAddr) -> (BootSpec, usize) 
         // A few blocks for frames and values beyond a read block, up to the frame limit.
         .buffer_class(FRAME_LIMIT, 16)
         .read_block(config.block)
-        .spin_before_sleep(0)
+        // Half the operations cross to the other shard and back. An idle shard keeps
+        // looking for its answers for 200 ticks, yielding its core to any other thread
+        // between them (the client may share the machine), before it sleeps: no wake-up
+        // per answer, no core taken from the others (BENCHMARKS.md, kv).
+        .spin_before_sleep(200)
+        .spin_by_yielding(true)
         .pin_threads(false)
         .print_crashes(config.print_crashes);
     for shard in 0..shards {
