@@ -122,6 +122,9 @@ pub struct BootSpec {
     pub(crate) pin_threads: bool,
     /// Shards whose threads run at the OS's lowest priority ([`BootSpec::background`]).
     pub(crate) background: Vec<ShardId>,
+    /// The scheduler time slice shard threads ask for, in nanoseconds (0: the OS's
+    /// default; [`BootSpec::scheduler_slice`]).
+    pub(crate) slice_nanos: u64,
     pub(crate) groups: Vec<GroupSpec>,
     pub(crate) overload_policy: OverloadPolicy,
     pub(crate) print_crashes: bool,
@@ -221,6 +224,7 @@ impl BootSpec {
             timer_spin_nanos: 0,
             pin_threads: true,
             background: Vec::new(),
+            slice_nanos: 0,
             groups: Vec::new(),
             overload_policy: OverloadPolicy::Quarantine,
             print_crashes: true,
@@ -799,6 +803,24 @@ impl BootSpec {
         self
     }
 
+    /// Asks the OS to run the shard threads (all but the [`background`] ones) with a
+    /// scheduler time slice of `slice` instead of its default (Linux 6.12 and later: the
+    /// EEVDF scheduler's per-thread slice, `sched_setattr`).
+    ///
+    /// A thread with a shorter slice gets an earlier deadline, so when a shard wakes on a
+    /// core another thread is using, it runs sooner, and it gives the core back sooner
+    /// when it runs long. This matters where shards share cores with other busy threads;
+    /// with a core per shard it changes nothing. The kernel allows 100 µs to 100 ms; a
+    /// slice outside that range is refused ([`SpecError::SchedulerSlice`]). Best effort:
+    /// an older kernel, or another OS, keeps its default. Zero (the default) leaves the
+    /// OS's slice.
+    ///
+    /// [`background`]: BootSpec::background
+    pub fn scheduler_slice(&mut self, slice: std::time::Duration) -> &mut Self {
+        self.slice_nanos = crate::clock::nanos_of(slice);
+        self
+    }
+
     /// The number of shards.
     pub fn shards(&self) -> usize {
         self.shards
@@ -950,6 +972,12 @@ impl BootSpec {
         if self.timer_spin_nanos > TIMER_SPIN_MAX_NANOS {
             errors.push(SpecError::TimerSpin {
                 nanos: self.timer_spin_nanos,
+            });
+        }
+        if self.slice_nanos != 0 && !(SLICE_MIN_NANOS..=SLICE_MAX_NANOS).contains(&self.slice_nanos)
+        {
+            errors.push(SpecError::SchedulerSlice {
+                nanos: self.slice_nanos,
             });
         }
         for &shard in &self.background {
@@ -1160,6 +1188,10 @@ pub struct MemoryReport {
 /// The longest [`BootSpec::timer_spin`] window a spec may ask for (10 ms): beyond it the
 /// window is no longer about the OS's wake-up latency but a busy wait.
 const TIMER_SPIN_MAX_NANOS: u64 = 10_000_000;
+/// The shortest scheduler slice Linux accepts ([`BootSpec::scheduler_slice`]): 100 µs.
+const SLICE_MIN_NANOS: u64 = 100_000;
+/// The longest: 100 ms.
+const SLICE_MAX_NANOS: u64 = 100_000_000;
 
 /// One mistake in a boot spec; its text says what to change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1285,6 +1317,11 @@ pub enum SpecError {
     },
     /// A timer spin window above 10 ms ([`BootSpec::timer_spin`]).
     TimerSpin {
+        /// What was asked, in nanoseconds.
+        nanos: u64,
+    },
+    /// A scheduler slice outside 100 µs to 100 ms ([`BootSpec::scheduler_slice`]).
+    SchedulerSlice {
         /// What was asked, in nanoseconds.
         nanos: u64,
     },
@@ -1528,6 +1565,14 @@ impl fmt::Display for SpecError {
                  {} µs; use a smaller window (or none)",
                 nanos / 1_000,
                 TIMER_SPIN_MAX_NANOS / 1_000
+            ),
+            SpecError::SchedulerSlice { nanos } => write!(
+                formatter,
+                "scheduler_slice is {} µs: Linux takes a slice of {} µs to {} µs; choose one \
+                 in that range (or zero for the OS's default)",
+                nanos / 1_000,
+                SLICE_MIN_NANOS / 1_000,
+                SLICE_MAX_NANOS / 1_000
             ),
             SpecError::BackgroundOnMissingShard { shard, shards } => write!(
                 formatter,

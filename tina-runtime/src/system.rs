@@ -276,6 +276,7 @@ impl System {
             let spin_yields = spec.spin_yields;
             let timer_spin = spec.timer_spin_nanos;
             let background = spec.background.contains(&ShardId(index as u16));
+            let slice_nanos = spec.slice_nanos;
             let own_signals = system.signals.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tina-shard-{index}"))
@@ -285,6 +286,8 @@ impl System {
                     precise_timer_slack();
                     if background {
                         lowest_priority();
+                    } else if slice_nanos != 0 {
+                        scheduler_slice(slice_nanos);
                     }
                     if let Some(core) = core {
                         // Pinning is best effort: an OS that refuses leaves the thread unpinned.
@@ -906,6 +909,73 @@ fn lowest_priority() {
         // SAFETY: so the pointer is valid for the read the call makes.
         let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
     }
+}
+
+/// Linux's `struct sched_attr` (`include/uapi/linux/sched/types.h`, the size with the
+/// utilisation clamps: 56 bytes); libc does not declare it.
+#[cfg(all(target_os = "linux", not(miri)))]
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    /// For the normal policy: the requested slice, in nanoseconds.
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+    util_min: u32,
+    util_max: u32,
+}
+
+/// Asks for a scheduler slice of `nanos` for the calling thread, keeping its policy and
+/// nice value (see [`BootSpec::scheduler_slice`]). Only for the normal and batch policies
+/// (a thread started under a real-time policy keeps it). Best effort; other systems, and
+/// kernels before 6.12, keep their default.
+fn scheduler_slice(nanos: u64) {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        let mut attr = SchedAttr {
+            size: size_of::<SchedAttr>() as u32,
+            policy: 0,
+            flags: 0,
+            nice: 0,
+            priority: 0,
+            runtime: 0,
+            deadline: 0,
+            period: 0,
+            util_min: 0,
+            util_max: 0,
+        };
+        // `sched_getattr(0, attr, size, 0)` fills in at most `size` bytes of `attr` with the
+        // calling thread's attributes; `attr` is a live, writable local of that size.
+        // SAFETY: so the pointer is valid for the write the call makes.
+        let got = unsafe {
+            libc::syscall(
+                libc::SYS_sched_getattr,
+                0,
+                &mut attr as *mut SchedAttr,
+                size_of::<SchedAttr>() as u32,
+                0u32,
+            )
+        };
+        let normal = [libc::SCHED_OTHER as u32, libc::SCHED_BATCH as u32];
+        if got != 0 || !normal.contains(&attr.policy) {
+            return;
+        }
+        attr.size = size_of::<SchedAttr>() as u32;
+        attr.flags = 0;
+        attr.runtime = nanos;
+        // `sched_setattr(0, attr, 0)` changes the calling thread's scheduling attributes;
+        // it reads `attr.size` bytes behind the pointer — the whole struct, a local that
+        // outlives the call — and writes nothing.
+        // SAFETY: so the pointer is valid for the read the call makes.
+        let _ =
+            unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0u32) };
+    }
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    let _ = nanos;
 }
 
 /// Descriptors a shard needs besides its sockets: the poll, its waker and its timerfd.

@@ -255,6 +255,17 @@ fn each_invalid_field_has_its_own_error() {
     assert!(spec.validate().is_ok(), "a 10 ms window is allowed");
 
     let mut spec = valid();
+    spec.scheduler_slice(Duration::from_micros(50));
+    refused(
+        spec,
+        SpecError::SchedulerSlice { nanos: 50_000 },
+        "100 µs to 100000 µs",
+    );
+    let mut spec = valid();
+    spec.scheduler_slice(Duration::from_millis(100));
+    assert!(spec.validate().is_ok(), "a 100 ms slice is allowed");
+
+    let mut spec = valid();
     spec.background(ShardId(2));
     refused(
         spec,

@@ -335,6 +335,9 @@ pub fn spec(config: &KvConfig, addr: std::net::SocketAddr) -> (BootSpec, usize) 
         // per answer, no core taken from the others (BENCHMARKS.md, kv).
         .spin_before_sleep(200)
         .spin_by_yielding(true)
+        // A short scheduler slice: a shard that wakes on a core the client holds gets it
+        // sooner (Linux 6.12+; elsewhere the OS's default).
+        .scheduler_slice(Duration::from_micros(300))
         .pin_threads(false)
         .print_crashes(config.print_crashes);
     for shard in 0..shards {
