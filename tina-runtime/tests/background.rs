@@ -30,24 +30,6 @@ impl Squarer {
     }
 }
 
-/// The scheduling policy of this process's thread named `name` (field 41 of its
-/// `/proc/self/task/<tid>/stat`), if there is one.
-fn policy_of(name: &str) -> Option<u32> {
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let path = task.ok()?.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim_end() != name {
-            continue;
-        }
-        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
-        // The command name (field 2) is in parentheses and may hold spaces: count the
-        // fields after its closing one, which is field 3.
-        let after = &stat[stat.rfind(')')? + 2..];
-        return after.split(' ').nth(41 - 3)?.parse().ok();
-    }
-    None
-}
-
 /// The tests find shard threads by name: one system at a time.
 static ONE_SYSTEM: Mutex<()> = Mutex::new(());
 
@@ -77,7 +59,9 @@ fn a_background_shard_runs_at_idle_priority_and_still_serves() {
     let started = Instant::now();
     let mut policies = [None; 3];
     while started.elapsed() < Duration::from_secs(5) {
-        policies = [0, 1, 2].map(|shard| policy_of(&format!("tina-shard-{shard}")));
+        policies = [0, 1, 2].map(|shard| {
+            tid_of(&format!("tina-shard-{shard}")).map(|tid| attributes_of(tid).policy)
+        });
         if policies.iter().all(Option::is_some) {
             break;
         }

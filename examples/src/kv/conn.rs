@@ -420,19 +420,9 @@ impl Conn {
     /// Sends one key's operation to its shard and holds its place in the reply order.
     fn op(&mut self, key: &[u8], value: &[u8], kind: OpKind, ctx: &mut Ctx<Self>) {
         let seq = self.head_seq.wrapping_add(self.window.len() as u32);
-        let data = match OpData::inline(key, value) {
-            Some(inline) => inline,
-            None => match ctx.buffer(key.len() + value.len()) {
-                Ok(mut data) => {
-                    let _ = data.try_extend_from_slice(key);
-                    let _ = data.try_extend_from_slice(value);
-                    OpData::Buffer(data)
-                }
-                Err(_) => {
-                    self.ready(Out::Error(super::OOM));
-                    return;
-                }
-            },
+        let Some(data) = op_data(key, value, ctx) else {
+            self.ready(Out::Error(super::OOM));
+            return;
         };
         let since = ctx.now().as_nanos();
         let shard = ctx.key_to_shard(super::hash(key)).index();
@@ -490,12 +480,8 @@ impl Conn {
         seq: u32,
         ctx: &mut Ctx<Self>,
     ) -> bool {
-        let data = match OpData::inline(key, &[]) {
-            Some(inline) => inline,
-            None => match ctx.buffer_from(key) {
-                Ok(data) => OpData::Buffer(data),
-                Err(_) => return false,
-            },
+        let Some(data) = op_data(key, &[], ctx) else {
+            return false;
         };
         let shard = ctx.key_to_shard(super::hash(key)).index();
         let Some(&router) = self.routers.get(shard) else {
@@ -1013,15 +999,11 @@ impl Conn {
                     self.emit(b"\r\n", ctx);
                 }
                 Value::Short(bytes) => {
-                    // One copy into the output: `$`, the length, the bytes and both ends.
-                    let mut frame: heapless::Vec<u8, { super::SHORT_VALUE + 8 }> =
-                        heapless::Vec::new();
-                    let _ = frame.push(b'$');
-                    let _ = frame.extend_from_slice(itoa(bytes.len() as i64).as_bytes());
-                    let _ = frame.extend_from_slice(b"\r\n");
-                    let _ = frame.extend_from_slice(&bytes);
-                    let _ = frame.extend_from_slice(b"\r\n");
-                    self.emit(&frame, ctx);
+                    self.emit(b"$", ctx);
+                    self.emit(itoa(bytes.len() as i64).as_bytes(), ctx);
+                    self.emit(b"\r\n", ctx);
+                    self.emit(&bytes, ctx);
+                    self.emit(b"\r\n", ctx);
                 }
                 Value::Error(text) => {
                     self.emit(b"-", ctx);
@@ -1176,4 +1158,16 @@ fn lookup(name: &[u8]) -> Option<(&'static str, usize, usize)> {
         .iter()
         .find(|(full, _, _)| name.eq_ignore_ascii_case(full.as_bytes()))
         .copied()
+}
+
+/// An operation's bytes, `key` then `value`: inline when they fit, else in a transfer
+/// buffer of this shard's pools (`None`: no buffer free).
+fn op_data(key: &[u8], value: &[u8], ctx: &mut Ctx<Conn>) -> Option<OpData> {
+    if let Some(inline) = OpData::inline(key, value) {
+        return Some(inline);
+    }
+    let mut data = ctx.buffer(key.len() + value.len()).ok()?;
+    let _ = data.try_extend_from_slice(key);
+    let _ = data.try_extend_from_slice(value);
+    Some(OpData::Buffer(data))
 }
